@@ -1,10 +1,11 @@
 // moat's native addon: thin wrappers over Linux system calls that Node does not expose.
-// No protocol logic lives here (see ../../../shared/DESIGN.md, "Layers").
+// No protocol logic lives here (see DESIGN.md, "Layers"). Modules register themselves
+// (registry.h); this file only hands them the exports object.
 #include <napi.h>
-#include "tap.h"
+#include "registry.h"
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  moat::InitTap(env, exports);
+  for (moat::ModuleInit init : moat::Modules()) init(env, exports);
   return exports;
 }
 

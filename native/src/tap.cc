@@ -1,7 +1,7 @@
 // Tap devices: /dev/net/tun with IFF_TAP|IFF_NO_PI (and optionally IFF_VNET_HDR).
 // See linux/Documentation/networking/tuntap.rst.
-#include "tap.h"
 #include "errors.h"
+#include "registry.h"
 
 #include <fcntl.h>
 #include <linux/if.h>
@@ -61,9 +61,11 @@ static Napi::Value CloseFd(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-void InitTap(Napi::Env env, Napi::Object exports) {
+static void InitTap(Napi::Env env, Napi::Object exports) {
   exports.Set("openTap", Napi::Function::New(env, OpenTap, "openTap"));
   exports.Set("closeFd", Napi::Function::New(env, CloseFd, "closeFd"));
 }
+
+MOAT_NATIVE_MODULE(InitTap);
 
 }  // namespace moat
