@@ -10,7 +10,7 @@ test('every errno in the table matches the platform (Linux) numbers', (t) => {
   let checked = 0;
   for (const [name, n] of Object.entries(ERRNO)) {
     if (name in os) {
-      t.is(n, os[name], name);
+      t.is(n as number, os[name], name);
       checked++;
     }
   }
