@@ -37,6 +37,18 @@ export interface NeighborHost {
   setLinkMtu(mtu: number): void;
   /** Stats counter: drops per reason and events ("arp.drop.bad-length", "ndp.dad.conflict" ...). */
   count(reason: string): void;
+
+  // Optional extras: the neighbor layer calls them when the NIC provides them.
+  /** RA Cur Hop Limit (RFC 4861 §6.3.4), when non-zero. */
+  setCurHopLimit?(hopLimit: number): void;
+  /** RA prefix with the L flag (RFC 4861 §6.3.4, §5.2 prefix list); lifetime 0 removes it. */
+  setOnLinkPrefix?(prefix: IpCidr, validLifetimeS: number): void;
+  /**
+   * A SLAAC address's lifetimes changed (RFC 4862 §5.5.3 e; preferred 0 = deprecated, §5.5.4).
+   * The neighbor layer keeps the lifetimes itself and calls removeIpv6Address when the valid
+   * lifetime ends, so a NIC that ignores lifetimes stays correct.
+   */
+  updateIpv6AddressLifetimes?(addr: IpAddr, validLifetimeS: number, preferredLifetimeS: number): void;
 }
 
 export interface NeighborResolver {
@@ -110,13 +122,26 @@ export interface NdpOptions {
   routerSolicit?: boolean;
 }
 
-export type Arp = NeighborResolver & { handleArp(payload: Uint8Array): void; announce(ip: IpAddr): void };
+export type Arp = NeighborResolver & {
+  handleArp(payload: Uint8Array): void;
+  announce(ip: IpAddr): void;
+  /** Cancels timers and fails queued packets. */
+  stop?(): void;
+};
 export type Ndp = NeighborResolver & {
   handleNdp(src: IpAddr, dst: IpAddr, hopLimit: number, icmp: Uint8Array): void;
   start(): void;
   startDad(addr: IpAddr): void;
   stop(): void;
+  /** fe80::/64 + modified EUI-64 of the MAC (what start() configures). */
+  linkLocalAddress?(): IpAddr;
+  /** Addresses removed because DAD found them in use elsewhere (RFC 4862 §5.4.5). */
+  duplicateAddresses?(): IpAddr[];
+  /** Routers learned from RAs whose lifetime has not run out. */
+  defaultRouters?(): IpAddr[];
 };
 
 export { createArp } from './arp.js';
 export { createNdp } from './ndp.js';
+export type { NudState } from './cache.js';
+export { solicitedNode, isSolicitedNode, linkLocalFromMac, eui64InterfaceId, addressFromPrefix } from './codec.js';
