@@ -97,6 +97,25 @@ export interface FrameIoConstructor {
   new (fd: number, opts: FrameIoOptions, onFrames: (count: number) => void): FrameIo;
 }
 
+/** A seccomp user notification as read by SECCOMP_IOCTL_NOTIF_RECV (native/src/seccomp_notify.cc). */
+export interface SeccompNotification {
+  /** The cookie for respond/addFd/idValid; unique per listener. */
+  id: bigint;
+  /** The calling THREAD's id, in moat's pid namespace. */
+  pid: number;
+  nr: number;
+  /** AUDIT_ARCH_* of the call (0xc000003e for x86_64). */
+  arch: number;
+  args: bigint[];
+  instructionPointer: bigint;
+}
+
+/**
+ * Result codes of calls whose failure a guest can cause (it died, passed a bad pointer): the
+ * errno name, never a throw. `"ok"` for seccompRespond success.
+ */
+export type SeccompResultCode = string;
+
 export interface NativeAddon {
   /**
    * Opens (creating if needed) a tap device: IFF_TAP|IFF_NO_PI, optionally IFF_VNET_HDR. Non-blocking, close-on-exec.
@@ -109,6 +128,44 @@ export interface NativeAddon {
   openPacketSocket(ifname: string, opts?: PacketSocketOptions): InterfaceInfo & { fd: number };
   interfaceInfo(ifname: string, opts?: { netns?: string }): InterfaceInfo;
   FrameIo: FrameIoConstructor;
+
+  // --- seccomp supervisor (native/src/seccomp_notify.cc, seccomp_fds.cc, guest_mem.cc) ---
+  /**
+   * Watches a seccomp listener with uv_poll; each notification is delivered to `onNotification`.
+   * `onEnd`: "hangup" (no task uses the filter any more), "closed", or "error:<code>". Returns a
+   * watch id for seccompUnwatch. Never closes the fd.
+   */
+  seccompWatch(listenerFd: number, onNotification: (n: SeccompNotification) => void, onEnd?: (reason: string) => void): number;
+  /** Stops a watch; false if it had already ended. */
+  seccompUnwatch(watchId: number): boolean;
+  /** SECCOMP_IOCTL_NOTIF_SEND. `errno` positive (0 = success). "ok", or e.g. "ENOENT" (caller gone). */
+  seccompRespond(listenerFd: number, id: bigint, val: number | bigint, errno: number, flags?: number): SeccompResultCode;
+  /** SECCOMP_IOCTL_NOTIF_ID_VALID: is the caller still waiting in this call? */
+  seccompIdValid(listenerFd: number, id: bigint): boolean;
+  /** SECCOMP_IOCTL_NOTIF_ADDFD; with `send`, also answers the call with the new fd. Guest fd number or a code. */
+  seccompAddFd(listenerFd: number, id: bigint, srcFd: number, opts?: { send?: boolean; cloexec?: boolean; targetFd?: number }): number | SeccompResultCode;
+  /** SECCOMP_GET_NOTIF_SIZES as used by the addon (at least the compiled struct sizes). */
+  seccompNotifSizes(): { notif: number; resp: number; data: number };
+  /** process_vm_readv: a Buffer (shorter than len if the range ends in unmapped memory) or a code ("EFAULT", "ESRCH"). */
+  readGuest(pid: number, addr: bigint, len: number): Buffer | SeccompResultCode;
+  /** Gathers [addr, len] segments into one Buffer (short on a fault part-way) or a code. */
+  readGuestv(pid: number, segments: ReadonlyArray<readonly [bigint, number]>): Buffer | SeccompResultCode;
+  /** process_vm_writev: bytes written or a code. */
+  writeGuest(pid: number, addr: bigint, bytes: Uint8Array): number | SeccompResultCode;
+  /** Scatters `bytes` over [addr, len] segments in order: bytes written or a code. */
+  writeGuestv(pid: number, segments: ReadonlyArray<readonly [bigint, number]>, bytes: Uint8Array): number | SeccompResultCode;
+  /** pidfd_open; `thread` = PIDFD_THREAD (Linux 6.9) to name a thread id. pidfd or a code. */
+  pidfdOpen(pid: number, opts?: { thread?: boolean }): number | SeccompResultCode;
+  /** pidfd_getfd: a close-on-exec duplicate of the target's fd, or a code (EBADF, ESRCH, EPERM). */
+  pidfdGetfd(pidfd: number, targetFd: number): number | SeccompResultCode;
+  /** fstat: the inode that identifies a socket across dup/fork/fd passing. Throws on a bad fd. */
+  fstatIno(fd: number): { ino: bigint; dev: bigint; isSocket: boolean };
+  /** AF_UNIX socketpair, close-on-exec, non-blocking unless told otherwise. Throws on failure. */
+  socketpair(type: 'stream' | 'dgram' | 'seqpacket', opts?: { nonblocking?: boolean }): [number, number];
+  /** Sets or clears O_NONBLOCK on the open file description. */
+  setNonblocking(fd: number, on: boolean): void;
+  /** fcntl(F_GETFL). */
+  fdStatusFlags(fd: number): number;
 }
 
 /** The package root: the nearest directory above this file whose package.json is moat's. */
