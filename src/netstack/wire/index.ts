@@ -16,3 +16,4 @@ export * from './icmpv6.js';
 export * from './ndp.js';
 export * from './udp.js';
 export * from './tcp.js';
+export * from './dns.js';
