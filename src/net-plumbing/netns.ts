@@ -185,10 +185,25 @@ export interface MoatResources {
   links: string[];
 }
 
+export interface MoatScope {
+  /**
+   * Only names starting with this (default `moat-`; it must itself start with `moat-`), e.g.
+   * one run's `moat-r1234-` so that a run cleans after itself without touching others.
+   */
+  prefix?: string;
+}
+
+function scopePrefix(scope: MoatScope): string {
+  const prefix = scope.prefix ?? MOAT_PREFIX;
+  if (!prefix.startsWith(MOAT_PREFIX)) throw new RangeError(`cleanup prefix ${JSON.stringify(prefix)} must start with ${MOAT_PREFIX}`);
+  return prefix;
+}
+
 /** Finds namespaces and links (in the current namespace) whose names start with `moat-`. */
-export async function listMoatResources(): Promise<MoatResources> {
-  const netns = (await listNetns()).filter((n) => n.startsWith(MOAT_PREFIX));
-  const links = (await ipJson<{ ifname: string }>(['link', 'show'])).map((l) => l.ifname).filter((n) => n.startsWith(MOAT_PREFIX));
+export async function listMoatResources(scope: MoatScope = {}): Promise<MoatResources> {
+  const prefix = scopePrefix(scope);
+  const netns = (await listNetns()).filter((n) => n.startsWith(prefix));
+  const links = (await ipJson<{ ifname: string }>(['link', 'show'])).map((l) => l.ifname).filter((n) => n.startsWith(prefix));
   return { netns, links };
 }
 
@@ -203,11 +218,12 @@ export interface CleanupReport {
  * interfaces inside it; deleting one end of a veth deletes the other, so a link that vanished
  * in the meantime is not an error. Nothing without the moat- prefix is touched.
  */
-export async function cleanupMoat(): Promise<CleanupReport> {
-  const found = await listMoatResources();
+export async function cleanupMoat(scope: MoatScope = {}): Promise<CleanupReport> {
+  const prefix = scopePrefix(scope);
+  const found = await listMoatResources({ prefix });
   const report: CleanupReport = { deleted: { netns: [], links: [] }, failed: [] };
   for (const ns of found.netns) {
-    if (!ns.startsWith(MOAT_PREFIX)) continue;
+    if (!ns.startsWith(prefix)) continue;
     try {
       await deleteNetns(ns);
       report.deleted.netns.push(ns);
@@ -215,14 +231,14 @@ export async function cleanupMoat(): Promise<CleanupReport> {
       report.failed.push({ name: ns, error: (e as Error).message });
     }
   }
-  const left = new Set((await listMoatResources()).links);
+  const left = new Set((await listMoatResources({ prefix })).links);
   for (const link of found.links) {
-    if (!link.startsWith(MOAT_PREFIX)) continue;
+    if (!link.startsWith(prefix)) continue;
     if (!left.has(link)) continue; // went with its veth peer or its namespace
     try {
       await deleteLink(link);
       report.deleted.links.push(link);
-      const now = new Set((await listMoatResources()).links);
+      const now = new Set((await listMoatResources({ prefix })).links);
       for (const l of left) if (!now.has(l)) left.delete(l);
     } catch (e) {
       report.failed.push({ name: link, error: (e as Error).message });
