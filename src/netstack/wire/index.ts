@@ -17,3 +17,4 @@ export * from './ndp.js';
 export * from './udp.js';
 export * from './tcp.js';
 export * from './dns.js';
+export * from './dissect.js';
