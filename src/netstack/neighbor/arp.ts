@@ -10,7 +10,11 @@ import type { ArpOptions, NeighborHost, Arp } from './index.js';
 import { IpAddr } from '../wire/ip-address.js';
 import { EtherType, MAC_BROADCAST, MAC_ZERO, isMulticastMac, multicastMacV4 } from '../wire/ethernet.js';
 import { NeighborCache, macEquals } from './cache.js';
-import { ARP_OP_REPLY, ARP_OP_REQUEST, buildArp, parseArpPacket } from './codec.js';
+import { ArpOp, parseArp } from '../wire/arp.js';
+import { buildArp } from './codec.js';
+
+const ARP_OP_REQUEST: number = ArpOp.REQUEST;
+const ARP_OP_REPLY: number = ArpOp.REPLY;
 
 const DEFAULTS: Required<ArpOptions> = {
   maxMulticastSolicit: 3,
@@ -78,7 +82,7 @@ export function createArp(host: NeighborHost, opts?: ArpOptions): Arp {
 
   function handleArp(payload: Uint8Array): void {
     if (stopped) return;
-    const p = parseArpPacket(payload);
+    const p = parseArp(payload);
     if (typeof p === 'string') {
       count(`drop.${p}`);
       return;
@@ -87,27 +91,27 @@ export function createArp(host: NeighborHost, opts?: ArpOptions): Arp {
       count('drop.bad-op');
       return;
     }
-    if (macEquals(p.sha, host.mac)) {
+    if (macEquals(p.senderMac, host.mac)) {
       // Our own frame reflected back (a hub, a bridge in hairpin mode): nothing to learn.
       count('drop.own-sender');
       return;
     }
-    if (isMulticastMac(p.sha)) {
+    if (isMulticastMac(p.senderMac)) {
       // A broadcast/multicast sender address would poison the cache (Linux drops these too).
       count('drop.bad-sender-mac');
       return;
     }
-    const tpaMine = isMine(p.tpa);
-    if (p.spa.isUnspecified()) {
+    const tpaMine = isMine(p.targetIp);
+    if (p.senderIp.isUnspecified()) {
       // RFC 5227 §2.1.1 probe: the sender owns no address yet, so learn nothing; answering tells
       // it that the address is taken (RFC 5227 §2.1.1 "a reply ... indicates a conflict").
       if (p.op === ARP_OP_REQUEST && tpaMine) {
-        send(p.sha, ARP_OP_REPLY, p.tpa, p.sha, p.spa);
+        send(p.senderMac, ARP_OP_REPLY, p.targetIp, p.senderMac, p.senderIp);
         count('tx.reply');
       }
       return;
     }
-    if (isMine(p.spa)) {
+    if (isMine(p.senderIp)) {
       // RFC 5227 §2.4: someone else uses one of our addresses. We keep it and report it.
       count('conflict');
       return;
@@ -115,16 +119,16 @@ export function createArp(host: NeighborHost, opts?: ArpOptions): Arp {
     // RFC 826 "merge": refresh an entry we already have for the sender. A reply addressed to
     // our MAC answers our request (solicited: REACHABLE); anything else, gratuitous ARP among
     // them (RFC 5227 §3), only moves the entry to STALE when the address changed.
-    const solicited = p.op === ARP_OP_REPLY && macEquals(p.tha, host.mac);
-    const known = cache.advert(p.spa, p.sha, { solicited, override: true });
+    const solicited = p.op === ARP_OP_REPLY && macEquals(p.targetMac, host.mac);
+    const known = cache.advert(p.senderIp, p.senderMac, { solicited, override: true });
     if (!tpaMine) {
       if (!known) count('ignored.not-for-us');
       return;
     }
     // RFC 826: "If I am the target, add the triple" (Linux's neigh_event_ns: a STALE entry).
-    if (!known) cache.learn(p.spa, p.sha);
+    if (!known) cache.learn(p.senderIp, p.senderMac);
     if (p.op === ARP_OP_REQUEST) {
-      send(p.sha, ARP_OP_REPLY, p.tpa, p.sha, p.spa);
+      send(p.senderMac, ARP_OP_REPLY, p.targetIp, p.senderMac, p.senderIp);
       count('tx.reply');
     }
   }

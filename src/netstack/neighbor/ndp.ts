@@ -18,14 +18,11 @@ import { multicastMacV6 } from '../wire/ethernet.js';
 import type { Timer } from '../timers.js';
 import { NeighborCache } from './cache.js';
 import { stripUndefined } from './arp.js';
+import { parseNdp, type NdpOptions as NdpMessageOptions, type NdpPrefixInfo, type NdpRepr } from '../wire/ndp.js';
 import {
   ALL_NODES,
   ALL_ROUTERS,
   ICMPV6_NEXT_HEADER,
-  NDP_NA,
-  NDP_NS,
-  NDP_RA,
-  NDP_RS,
   addressFromPrefix,
   buildNa,
   buildNs,
@@ -33,12 +30,13 @@ import {
   fillIcmpv6Checksum,
   isSolicitedNode,
   linkLocalFromMac,
-  parseNdp,
   solicitedNode,
   verifyIcmpv6Checksum,
-  type NdpMessage,
-  type PrefixInfo,
 } from './codec.js';
+
+type Ra = Extract<NdpRepr, { kind: 'router-advert' }>;
+type Ns = Extract<NdpRepr, { kind: 'neighbor-solicit' }>;
+type Na = Extract<NdpRepr, { kind: 'neighbor-advert' }>;
 
 const DEFAULTS: Required<NdpOptions> = {
   dupAddrDetectTransmits: 1,
@@ -286,16 +284,16 @@ export function createNdp(host: NeighborHost, opts?: NdpOptions): Ndp {
 
   // ---- SLAAC, RFC 4862 §5.5.3 ----------------------------------------------------------------
 
-  function prefixInfo(p: PrefixInfo): void {
+  function prefixInfo(p: NdpPrefixInfo): void {
     // §5.5.3 b and RFC 4861 §6.3.4: the link-local prefix is never learned from an RA.
     if (p.prefix.isLinkLocal()) {
       count('ra.prefix-link-local-ignored');
       return;
     }
     const cidr = IpCidr.of(IpCidr.of(p.prefix, p.prefixLen).network(), p.prefixLen);
-    if (p.onLink) host.setOnLinkPrefix?.(cidr, p.validLifetimeS);
+    if (p.onLink) host.setOnLinkPrefix?.(cidr, p.validLifetime);
     if (!p.autonomous || !o.slaac) return;
-    if (p.preferredLifetimeS > p.validLifetimeS) {
+    if (p.preferredLifetime > p.validLifetime) {
       count('slaac.drop.preferred-exceeds-valid'); // §5.5.3 c
       return;
     }
@@ -308,7 +306,7 @@ export function createNdp(host: NeighborHost, opts?: NdpOptions): Ndp {
     const s = slaac.get(addr.key);
     if (!s) {
       // §5.5.3 d: a new prefix with a non-zero valid lifetime forms an address.
-      if (p.validLifetimeS === 0) return;
+      if (p.validLifetime === 0) return;
       if (duplicates.some((x) => x.equals(addr))) {
         count('slaac.skip-duplicate');
         return;
@@ -322,11 +320,11 @@ export function createNdp(host: NeighborHost, opts?: NdpOptions): Ndp {
         preferredTimer: timers.timer(() => slaacDeprecated(ns)),
       };
       slaac.set(addr.key, ns);
-      setLifetimes(ns, p.validLifetimeS, p.preferredLifetimeS);
+      setLifetimes(ns, p.validLifetime, p.preferredLifetime);
       host.addIpv6Address(IpCidr.of(addr, p.prefixLen), {
         tentative: o.dupAddrDetectTransmits > 0,
-        validLifetimeS: p.validLifetimeS,
-        preferredLifetimeS: p.preferredLifetimeS,
+        validLifetimeS: p.validLifetime,
+        preferredLifetimeS: p.preferredLifetime,
         origin: 'slaac',
       });
       count('slaac.address-added');
@@ -336,13 +334,13 @@ export function createNdp(host: NeighborHost, opts?: NdpOptions): Ndp {
     // §5.5.3 e: the preferred lifetime is always reset; the valid lifetime only under the
     // "2-hour rule", so that a forged RA cannot cut a live address's lifetime short.
     const remainingMs = s.validUntil - now;
-    const receivedMs = p.validLifetimeS === INFINITE_LIFETIME ? Infinity : p.validLifetimeS * 1000;
+    const receivedMs = p.validLifetime === INFINITE_LIFETIME ? Infinity : p.validLifetime * 1000;
     let validS: number;
-    if (receivedMs > TWO_HOURS_MS || receivedMs > remainingMs) validS = p.validLifetimeS; // e.1
+    if (receivedMs > TWO_HOURS_MS || receivedMs > remainingMs) validS = p.validLifetime; // e.1
     else if (remainingMs <= TWO_HOURS_MS) validS = toLifetimeS(remainingMs); // e.2: ignore
     else validS = TWO_HOURS_MS / 1000; // e.3
-    setLifetimes(s, validS, p.preferredLifetimeS);
-    host.updateIpv6AddressLifetimes?.(addr, validS, Math.min(p.preferredLifetimeS, validS));
+    setLifetimes(s, validS, p.preferredLifetime);
+    host.updateIpv6AddressLifetimes?.(addr, validS, Math.min(p.preferredLifetime, validS));
     count('slaac.lifetimes-updated');
   }
 
@@ -382,7 +380,7 @@ export function createNdp(host: NeighborHost, opts?: NdpOptions): Ndp {
 
   // ---- Receiving ------------------------------------------------------------------------------
 
-  function handleRa(src: IpAddr, m: Extract<NdpMessage, { type: typeof NDP_RA }>): void {
+  function handleRa(src: IpAddr, m: Ra, slla: Uint8Array | null): void {
     // §6.1.2: routers send RAs from their link-local address.
     if (!src.isLinkLocal()) {
       count('drop.ra-source-not-link-local');
@@ -394,25 +392,26 @@ export function createNdp(host: NeighborHost, opts?: NdpOptions): Ndp {
     }
     count('rx.ra');
     // §6.3.7: a valid RA with a non-zero Router Lifetime ends solicitation.
-    if (m.routerLifetimeS > 0) rsTimer.cancel();
+    if (m.routerLifetime > 0) rsTimer.cancel();
     if (m.curHopLimit !== 0) host.setCurHopLimit?.(m.curHopLimit);
-    if (m.reachableTimeMs !== 0) cache.setBaseReachableTime(m.reachableTimeMs);
-    if (m.retransTimerMs !== 0) cache.params.retransTimerMs = m.retransTimerMs;
+    if (m.reachableTime !== 0) cache.setBaseReachableTime(m.reachableTime);
+    if (m.retransTimer !== 0) cache.params.retransTimerMs = m.retransTimer;
     // §6.3.4: record the router's SLLA (creating an entry) and set IsRouter.
-    if (m.opts.slla) cache.learn(src, m.opts.slla, { isRouter: true });
+    if (slla) cache.learn(src, slla, { isRouter: true });
     else {
       const e = cache.get(src);
       if (e) e.isRouter = true;
     }
-    setRouter(src, m.routerLifetimeS);
-    if (m.opts.mtu !== null) {
-      if (m.opts.mtu < IPV6_MIN_MTU) count('drop.ra-mtu-too-small');
-      else host.setLinkMtu(m.opts.mtu);
+    setRouter(src, m.routerLifetime);
+    const mtu = m.options.mtu;
+    if (mtu != null) {
+      if (mtu < IPV6_MIN_MTU) count('drop.ra-mtu-too-small');
+      else host.setLinkMtu(mtu);
     }
-    for (const p of m.opts.prefixes) prefixInfo(p);
+    for (const p of m.options.prefixes ?? []) prefixInfo(p);
   }
 
-  function handleNs(src: IpAddr, dst: IpAddr, m: Extract<NdpMessage, { type: typeof NDP_NS }>): void {
+  function handleNs(src: IpAddr, dst: IpAddr, m: Ns, slla: Uint8Array | null): void {
     // §7.1.1 validation.
     if (m.target.isMulticast()) {
       count('drop.ns-multicast-target');
@@ -423,7 +422,7 @@ export function createNdp(host: NeighborHost, opts?: NdpOptions): Ndp {
       count('drop.ns-dad-bad-destination');
       return;
     }
-    if (fromUnspecified && m.opts.slla) {
+    if (fromUnspecified && slla) {
       count('drop.ns-dad-with-slla');
       return;
     }
@@ -441,7 +440,7 @@ export function createNdp(host: NeighborHost, opts?: NdpOptions): Ndp {
     }
     count('rx.ns');
     // §7.2.3: learn the sender (STALE) from its SLLA.
-    if (!fromUnspecified && m.opts.slla) cache.learn(src, m.opts.slla);
+    if (!fromUnspecified && slla) cache.learn(src, slla);
     // §7.2.4: answer from the target address; to all-nodes unsolicited when the asker has no
     // address yet (it is doing DAD), else solicited to the asker. Override set: not anycast.
     const solicited = !fromUnspecified;
@@ -449,7 +448,7 @@ export function createNdp(host: NeighborHost, opts?: NdpOptions): Ndp {
     count('tx.na');
   }
 
-  function handleNa(dst: IpAddr, m: Extract<NdpMessage, { type: typeof NDP_NA }>): void {
+  function handleNa(dst: IpAddr, m: Na, tlla: Uint8Array | null): void {
     // §7.1.2 validation.
     if (m.target.isMulticast()) {
       count('drop.na-multicast-target');
@@ -468,7 +467,7 @@ export function createNdp(host: NeighborHost, opts?: NdpOptions): Ndp {
       return;
     }
     count('rx.na');
-    const known = cache.advert(m.target, m.opts.tlla, { solicited: m.solicited, override: m.override, isRouter: m.router });
+    const known = cache.advert(m.target, tlla, { solicited: m.solicited, override: m.override, isRouter: m.router });
     // §7.2.5: no entry: the advertisement is unsolicited and silently discarded.
     if (!known) count('na.unsolicited-ignored');
   }
@@ -480,7 +479,8 @@ export function createNdp(host: NeighborHost, opts?: NdpOptions): Ndp {
       count('drop.bad-hop-limit');
       return;
     }
-    if (icmp.length < 4) {
+    // Every ND message has at least the 8-byte ICMPv6 header (RS is the shortest, §4.1).
+    if (icmp.length < 8) {
       count('drop.truncated');
       return;
     }
@@ -488,29 +488,53 @@ export function createNdp(host: NeighborHost, opts?: NdpOptions): Ndp {
       count('drop.bad-checksum');
       return;
     }
-    const m = parseNdp(icmp);
-    if (typeof m === 'string') {
-      count(`drop.${m}`);
+    // §6.1.1, §6.1.2, §7.1.1, §7.1.2, §8.1: ICMP Code 0.
+    if (icmp[1] !== 0) {
+      count('drop.bad-code');
       return;
     }
-    switch (m.type) {
-      case NDP_RS:
+    const m = parseNdp(icmp);
+    if (typeof m === 'string') {
+      count(m === 'unsupported' ? 'drop.not-ndp' : `drop.${m}`);
+      return;
+    }
+    const lla = checkOptions(m.options);
+    if (lla === false) {
+      count('drop.bad-option');
+      return;
+    }
+    switch (m.kind) {
+      case 'router-solicit':
         // §6.2.6: only routers answer solicitations; hosts discard them.
         count('rs.ignored');
         return;
-      case NDP_RA:
-        handleRa(src, m);
+      case 'router-advert':
+        handleRa(src, m, lla.slla);
         return;
-      case NDP_NS:
-        handleNs(src, dst, m);
+      case 'neighbor-solicit':
+        handleNs(src, dst, m, lla.slla);
         return;
-      case NDP_NA:
-        handleNa(dst, m);
+      case 'neighbor-advert':
+        handleNa(dst, m, lla.tlla);
         return;
       default:
+        // §8: hosts MAY accept redirects; moat's routing does not take them yet.
         count('redirect.ignored');
         return;
     }
+  }
+
+  /**
+   * What wire/ndp.ts leaves to the link type: link-layer address options carry exactly a 6-byte
+   * MAC on Ethernet (RFC 2464 §8), and a prefix length above 128 is meaningless (§4.6.2).
+   * Returns false when the message must be dropped.
+   */
+  function checkOptions(opts: NdpMessageOptions): { slla: Uint8Array | null; tlla: Uint8Array | null } | false {
+    const slla = opts.sourceLinkAddr ?? null;
+    const tlla = opts.targetLinkAddr ?? null;
+    if ((slla && slla.length !== 6) || (tlla && tlla.length !== 6)) return false;
+    for (const p of opts.prefixes ?? []) if (p.prefixLen > 128) return false;
+    return { slla, tlla };
   }
 
   function start(): void {

@@ -321,7 +321,7 @@ test('RS then RA: default router, MTU, hop limit, SLAAC address after DAD', (t) 
     routerLifetimeS: 1800,
     slla: mac('02:00:00:00:00:fe'),
     mtu: 1400,
-    prefixes: [{ prefix: PREFIX, prefixLen: 64, onLink: true, autonomous: true, validLifetimeS: 86400, preferredLifetimeS: 14400 }],
+    prefixes: [{ prefix: PREFIX, prefixLen: 64, onLink: true, autonomous: true, validLifetime: 86400, preferredLifetime: 14400 }],
   }));
   const a = new FakeHost(lan, 1, MAC_A).withNdp();
   a.ndp!.start();
@@ -376,7 +376,7 @@ test('SLAAC lifetimes: the 2-hour rule (RFC 4862 §5.5.3 e), deprecation and exp
   let pref = 3600;
   const { sendRa } = withRouter(lan, () => ({
     routerLifetimeS: 0,
-    prefixes: [{ prefix: PREFIX, prefixLen: 64, onLink: false, autonomous: true, validLifetimeS: valid, preferredLifetimeS: pref }],
+    prefixes: [{ prefix: PREFIX, prefixLen: 64, onLink: false, autonomous: true, validLifetime: valid, preferredLifetime: pref }],
   }));
   const a = new FakeHost(lan, 1, MAC_A).addV6(`${LL_A}/64`).withNdp({ linkLocal: false, dupAddrDetectTransmits: 0 });
   sendRa();
@@ -417,10 +417,10 @@ test('SLAAC ignores non-/64 prefixes, preferred > valid, link-local prefixes and
   const { sendRa } = withRouter(lan, () => ({
     routerLifetimeS: 0,
     prefixes: [
-      { prefix: ip('2001:db8:2::'), prefixLen: 48, onLink: false, autonomous: true, validLifetimeS: 100, preferredLifetimeS: 50 },
-      { prefix: ip('2001:db8:3::'), prefixLen: 64, onLink: false, autonomous: true, validLifetimeS: 100, preferredLifetimeS: 200 },
-      { prefix: ip('fe80::'), prefixLen: 64, onLink: true, autonomous: true, validLifetimeS: 100, preferredLifetimeS: 50 },
-      { prefix: ip('2001:db8:4::'), prefixLen: 64, onLink: true, autonomous: false, validLifetimeS: 100, preferredLifetimeS: 50 },
+      { prefix: ip('2001:db8:2::'), prefixLen: 48, onLink: false, autonomous: true, validLifetime: 100, preferredLifetime: 50 },
+      { prefix: ip('2001:db8:3::'), prefixLen: 64, onLink: false, autonomous: true, validLifetime: 100, preferredLifetime: 200 },
+      { prefix: ip('fe80::'), prefixLen: 64, onLink: true, autonomous: true, validLifetime: 100, preferredLifetime: 50 },
+      { prefix: ip('2001:db8:4::'), prefixLen: 64, onLink: true, autonomous: false, validLifetime: 100, preferredLifetime: 50 },
     ],
   }));
   const a = new FakeHost(lan, 1, MAC_A).addV6(`${LL_A}/64`).withNdp({ linkLocal: false });
@@ -437,7 +437,7 @@ test('a SLAAC address found duplicate is removed and not formed again by the nex
   const lan = new Lan();
   const { sendRa } = withRouter(lan, () => ({
     routerLifetimeS: 600,
-    prefixes: [{ prefix: PREFIX, prefixLen: 64, onLink: true, autonomous: true, validLifetimeS: 86400, preferredLifetimeS: 14400 }],
+    prefixes: [{ prefix: PREFIX, prefixLen: 64, onLink: true, autonomous: true, validLifetime: 86400, preferredLifetime: 14400 }],
   }));
   // Another node already uses what would be A's SLAAC address.
   new FakeHost(lan, 7, '02:00:00:00:00:77').addV6(`${SLAAC_A}/64`).withNdp({ linkLocal: false });
@@ -493,7 +493,7 @@ test('malformed NDP is counted per reason, never thrown, and changes nothing', (
   t.is(a.n('ndp.drop.bad-option'), 3);
   feed(ns().slice(0, 20));
   t.is(a.n('ndp.drop.truncated'), 1);
-  feed(Uint8Array.of(135, 0));
+  feed(Uint8Array.of(135, 0), 255, false);
   t.is(a.n('ndp.drop.truncated'), 2);
   const code = ns();
   code[1] = 1;
