@@ -41,3 +41,33 @@ privilegedTest('openTap creates a tap device the kernel lists, and it goes away 
     execFileSync('ip', ['netns', 'del', ns]);
   }
 });
+
+test('FrameIo rejects bad arguments before touching any fd', (t) => {
+  const { FrameIo } = native();
+  t.is(typeof FrameIo, 'function');
+  t.throws(() => new FrameIo(-1, {}, () => {}), { instanceOf: RangeError });
+  t.throws(() => new FrameIo(0, { slots: 0 }, () => {}), { instanceOf: RangeError });
+  t.throws(() => new FrameIo(0, {}, 'nope' as unknown as () => void), { instanceOf: TypeError });
+});
+
+test('FrameIo.send refuses frames outside its staging buffer', (t) => {
+  const { FrameIo } = native();
+  // fd 0 is never read or written here: the checks come first, and ownsFd false leaves it open.
+  const io = new FrameIo(0, { slots: 1, slotSize: 128, txBytes: 256, txSlots: 2, ownsFd: false }, () => {});
+  t.is(io.txBuffer.byteLength, 256);
+  t.is(io.rxBuffer.byteLength, 128);
+  t.is(io.txMeta.length, 4);
+  io.txMeta[0] = 200;
+  io.txMeta[1] = 100;
+  t.throws(() => io.send(1), { instanceOf: RangeError });
+  t.throws(() => io.send(3), { instanceOf: RangeError });
+  io.close();
+  t.is(io.send(0), 0);
+});
+
+test('interfaceInfo reports the loopback interface', (t) => {
+  const lo = native().interfaceInfo('lo');
+  t.true(lo.ifindex >= 1);
+  t.is(lo.mtu, 65536);
+  t.deepEqual(Array.from(lo.mac), [0, 0, 0, 0, 0, 0]);
+});

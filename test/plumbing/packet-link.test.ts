@@ -3,7 +3,6 @@
 // observed on Linux 6.x: partial checksums for small UDP, GSO aggregates for TCP, plain
 // fragments (already checksummed) for a UDP datagram above the MTU.
 
-import test from 'ava';
 import { execFileSync } from 'node:child_process';
 import { PacketLink } from '../../src/net-plumbing/links/packet-link.js';
 import { addNeighbor, linkInfo } from '../../src/net-plumbing/netns.js';
@@ -24,7 +23,7 @@ function completePartial(frame: Uint8Array, csumStart: number, csumOffset: numbe
   return f;
 }
 
-test('PacketLink on a missing interface throws a native error naming the call', (t) => {
+privilegedTest('PacketLink on a missing interface throws a native error naming the call', (t) => {
   const err = t.throws(() => new PacketLink({ ifname: 'moat-nosuchif0' }));
   t.regex(err!.message, /SIOCGIFINDEX/);
 });

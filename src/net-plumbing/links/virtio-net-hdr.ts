@@ -14,7 +14,7 @@ export const VIRTIO_NET_HDR_F_DATA_VALID = 2;
 
 export const VIRTIO_NET_HDR_GSO_NONE = 0;
 export const VIRTIO_NET_HDR_GSO_TCPV4 = 1;
-/** UFO: one UDP datagram to be IP-fragmented (deprecated in Linux, still parsed). */
+/** UFO: one UDP datagram to be IP-fragmented. Linux no longer emits it; we refuse it (no FrameOffload kind says "fragment"). */
 export const VIRTIO_NET_HDR_GSO_UDP = 3;
 export const VIRTIO_NET_HDR_GSO_TCPV6 = 4;
 /** USO: UDP payload to be cut into datagrams of gso_size (UDP_SEGMENT). */
@@ -49,7 +49,6 @@ export function parseVnetHdr(buf: Uint8Array, off: number): VnetParse {
     case VIRTIO_NET_HDR_GSO_TCPV6:
       gsoType = 'tcpv6';
       break;
-    case VIRTIO_NET_HDR_GSO_UDP:
     case VIRTIO_NET_HDR_GSO_UDP_L4:
       gsoType = 'udp';
       break;
