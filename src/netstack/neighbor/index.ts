@@ -25,6 +25,13 @@ export interface NeighborHost {
   sendIpv6(p: { src: IpAddr; dst: IpAddr; hopLimit: number; nextHeader: number; payload: Uint8Array }): void;
   ipv4Addresses(): readonly IpCidr[];
   ipv6Addresses(): readonly { cidr: IpCidr; tentative: boolean }[];
+  /**
+   * Adds an address, or, called again for an address that exists, refreshes its lifetimes
+   * (RFC 4862 §5.5.3 e with the 2-hour rule already applied; preferred 0 = deprecated, §5.5.4).
+   * Lifetimes are seconds, Infinity for RFC 4861's all-ones "infinity". The neighbor layer also
+   * times SLAAC lifetimes itself and calls removeIpv6Address when one runs out, so a NIC that
+   * ignores lifetimes stays correct (removeIpv6Address of a missing address must be a no-op).
+   */
   addIpv6Address(
     cidr: IpCidr,
     opts: { tentative: boolean; validLifetimeS: number; preferredLifetimeS: number; origin: 'slaac' | 'link-local' },
@@ -43,12 +50,6 @@ export interface NeighborHost {
   setCurHopLimit?(hopLimit: number): void;
   /** RA prefix with the L flag (RFC 4861 §6.3.4, §5.2 prefix list); lifetime 0 removes it. */
   setOnLinkPrefix?(prefix: IpCidr, validLifetimeS: number): void;
-  /**
-   * A SLAAC address's lifetimes changed (RFC 4862 §5.5.3 e; preferred 0 = deprecated, §5.5.4).
-   * The neighbor layer keeps the lifetimes itself and calls removeIpv6Address when the valid
-   * lifetime ends, so a NIC that ignores lifetimes stays correct.
-   */
-  updateIpv6AddressLifetimes?(addr: IpAddr, validLifetimeS: number, preferredLifetimeS: number): void;
 }
 
 export interface NeighborResolver {

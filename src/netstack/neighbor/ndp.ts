@@ -58,6 +58,10 @@ const DEFAULTS: Required<NdpOptions> = {
 
 /** RFC 4861 §4.6.2: all ones means infinity. */
 const INFINITE_LIFETIME = 0xffffffff;
+/** The host sees infinite lifetimes as Infinity, not as the wire's all-ones value. */
+function hostLifetime(s: number): number {
+  return s === INFINITE_LIFETIME ? Infinity : s;
+}
 /** RFC 4862 §5.5.3 e. */
 const TWO_HOURS_MS = 2 * 3600_000;
 /** RFC 8200 §5: minimum link MTU; smaller RA MTU options are ignored. */
@@ -323,8 +327,8 @@ export function createNdp(host: NeighborHost, opts?: NdpOptions): Ndp {
       setLifetimes(ns, p.validLifetime, p.preferredLifetime);
       host.addIpv6Address(IpCidr.of(addr, p.prefixLen), {
         tentative: o.dupAddrDetectTransmits > 0,
-        validLifetimeS: p.validLifetime,
-        preferredLifetimeS: p.preferredLifetime,
+        validLifetimeS: hostLifetime(p.validLifetime),
+        preferredLifetimeS: hostLifetime(p.preferredLifetime),
         origin: 'slaac',
       });
       count('slaac.address-added');
@@ -340,8 +344,20 @@ export function createNdp(host: NeighborHost, opts?: NdpOptions): Ndp {
     else if (remainingMs <= TWO_HOURS_MS) validS = toLifetimeS(remainingMs); // e.2: ignore
     else validS = TWO_HOURS_MS / 1000; // e.3
     setLifetimes(s, validS, p.preferredLifetime);
-    host.updateIpv6AddressLifetimes?.(addr, validS, Math.min(p.preferredLifetime, validS));
+    tellHost(s, validS, Math.min(p.preferredLifetime, validS));
     count('slaac.lifetimes-updated');
+  }
+
+  /** Refreshes the host's copy of an address's lifetimes (NeighborHost.addIpv6Address). */
+  function tellHost(s: SlaacAddr, validS: number, preferredS: number): void {
+    const cur = findMine(s.addr);
+    if (!cur) return;
+    host.addIpv6Address(cur.cidr, {
+      tentative: cur.tentative,
+      validLifetimeS: hostLifetime(validS),
+      preferredLifetimeS: hostLifetime(preferredS),
+      origin: 'slaac',
+    });
   }
 
   function toLifetimeS(ms: number): number {
@@ -363,7 +379,7 @@ export function createNdp(host: NeighborHost, opts?: NdpOptions): Ndp {
     if (slaac.get(s.addr.key) !== s) return;
     // §5.5.4: a deprecated address stays valid for existing connections, not for new ones.
     count('slaac.address-deprecated');
-    host.updateIpv6AddressLifetimes?.(s.addr, toLifetimeS(s.validUntil - timers.now()), 0);
+    tellHost(s, toLifetimeS(s.validUntil - timers.now()), 0);
   }
 
   function slaacExpired(s: SlaacAddr): void {
@@ -546,8 +562,8 @@ export function createNdp(host: NeighborHost, opts?: NdpOptions): Ndp {
       if (!have) {
         host.addIpv6Address(IpCidr.of(linkLocal, 64), {
           tentative: o.dupAddrDetectTransmits > 0,
-          validLifetimeS: INFINITE_LIFETIME,
-          preferredLifetimeS: INFINITE_LIFETIME,
+          validLifetimeS: Infinity,
+          preferredLifetimeS: Infinity,
           origin: 'link-local',
         });
         count('link-local-added');

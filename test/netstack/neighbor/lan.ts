@@ -158,9 +158,16 @@ export class FakeHost implements NeighborHost {
     cidr: IpCidr,
     opts: { tentative: boolean; validLifetimeS: number; preferredLifetimeS: number; origin: 'slaac' | 'link-local' },
   ): void {
-    if (this.v6.some((a) => a.cidr.addr.equals(cidr.addr))) throw new Error(`duplicate add of ${cidr}`);
+    // Like the stack's Nic: adding an existing address refreshes its lifetimes only.
+    const have = this.v6.find((a) => a.cidr.addr.equals(cidr.addr));
+    if (have) {
+      this.refreshes++;
+      Object.assign(have, { validLifetimeS: opts.validLifetimeS, preferredLifetimeS: opts.preferredLifetimeS });
+      return;
+    }
     this.v6.push({ cidr, ...opts });
   }
+  refreshes = 0;
   removeIpv6Address(addr: IpAddr): void {
     this.v6 = this.v6.filter((a) => !a.cidr.addr.equals(addr));
   }
@@ -182,10 +189,6 @@ export class FakeHost implements NeighborHost {
   setOnLinkPrefix(prefix: IpCidr, validLifetimeS: number): void {
     if (validLifetimeS === 0) this.onLink.delete(prefix.toString());
     else this.onLink.set(prefix.toString(), validLifetimeS);
-  }
-  updateIpv6AddressLifetimes(addr: IpAddr, validLifetimeS: number, preferredLifetimeS: number): void {
-    const a = this.v6.find((x) => x.cidr.addr.equals(addr));
-    if (a) Object.assign(a, { validLifetimeS, preferredLifetimeS });
   }
 
   hasV6(addr: string): { tentative: boolean } | undefined {

@@ -200,7 +200,7 @@ test('DAD success: tentative link-local, NS from :: (golden), then usable, then 
   const lan = new Lan();
   const a = new FakeHost(lan, 1, MAC_A).withNdp();
   a.ndp!.start();
-  t.deepEqual(a.hasV6(LL_A), { tentative: true, cidr: a.v6[0].cidr, origin: 'link-local', validLifetimeS: 0xffffffff, preferredLifetimeS: 0xffffffff });
+  t.deepEqual(a.hasV6(LL_A), { tentative: true, cidr: a.v6[0].cidr, origin: 'link-local', validLifetimeS: Infinity, preferredLifetimeS: Infinity });
   lan.advance(1000); // random delay up to MAX_RTR_SOLICITATION_DELAY
   const dad = ndpSent(a, 135);
   t.is(dad.length, 1);
