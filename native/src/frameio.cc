@@ -19,6 +19,7 @@
 #include "registry.h"
 
 #include <node_api.h>
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -345,11 +346,26 @@ class FrameIo : public Napi::ObjectWrap<FrameIo> {
     FrameIo* self = static_cast<FrameIo*>(handle->data);
     if (!self || self->closed_) return;
     if (status < 0) {
-      self->CountRxError(-status);
-      // A broken fd would spin the loop; stop and let JS see it in stats.
-      self->StopPolling();
+      // libuv reports POLLERR as UV_EBADF and stops the poll. On a packet socket that is
+      // usually sk_err = ENETDOWN (the interface went down): read and clear it with SO_ERROR
+      // and poll again, so the link survives a flap. A really closed fd, or errors that keep
+      // coming with no frame in between, stop the poll for good (JS sees it in stats).
+      if (fcntl(self->fd_, F_GETFD) < 0) {
+        self->CountRxError(EBADF);
+        self->StopPolling();
+        return;
+      }
+      int err = -status;
+      if (!self->stream_) {
+        int soErr = 0;
+        socklen_t len = sizeof soErr;
+        if (getsockopt(self->fd_, SOL_SOCKET, SO_ERROR, &soErr, &len) == 0 && soErr) err = soErr;
+      }
+      self->CountRxError(err);
+      if (++self->consecutivePollErrors_ > 1000 || uv_poll_start(handle, UV_READABLE, OnPoll) < 0) self->StopPolling();
       return;
     }
+    self->consecutivePollErrors_ = 0;
     Napi::Env env = self->Env();
     Napi::HandleScope scope(env);
     // A few rounds per wakeup, then back to the loop so other work gets a turn; the poll is
@@ -387,6 +403,7 @@ class FrameIo : public Napi::ObjectWrap<FrameIo> {
   uint64_t rxFrames_ = 0, rxBatches_ = 0, rxTruncated_ = 0, rxErrors_ = 0;
   uint64_t txFrames_ = 0, txBusyDrops_ = 0, txErrors_ = 0;
   int lastRxErrno_ = 0, lastTxErrno_ = 0;
+  uint32_t consecutivePollErrors_ = 0;
 };
 
 static void InitFrameIo(Napi::Env env, Napi::Object exports) {

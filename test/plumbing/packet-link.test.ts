@@ -5,7 +5,7 @@
 
 import { execFileSync } from 'node:child_process';
 import { PacketLink } from '../../src/net-plumbing/links/packet-link.js';
-import { addNeighbor, linkInfo } from '../../src/net-plumbing/netns.js';
+import { addNeighbor, linkInfo, setLinkDown, setLinkUp } from '../../src/net-plumbing/netns.js';
 import { privilegedTest } from '../helpers/privileged.js';
 import { FrameCollector, PEER_IP, DUT_IP, runInNetns, vethFixture } from './fixture.js';
 import { arp, ethernet, fold, ip4, macBytes, macString, parseArp, parseIpv4, pseudoSum, sum16, transportChecksumOk } from './frames.js';
@@ -218,6 +218,56 @@ privilegedTest('PacketLink: after close nothing is delivered and writes are refu
     t.throws(arping);
     t.is(col.frames.length, seen, 'no frame delivered after close');
     link.close(); // idempotent
+  } finally {
+    link.close();
+    await fx.close();
+  }
+});
+
+privilegedTest('PacketLink: a full qdisc (ENOBUFS) drops frames and counts them; nothing throws', async (t) => {
+  const fx = await vethFixture('pq');
+  const link = new PacketLink({ ifname: fx.dutIf, netns: fx.dutNs });
+  try {
+    link.attach(new FrameCollector());
+    // A token bucket that holds ~3 frames: the rest of a burst is refused with ENOBUFS.
+    execFileSync('ip', ['netns', 'exec', fx.dutNs, 'tc', 'qdisc', 'add', 'dev', fx.dutIf, 'root', 'tbf', 'rate', '1mbit', 'burst', '1600', 'limit', '3000']);
+    const frames = Array.from({ length: 200 }, () => ({ data: ethernet(macBytes(fx.peerMac), link.mac, 0x88b5, new Uint8Array(1000)) }));
+    t.is(link.writeFrames(frames), 200, 'the link accepts the batch; the kernel refuses part of it');
+    link.flush();
+    const s = link.stats();
+    t.true(s.txBusyDrops > 0);
+    t.is(s.txFrames + s.txBusyDrops, 200);
+    t.is(s.txErrors, 0);
+  } finally {
+    link.close();
+    await fx.close();
+  }
+});
+
+privilegedTest('PacketLink survives its interface going down and up (ENETDOWN is counted, receiving resumes)', async (t) => {
+  const fx = await vethFixture('pf');
+  const link = new PacketLink({ ifname: fx.dutIf, netns: fx.dutNs });
+  try {
+    const col = new FrameCollector();
+    link.attach(col);
+    await setLinkDown(fx.dutIf, { netns: fx.dutNs });
+    const madeUp = macBytes('02:13:88:00:00:02');
+    const req = ethernet(BROADCAST, madeUp, 0x0806, arp(1, madeUp, ip4(DUT_IP), new Uint8Array(6), ip4(PEER_IP)));
+    link.writeFrames([{ data: req }]);
+    link.flush();
+    t.is(link.stats().txErrors, 1);
+    t.is(link.stats().lastTxErrno, 100, 'ENETDOWN');
+    await setLinkUp(fx.dutIf, { netns: fx.dutNs });
+    // Carrier comes back asynchronously: ask until the kernel answers.
+    let reply;
+    for (let i = 0; i < 50 && !reply; i++) {
+      link.writeFrames([{ data: req }]);
+      reply = await col.waitFor((f) => parseArp(f)?.op === 2, 200, 'ARP reply').catch(() => undefined);
+    }
+    t.truthy(reply, 'the link receives again after the flap');
+    const s = link.stats();
+    t.true(s.rxErrors >= 1, 'the ENETDOWN socket error was seen');
+    t.is(s.lastRxErrno, 100);
   } finally {
     link.close();
     await fx.close();
