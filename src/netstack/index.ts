@@ -1,0 +1,62 @@
+// The netstack's public API: the only door the kernel layer and net-plumbing use. Everything a
+// caller needs to build a stack, attach links, configure addresses and routes, open UDP and
+// ping endpoints, plug in transports (TCP) and a filter, and read counters is exported here.
+
+export { Stack, HOOK_POINTS } from './stack.js';
+export type { StackOptions, AddNicOptions, FilterHooks, FilterPacket, FilterVerdict, HookPoint } from './stack.js';
+export { Nic, StaticNeighbors, multicastMac } from './nic.js';
+export type { NeighborFactory, ArpResolver, NdpResolver, Ipv6AddressState } from './nic.js';
+export { Stats } from './stats.js';
+export type { CounterName } from './stats.js';
+export { RouteTable } from './route.js';
+export type { Route } from './route.js';
+export { PmtuCache, MIN_MTU_V4, MIN_MTU_V6 } from './pmtu.js';
+export type { PmtuOptions } from './pmtu.js';
+export { IcmpRateLimiter, DEFAULT_ICMP_RATE_LIMIT, ICMP4, ICMP6, CODE_OF, isHardError } from './icmp.js';
+export type { IcmpRateLimitOptions } from './icmp.js';
+export { UdpEndpoint, UdpProtocol, DatagramEndpointBase } from './udp.js';
+export type { Datagram, DatagramEndpointOptions, UdpOptions } from './udp.js';
+export { EchoEndpoint, EchoProtocol } from './echo.js';
+export { segmentTcp } from './gso.js';
+export type { TcpSegment } from './gso.js';
+export { Reassembler, fragmentRanges } from './fragment.js';
+export type { ReassemblyOptions } from './fragment.js';
+export { LoopbackLink } from './links/loopback.js';
+export type { LoopbackOptions } from './links/loopback.js';
+export { Wire, WirePort } from './links/wire.js';
+export type { WireOptions, WirePortOptions } from './links/wire.js';
+export { ImpairedLink } from './links/impairment.js';
+export type { ImpairmentOptions, ImpairmentCounters } from './links/impairment.js';
+export { SnifferLink } from './links/sniffer.js';
+export type { PacketSink, SnifferOptions } from './links/sniffer.js';
+
+// Shared contracts, re-exported so callers need only this module.
+export { VirtualClock } from './clock.js';
+export type { Clock, WakeupHandle } from './clock.js';
+export { TimerQueue, Timer } from './timers.js';
+export { SeededRng } from './random.js';
+export type { Rng } from './random.js';
+export { isNetError } from './errors.js';
+export type { NetError, NetResult } from './errors.js';
+export type { LinkEndpoint, LinkCapabilities, LinkDispatcher, Frame, FrameOffload } from './link.js';
+export type {
+  NetworkLayer,
+  TransportProtocol,
+  TransportError,
+  TransportErrorKind,
+  IpDelivery,
+  IpSendParams,
+  DeliverVerdict,
+  RouteInfo,
+  GsoRequest,
+  FlowOwner,
+} from './transport.js';
+export { IpAddr, IpCidr } from './wire/ip-address.js';
+export type { IpFamily } from './wire/ip-address.js';
+
+import { Stack, type StackOptions } from './stack.js';
+
+/** Builds a stack; the same as `new Stack(opts)`. */
+export function createStack(opts: StackOptions): Stack {
+  return new Stack(opts);
+}
