@@ -158,6 +158,8 @@ export function finishPartialChecksum(buf: Uint8Array, csumStart: number, csumOf
 /**
  * RFC 1624 eqn. 3 incremental update: HC' = ~(~HC + ~m + m'). `oldWords`/`newWords` are one
  * 16-bit word or equal-length lists of them (e.g. the two halves of a changed IPv4 address).
+ * Equals full recomputation except when every data word is zero (RFC 1624 §3: then it gives
+ * 0x0000 where recomputation gives 0xffff), which cannot happen to a real IP/TCP/UDP header.
  */
 export function checksumAdjust(
   oldChecksum: number,
