@@ -5,6 +5,11 @@
 // keeps the sender's TSO aggregates and partial checksums: CHECKSUM_PARTIAL becomes
 // NEEDS_CSUM, CHECKSUM_UNNECESSARY becomes DATA_VALID) and accepts the same from us.
 //
+// Without vnet_hdr (vnetHdr: false) the kernel still hands over the peer's CHECKSUM_PARTIAL
+// frames as they are, with only the pseudo-header sum in the checksum field and nothing to
+// say so; a stack that verifies checksums drops them. Keep vnet_hdr on, or turn tx
+// checksumming off on the sending side (`ethtool -K IF tx off`).
+//
 // The link uses the interface's own MAC: the stack answers for it, so the interface itself
 // must hold no addresses (the kernel would answer ARP for them too) and should have IPv6
 // disabled (see netns.ts, disableIpv6), or the kernel will send its own NDP from that MAC.

@@ -7,6 +7,13 @@
 // the BPF filter drops frames whose source MAC is ours, so the stack never hears its own echo.
 // MAC: the device's own by default, which suits an interface the kernel does not use (a veth
 // end without addresses); pass `mac` when the kernel keeps using the device.
+//
+// Known hazard (cap 0.2.1): when the device goes down, libpcap's socket reports POLLERR and
+// cap's poll callback asserts `status == 0`, which aborts the whole process. Use PacketLink
+// where the interface may flap; PcapLiveLink is for portability and quick captures.
+// libpcap captures a peer's locally generated traffic before checksum offload is done (the
+// checksum field holds the pseudo-header sum only); caps say rxChecksumOffload false, so turn
+// tx checksumming off on such a peer (`ethtool -K IF tx off`) or expect those frames dropped.
 
 import { createRequire } from 'node:module';
 import type { Frame, LinkCapabilities, LinkDispatcher, LinkEndpoint } from '../../netstack/link.js';
