@@ -16,6 +16,9 @@ import { buildArp } from './codec.js';
 const ARP_OP_REQUEST: number = ArpOp.REQUEST;
 const ARP_OP_REPLY: number = ArpOp.REPLY;
 
+/** RFC 5227 §1.1: minimum time between two defences of one address. */
+const DEFEND_INTERVAL_MS = 10_000;
+
 const DEFAULTS: Required<ArpOptions> = {
   maxMulticastSolicit: 3,
   maxUnicastSolicit: 3,
@@ -24,6 +27,7 @@ const DEFAULTS: Required<ArpOptions> = {
   delayFirstProbeTimeMs: 5000,
   staleTimeoutMs: 60_000,
   queueLength: 3,
+  maxEntries: 1024,
   announceNum: 2,
   announceIntervalMs: 2000,
 };
@@ -32,6 +36,7 @@ export function createArp(host: NeighborHost, opts?: ArpOptions): Arp {
   const o: Required<ArpOptions> = { ...DEFAULTS, ...stripUndefined(opts) };
   const count = (r: string) => host.count(`arp.${r}`);
   let stopped = false;
+  const lastDefence = new Map<string, number>();
 
   /** Our address to put in ARP_SPA when asking for `target`: one on the target's subnet first. */
   const sourceFor = (target: IpAddr): IpAddr | null => {
@@ -56,6 +61,7 @@ export function createArp(host: NeighborHost, opts?: ArpOptions): Arp {
       delayFirstProbeTimeMs: o.delayFirstProbeTimeMs,
       staleTimeoutMs: o.staleTimeoutMs,
       queueLength: o.queueLength,
+      maxEntries: o.maxEntries,
     },
     {
       count,
@@ -112,8 +118,17 @@ export function createArp(host: NeighborHost, opts?: ArpOptions): Arp {
       return;
     }
     if (isMine(p.senderIp)) {
-      // RFC 5227 §2.4: someone else uses one of our addresses. We keep it and report it.
+      // RFC 5227 §2.4 (b): someone else uses one of our addresses. We keep it, report it, and
+      // defend it with one announcement at most every DEFEND_INTERVAL, so that peers whose
+      // caches were just overwritten point back at us without an ARP storm between the two.
       count('conflict');
+      const now = host.timers.now();
+      const last = lastDefence.get(p.senderIp.key);
+      if (last === undefined || now - last >= DEFEND_INTERVAL_MS) {
+        lastDefence.set(p.senderIp.key, now);
+        send(MAC_BROADCAST, ARP_OP_REQUEST, p.senderIp, MAC_ZERO, p.senderIp);
+        count('tx.defend');
+      }
       return;
     }
     // RFC 826 "merge": refresh an entry we already have for the sender. A reply addressed to

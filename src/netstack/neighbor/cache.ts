@@ -38,6 +38,8 @@ export interface CacheParams {
   delayFirstProbeTimeMs: number;
   staleTimeoutMs: number;
   queueLength: number;
+  /** Bound on entries (Linux gc_thresh3): a flood of spoofed senders cannot grow it further. */
+  maxEntries: number;
 }
 
 export interface CacheHooks {
@@ -101,6 +103,11 @@ export class NeighborCache {
     }
     let e = this.map.get(ip.key);
     if (!e) {
+      if (!this.makeRoom()) {
+        this.hooks.count('drop.cache-full');
+        onFailed();
+        return null;
+      }
       // §7.2.2: create INCOMPLETE, queue the packet, send the first multicast solicitation.
       e = this.create(ip, 'INCOMPLETE', null);
       this.enqueue(e, onResolved, onFailed);
@@ -141,6 +148,23 @@ export class NeighborCache {
     e.queue.push({ onResolved, onFailed });
   }
 
+  /**
+   * True when a new entry fits. At the bound the oldest STALE entry goes (nothing waits on it
+   * and it has not been confirmed lately), as Linux's forced GC does; static and in-use entries
+   * stay.
+   */
+  private makeRoom(): boolean {
+    if (this.map.size < this.params.maxEntries) return true;
+    for (const e of this.map.values()) {
+      if (e.state === 'STALE') {
+        this.drop(e);
+        this.hooks.count('cache-evicted');
+        return true;
+      }
+    }
+    return false;
+  }
+
   addStatic(ip: IpAddr, mac: Uint8Array): void {
     let e = this.map.get(ip.key);
     if (!e) e = this.create(ip, 'PERMANENT', Uint8Array.from(mac));
@@ -165,6 +189,10 @@ export class NeighborCache {
     if (this.stopped) return;
     let e = this.map.get(ip.key);
     if (!e) {
+      if (!this.makeRoom()) {
+        this.hooks.count('drop.cache-full');
+        return;
+      }
       e = this.create(ip, 'STALE', Uint8Array.from(mac));
       if (opts?.isRouter) e.isRouter = true;
       this.enter(e, 'STALE');

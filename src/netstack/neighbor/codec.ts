@@ -24,9 +24,19 @@ function build(repr: NdpRepr): Uint8Array {
   return b;
 }
 
-/** RFC 4861 §4.3 Neighbor Solicitation; `slla` null for DAD (RFC 4862 §5.4.2: source ::). */
-export function buildNs(target: IpAddr, slla: Uint8Array | null): Uint8Array {
-  return build({ kind: 'neighbor-solicit', target, options: { sourceLinkAddr: slla } });
+/** RFC 3971 §5.3.2 Nonce option, which RFC 7527 §4.1 puts in DAD solicitations. */
+export const NDP_OPT_NONCE = 14;
+
+/**
+ * RFC 4861 §4.3 Neighbor Solicitation; `slla` null for DAD (RFC 4862 §5.4.2: source ::), which
+ * carries a 6-byte `nonce` instead (RFC 7527 §4.1).
+ */
+export function buildNs(target: IpAddr, slla: Uint8Array | null, nonce?: Uint8Array): Uint8Array {
+  return build({
+    kind: 'neighbor-solicit',
+    target,
+    options: { sourceLinkAddr: slla, unknown: nonce ? [{ type: NDP_OPT_NONCE, data: nonce }] : [] },
+  });
 }
 
 /** RFC 4861 §4.4 Neighbor Advertisement. */

@@ -83,6 +83,8 @@ export interface ArpOptions {
   staleTimeoutMs?: number;
   /** Packets queued per unresolved neighbor (3). */
   queueLength?: number;
+  /** Most cache entries kept (Linux gc_thresh3, 1024); at the bound the oldest STALE one goes. */
+  maxEntries?: number;
   /** Gratuitous ARP announcements sent by announce() (RFC 5227 ANNOUNCE_NUM, 2). */
   announceNum?: number;
   /** Interval between announcements in ms (RFC 5227 ANNOUNCE_INTERVAL, 2000). */
@@ -113,6 +115,8 @@ export interface NdpOptions {
   staleTimeoutMs?: number;
   /** Packets queued per unresolved neighbor (3). */
   queueLength?: number;
+  /** Most cache entries kept (Linux gc_thresh3, 1024); at the bound the oldest STALE one goes. */
+  maxEntries?: number;
   /** Form addresses from RA prefixes (RFC 4862 §5.5.3); default true. */
   slaac?: boolean;
   /** Accept router advertisements at all (Linux accept_ra); default true. */

@@ -23,6 +23,7 @@ import {
   ALL_NODES,
   ALL_ROUTERS,
   ICMPV6_NEXT_HEADER,
+  NDP_OPT_NONCE,
   addressFromPrefix,
   buildNa,
   buildNs,
@@ -50,6 +51,7 @@ const DEFAULTS: Required<NdpOptions> = {
   maxRtrSolicitationDelayMs: 1000,
   staleTimeoutMs: 60_000,
   queueLength: 3,
+  maxEntries: 1024,
   slaac: true,
   acceptRa: true,
   linkLocal: true,
@@ -73,6 +75,8 @@ interface Dad {
   readonly addr: IpAddr;
   left: number;
   readonly timer: Timer;
+  /** RFC 7527 §4.1 nonces of the NSs sent, to recognise them if the link loops them back. */
+  readonly nonces: Uint8Array[];
 }
 
 interface SlaacAddr {
@@ -139,6 +143,7 @@ export function createNdp(host: NeighborHost, opts?: NdpOptions): Ndp {
       delayFirstProbeTimeMs: o.delayFirstProbeTimeMs,
       staleTimeoutMs: o.staleTimeoutMs,
       queueLength: o.queueLength,
+      maxEntries: o.maxEntries,
     },
     {
       count,
@@ -177,7 +182,7 @@ export function createNdp(host: NeighborHost, opts?: NdpOptions): Ndp {
       return;
     }
     host.setIpv6AddressTentative(addr, true);
-    const d: Dad = { addr, left: o.dupAddrDetectTransmits, timer: timers.timer(() => dadTick(d)) };
+    const d: Dad = { addr, left: o.dupAddrDetectTransmits, timer: timers.timer(() => dadTick(d)), nonces: [] };
     dads.set(addr.key, d);
     // §5.4.2: a random delay of up to MAX_RTR_SOLICITATION_DELAY before the first NS, so that
     // hosts started together (after a power failure) do not all solicit at once.
@@ -189,7 +194,9 @@ export function createNdp(host: NeighborHost, opts?: NdpOptions): Ndp {
     if (d.left > 0) {
       // §5.4.2: NS from the unspecified address to the solicited-node group, no SLLA option.
       d.left--;
-      sendNdp(IpAddr.ANY6, solicitedNode(d.addr), buildNs(d.addr, null));
+      const nonce = host.rng.fill(new Uint8Array(6));
+      d.nonces.push(nonce);
+      sendNdp(IpAddr.ANY6, solicitedNode(d.addr), buildNs(d.addr, null, nonce));
       count('dad.tx-ns');
       d.timer.schedule(cache.params.retransTimerMs);
       return;
@@ -199,6 +206,17 @@ export function createNdp(host: NeighborHost, opts?: NdpOptions): Ndp {
     host.setIpv6AddressTentative(d.addr, false);
     count('dad.ok');
     dadSucceeded(d.addr);
+  }
+
+  /** RFC 7527 §4.2: our own DAD NS, reflected by the link (a hub, a hairpin, AF_PACKET echo). */
+  function isOwnNonce(addr: IpAddr, opts: NdpMessageOptions): boolean {
+    const d = dads.get(addr.key);
+    if (!d) return false;
+    for (const u of opts.unknown ?? []) {
+      if (u.type !== NDP_OPT_NONCE) continue;
+      for (const n of d.nonces) if (u.data.length === n.length && u.data.every((x, i) => x === n[i])) return true;
+    }
+    return false;
   }
 
   function dadSucceeded(addr: IpAddr): void {
@@ -450,8 +468,9 @@ export function createNdp(host: NeighborHost, opts?: NdpOptions): Ndp {
     if (mine.tentative) {
       // RFC 4862 §5.4.3: from :: it is another node's DAD for our tentative address (a
       // duplicate); from a unicast source it is address resolution, to be ignored.
-      if (fromUnspecified) dadConflict(m.target, 'ns');
-      else count('ns.tentative-target-ignored');
+      if (!fromUnspecified) count('ns.tentative-target-ignored');
+      else if (isOwnNonce(m.target, m.options)) count('dad.looped-back'); // RFC 7527 §4.2
+      else dadConflict(m.target, 'ns');
       return;
     }
     count('rx.ns');

@@ -161,13 +161,45 @@ test('gratuitous ARP (RFC 5227 announce) moves a peer cache to the new MAC; unin
   t.deepEqual(b2.received, ['after-move']);
 });
 
-test('someone else announcing one of our addresses is counted as a conflict', (t) => {
-  const { lan, a } = pair();
+test('someone else announcing one of our addresses: counted, and defended once per 10 s (RFC 5227 §2.4 b)', (t) => {
+  const { lan, a, b } = pair();
   const intruder = new FakeHost(lan, 5, '02:00:00:00:00:66').withArp('10.0.0.66/24');
-  intruder.arp!.announce(ip('10.0.0.1'));
+  b.sendIp4(ip('10.0.0.1'), 'before');
   lan.advance(10);
+  intruder.arp!.announce(ip('10.0.0.1')); // two announcements, 2 s apart
+  lan.advance(1);
   t.is(a.n('arp.conflict'), 1);
   t.is(stateOf(a.arp!, '10.0.0.1'), 'none');
+  // A answered with its own announcement at once, so B's cache points back at A.
+  const defence = a.sentFrames[a.sentFrames.length - 1];
+  t.is(macText(defence.dstMac), 'ff:ff:ff:ff:ff:ff');
+  t.is(hex(defence.payload), '0001080006040001' + '020000000001' + '0a000001' + '000000000000' + '0a000001');
+  lan.advance(10);
+  t.is(macOf(b.arp!, '10.0.0.1'), '02:00:00:00:00:01');
+  lan.advance(5000);
+  t.is(a.n('arp.conflict'), 2);
+  t.is(a.n('arp.tx.defend'), 1); // the second conflict fell inside DEFEND_INTERVAL
+});
+
+test('the cache is bounded: the oldest STALE entry makes room, and nothing else is evicted', (t) => {
+  const { a } = pair({ maxEntries: 3 });
+  const learnFrom = (last: number) =>
+    a.arp!.handleArp(Buffer.from('0001080006040001' + `0200000000${last.toString(16).padStart(2, '0')}` + `0a0000${last.toString(16).padStart(2, '0')}` + '000000000000' + '0a000001', 'hex'));
+  learnFrom(0x10);
+  learnFrom(0x11);
+  a.arp!.addStatic(ip('10.0.0.99'), mac('02:00:00:00:00:99'));
+  learnFrom(0x12); // evicts 10.0.0.16, the oldest STALE
+  t.deepEqual(a.arp!.entries().map((e) => e.ip.key).sort(), ['10.0.0.17', '10.0.0.18', '10.0.0.99']);
+  t.is(a.n('arp.cache-evicted'), 1);
+  // Only PERMANENT and INCOMPLETE left: a new resolution fails at once.
+  a.arp!.remove!(ip('10.0.0.17'));
+  a.arp!.remove!(ip('10.0.0.18'));
+  const failed: string[] = [];
+  a.sendIp4(ip('10.0.0.50'), 'r1', () => failed.push('r1'));
+  a.sendIp4(ip('10.0.0.51'), 'r2', () => failed.push('r2'));
+  a.sendIp4(ip('10.0.0.52'), 'r3', () => failed.push('r3'));
+  t.deepEqual(failed, ['r3']);
+  t.is(a.n('arp.drop.cache-full'), 1);
 });
 
 test('an RFC 5227 probe (sender 0.0.0.0) for our address is answered and teaches nothing', (t) => {

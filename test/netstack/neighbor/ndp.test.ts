@@ -206,7 +206,17 @@ test('DAD success: tentative link-local, NS from :: (golden), then usable, then 
   t.is(dad.length, 1);
   t.is(dad[0].src.key, '::');
   t.is(dad[0].dst.key, 'ff02::1:ff12:3456');
-  t.is(hex(dad[0].payload), '8700' + 'c402' + '00000000' + 'fe80000000000000505400fffe123456');
+  // No SLLA (source ::); an RFC 7527 nonce option (type 14, length 1) with 6 random bytes.
+  const body = hex(dad[0].payload);
+  t.is(body.slice(0, 4), '8700');
+  t.is(body.slice(8, 48), '00000000' + 'fe80000000000000505400fffe123456');
+  t.is(body.slice(48, 52), '0e01');
+  t.is(dad[0].payload.length, 32);
+  t.true(verifyTransportChecksum(dad[0].src, dad[0].dst, 58, dad[0].payload));
+  // Our own NS reflected by the link is not a conflict (RFC 7527 §4.2); a stranger's is.
+  a.ndp!.handleNdp(dad[0].src, dad[0].dst, 255, dad[0].payload);
+  t.is(a.n('ndp.dad.looped-back'), 1);
+  t.true(a.hasV6(LL_A)!.tentative);
   t.true(a.hasV6(LL_A)!.tentative);
   lan.advance(1000);
   t.false(a.hasV6(LL_A)!.tentative);
@@ -283,6 +293,18 @@ test('DAD conflict: a prober that starts after the owner finished DAD hears it d
   t.is(a.n('ndp.dad.ok'), 1);
   t.is(b.hasV6('fd00::5'), undefined);
   t.is(b.n('ndp.dad.conflict-na'), 1); // A, by then the owner, defended with an NA
+});
+
+test('a DAD NS from another node (other nonce, or none) for our tentative address is a conflict', (t) => {
+  const { a } = pair();
+  a.addV6('fd00::8/64', true);
+  a.ndp!.startDad(ip('fd00::8'));
+  const m = buildNs(ip('fd00::8'), null, Uint8Array.of(1, 2, 3, 4, 5, 6));
+  fillIcmpv6Checksum(ip('::'), solicitedNode(ip('fd00::8')), m);
+  a.ndp!.handleNdp(ip('::'), solicitedNode(ip('fd00::8')), 255, m);
+  t.is(a.hasV6('fd00::8'), undefined);
+  t.is(a.n('ndp.dad.conflict-ns'), 1);
+  t.is(a.n('ndp.dad.looped-back'), 0);
 });
 
 test('NS for a tentative address from a unicast source is ignored (RFC 4862 §5.4.3)', (t) => {
