@@ -1,0 +1,403 @@
+// Segment arrival in synchronized states (RFC 9293 §3.10.7.4): the sequence check, RST and
+// SYN handling hardened per RFC 5961 (§3.2 RST, §4.2 SYN, §5.2 ACK, with challenge ACKs rate
+// limited per §7), PAWS (RFC 7323 §5), ACK processing with SACK (RFC 2018, RFC 6675) and
+// NewReno (RFC 6582), data reassembly, FIN, and TIME-WAIT (RFC 9293 §3.10.7.4 and RFC 6191,
+// with RFC 1337's rule of ignoring RST in TIME-WAIT).
+
+import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt } from '../wire/seq.js';
+import { ACK, FIN, RST, SYN, segLen, type Segment } from './segment.js';
+import { TcpState, canReceiveData, stateAfterFinAcked, stateAfterRecvFin } from './state.js';
+import { RECOVERY_FAST, RECOVERY_LOSS, RECOVERY_NONE, type TcpEndpoint } from './endpoint.js';
+import { enterRecovery, output, restartRto, scheduleAck, sendAck, sendRst, tsNow, sendChallengeAck } from './sender.js';
+import { synSentInput, sendSynSegment } from './handshake.js';
+import type { AckResult } from './scoreboard.js';
+
+const ackRes: AckResult = { acked: 0, rttXmit: -1, ackedRetransmitted: false, ctlAcked: 0 };
+
+/**
+ * Processes one segment for `ep`. Returns true when the segment should be handed on to a
+ * listener instead (a new SYN that ends a TIME-WAIT, RFC 6191).
+ */
+export function segmentArrives(ep: TcpEndpoint, seg: Segment): boolean {
+  const stack = ep.stack;
+  const now = stack.now();
+  ep.segsIn++;
+  ep.lastRecvTime = now;
+  if (ep.state === TcpState.SYN_SENT) {
+    synSentInput(ep, seg);
+    return false;
+  }
+  if (ep.state === TcpState.TIME_WAIT) return timeWaitInput(ep, seg);
+  if (ep.state === TcpState.CLOSED || ep.state === TcpState.LISTEN) return false;
+  let f = seg.flags;
+
+  // Simultaneous open: the peer's SYN-ACK repeats the SYN we already took; keep its ACK part.
+  if (ep.state === TcpState.SYN_RECEIVED && f & SYN && f & ACK && seg.seq === ep.irs) {
+    seg.seq = seqAdd(seg.seq, 1);
+    f &= ~SYN;
+    seg.flags = f;
+  }
+
+  // RFC 7323 §5.3 R1: PAWS, before the sequence check.
+  if (ep.tsOk && seg.hasTs && !(f & RST) && seqLt(seg.tsVal, ep.tsRecent) && now - ep.tsRecentTime < 24 * 86_400_000) {
+    stack.stats.pawsDrops++;
+    sendAck(ep);
+    return false;
+  }
+
+  // first: sequence number check (RFC 9293 §3.10.7.4, the four cases)
+  let len = segLen(seg);
+  const rcvWnd = Math.max(0, seqDiff(ep.rcvAdv, ep.rcvNxt));
+  let acceptable: boolean;
+  if (len === 0) {
+    acceptable = rcvWnd === 0 ? seg.seq === ep.rcvNxt : seqInWin(seg.seq, ep.rcvNxt, rcvWnd);
+  } else if (rcvWnd === 0) {
+    acceptable = false;
+  } else {
+    acceptable = seqInWin(seg.seq, ep.rcvNxt, rcvWnd) || seqInWin(seqAdd(seg.seq, len - 1), ep.rcvNxt, rcvWnd);
+  }
+  if (!acceptable && len > 0 && seg.seq === ep.rcvNxt && f & ACK && !(f & RST)) {
+    // Zero window: the RFC's "special allowance" for the ACK (and a FIN at the edge) of a
+    // segment whose data we cannot take.
+    acceptable = true;
+    seg.payload = seg.payload.subarray(0, 0);
+    len = f & FIN ? 1 : 0;
+    if (len === 0) f &= ~FIN;
+    stack.stats.zeroWindowDrops++;
+    ep.ackNow = true;
+  }
+  if (!acceptable) {
+    if (!(f & RST)) {
+      if (len > 0 && seqLe(seqAdd(seg.seq, len), ep.rcvNxt) && ep.sackOk) ep.dsack = [seg.seq, seqAdd(seg.seq, len)];
+      sendAck(ep);
+    }
+    stack.stats.outOfWindow++;
+    return false;
+  }
+
+  // second: RST (RFC 5961 §3.2: exact match resets, in-window gets a challenge ACK)
+  if (f & RST) {
+    if (seg.seq !== ep.rcvNxt) {
+      sendChallengeAck(ep);
+      return false;
+    }
+    stack.stats.resetsReceived++;
+    switch (ep.state) {
+      case TcpState.SYN_RECEIVED:
+        if (ep.parent) ep.enterClosed(); // passive: back to LISTEN, which never left
+        else ep.fail('ECONNREFUSED');
+        return false;
+      case TcpState.ESTABLISHED:
+      case TcpState.FIN_WAIT_1:
+      case TcpState.FIN_WAIT_2:
+      case TcpState.CLOSE_WAIT:
+        stack.stats.estabResets++;
+        ep.fail('ECONNRESET');
+        return false;
+      default:
+        ep.enterClosed();
+        return false;
+    }
+  }
+
+  // Timestamps: RFC 7323 §4.3 (update TS.Recent when the segment covers Last.ACK.sent).
+  if (ep.tsOk && seg.hasTs && seqLe(seg.seq, ep.lastAckSent) && seqGe(seg.tsVal, ep.tsRecent)) {
+    ep.tsRecent = seg.tsVal;
+    ep.tsRecentTime = now;
+  }
+
+  // fourth: SYN in a synchronized state (RFC 5961 §4.2): challenge ACK, never a reset.
+  if (f & SYN) {
+    if (ep.state === TcpState.SYN_RECEIVED && ep.parent && seg.seq === ep.irs) {
+      sendSynSegment(ep); // the peer did not get our SYN-ACK
+      return false;
+    }
+    sendChallengeAck(ep);
+    return false;
+  }
+
+  // fifth: ACK
+  if (!(f & ACK)) return false;
+  if (ep.state === TcpState.SYN_RECEIVED) {
+    if (!(seqLt(ep.sndUna, seg.ack) && seqLe(seg.ack, ep.sndNxt))) {
+      stack.replyRst(ep.localAddr!, ep.remoteAddr!, seg);
+      return false;
+    }
+    if (ep.parent && !ep.parent.hasRoom()) {
+      // Accept queue full: ignore the ACK and let the SYN-ACK be retransmitted (Linux).
+      stack.stats.listenOverflows++;
+      return false;
+    }
+    const first = ep.sb.first();
+    if (first && first.retx === 0) ep.rtt.sample(now - first.xmitTime);
+    ep.sb.ack(seg.ack, ackRes);
+    ep.sndUna = seg.ack;
+    ep.sndWnd = seg.window * 2 ** ep.sndWscale;
+    ep.maxSndWnd = Math.max(ep.maxSndWnd, ep.sndWnd);
+    ep.sndWl1 = seg.seq;
+    ep.sndWl2 = seg.ack;
+    ep.retransmits = 0;
+    ep.rtoTimer?.cancel();
+    ep.established();
+    if (ep.parent) ep.parent.childEstablished(ep);
+    if (ep.finQueued) ep.state = TcpState.FIN_WAIT_1;
+  }
+  // RFC 5961 §5.2: acceptable ACKs lie in [SND.UNA - MAX.SND.WND, SND.NXT].
+  if (seqGt(seg.ack, ep.sndNxt)) {
+    stack.stats.ackOfUnsent++;
+    sendAck(ep);
+    return false;
+  }
+  if (seqLt(seg.ack, seqAdd(ep.sndUna, -Math.max(ep.maxSndWnd, 1)))) {
+    sendChallengeAck(ep);
+    return false;
+  }
+  processAck(ep, seg, now);
+  if ((ep.state as TcpState) === TcpState.CLOSED) return false;
+
+  // seventh: segment text
+  if (seg.payload.length > 0) {
+    if (canReceiveData(ep.state)) {
+      if (ep.userClosed && ep.state !== TcpState.ESTABLISHED) {
+        // Data for a socket nobody will read (Linux: "data on closed socket") -> RST.
+        sendRst(ep, ep.sndNxt);
+        ep.enterClosed();
+        return false;
+      }
+      receiveData(ep, seg);
+    }
+  }
+  // eighth: FIN
+  if (f & FIN && canReceiveFin(ep.state)) {
+    const finSeq = seqAdd(seg.seq, seg.payload.length);
+    if (finSeq === ep.rcvNxt) acceptFin(ep);
+    else if (seqGt(finSeq, ep.rcvNxt)) ep.ooo.finSeq = finSeq;
+  } else if (seg.payload.length > 0 || ep.ackNow) {
+    if (ep.ackNow) sendAck(ep);
+  }
+  output(ep);
+  return false;
+}
+
+function canReceiveFin(s: TcpState): boolean {
+  return s === TcpState.SYN_RECEIVED || s === TcpState.ESTABLISHED || s === TcpState.FIN_WAIT_1 || s === TcpState.FIN_WAIT_2;
+}
+
+function seqInWin(x: number, lo: number, wnd: number): boolean {
+  const d = seqDiff(x, lo);
+  return d >= 0 && d < wnd;
+}
+
+function acceptFin(ep: TcpEndpoint): void {
+  ep.rcvNxt = seqAdd(ep.rcvNxt, 1);
+  ep.finReceived = true;
+  const ourFinAcked = ep.finSent && seqGe(ep.sndUna, ep.sndNxt);
+  const next = stateAfterRecvFin(ep.state, ourFinAcked);
+  sendAck(ep);
+  if (next === TcpState.TIME_WAIT) ep.enterTimeWait();
+  else ep.state = next;
+  ep.peerClosedEvent();
+}
+
+/** Fifth step for established states: window, RTT, congestion, recovery, FIN acknowledgment. */
+function processAck(ep: TcpEndpoint, seg: Segment, now: number): void {
+  const stack = ep.stack;
+  const ack = seg.ack;
+  // Window update, guarded by SND.WL1/SND.WL2 (RFC 9293 §3.10.7.4).
+  let windowChanged = false;
+  if (seqLt(ep.sndWl1, seg.seq) || (ep.sndWl1 === seg.seq && seqLe(ep.sndWl2, ack))) {
+    const wnd = seg.window * 2 ** ep.sndWscale;
+    if (wnd !== ep.sndWnd) windowChanged = true;
+    ep.sndWnd = wnd;
+    ep.sndWl1 = seg.seq;
+    ep.sndWl2 = ack;
+    if (wnd > ep.maxSndWnd) ep.maxSndWnd = wnd;
+  }
+  const sb = ep.sb;
+  if (seqGt(ack, ep.sndUna)) {
+    sb.ack(ack, ackRes);
+    // RTT: RFC 7323 §4.1 from TSecr, else Karn's rule via the scoreboard (RFC 6298 §3).
+    if (ep.tsOk && seg.hasTs && seg.tsEcr !== 0) {
+      const r = (tsNow(ep) - seg.tsEcr) >>> 0;
+      if (r < 0x7fffffff) ep.rtt.sample(r);
+    } else if (ackRes.rttXmit >= 0) {
+      ep.rtt.sample(now - ackRes.rttXmit);
+    }
+    let dataAcked = ackRes.acked;
+    if (ackRes.ctlAcked & FIN) dataAcked--;
+    if (ackRes.ctlAcked & SYN) dataAcked--;
+    const k = Math.min(ep.sendQueue.length, Math.max(0, seqDiff(ack, ep.sendQueueSeq)));
+    if (k > 0) {
+      ep.sendQueue.drop(k);
+      ep.sendQueueSeq = seqAdd(ep.sendQueueSeq, k);
+      stack.uncharge(ep, k);
+    }
+    const flight = seqDiff(ep.sndNxt, ep.sndUna);
+    ep.sndUna = ack;
+    ep.bytesAcked += Math.max(0, dataAcked);
+    ep.retransmits = 0;
+    ep.probes = 0;
+    ep.lastProgress = now;
+    if (ep.recovery !== RECOVERY_NONE) {
+      if (seqGe(ack, ep.recoverSeq)) {
+        if (ep.recovery === RECOVERY_FAST) ep.cc.onRecoveryExit(now);
+        ep.recovery = RECOVERY_NONE;
+        ep.dupAcks = 0;
+      } else if (ep.recovery === RECOVERY_FAST) {
+        // RFC 6582 §3.2 step 5: a partial ACK shows the next hole; without SACK retransmit it.
+        if (!ep.sackOk) sb.markHeadLost();
+        ep.dupAcks = 0;
+      } else {
+        ep.cc.onAck(ackRes.acked, now, ep.rtt.srtt, flight); // slow start after an RTO
+      }
+    } else {
+      ep.dupAcks = 0;
+      ep.cc.onAck(ackRes.acked, now, ep.rtt.srtt, flight);
+    }
+    if (ackRes.ctlAcked & FIN || (ep.finSent && seqGe(ack, ep.sndNxt))) finAcked(ep);
+    if (ep.state === TcpState.CLOSED) return;
+    // Send-buffer auto-tuning: room for two congestion windows (Linux tcp_sndbuf_expand).
+    const want = Math.min(stack.config.sndBufMax, 2 * ep.cc.cwnd + 4 * ep.mss);
+    if (want > ep.opts.sndBuf && !ep.opts.rcvBufLocked) ep.opts.sndBuf = want;
+    if (ep.writeBlocked && ep.writable >= ep.opts.sndBuf / 3) {
+      ep.writeBlocked = false;
+      ep.writableEvent();
+    }
+    restartRto(ep);
+  } else if (ack === ep.sndUna && !sb.empty && seg.payload.length === 0 && !(seg.flags & (SYN | FIN)) && !windowChanged) {
+    // RFC 5681 §2: a duplicate acknowledgment.
+    ep.dupAcks++;
+  }
+  if (ep.sackOk && seg.sack.length > 0 && !sb.empty) {
+    sb.applySack(seg.sack, ep.sndUna, ep.sndNxt);
+    sb.markLost(ep.mss);
+    if (ep.recovery !== RECOVERY_NONE) {
+      const reo = ep.rtt.minRtt === Infinity ? 0 : ep.rtt.minRtt / 4;
+      sb.markLostRetransmissions(now, ep.rtt.srtt + reo);
+    }
+  }
+  if (ep.recovery === RECOVERY_NONE && !sb.empty && (ep.dupAcks >= 3 || (ep.sackOk && sb.lostCount > 0))) {
+    enterRecovery(ep);
+  }
+}
+
+function finAcked(ep: TcpEndpoint): void {
+  const next = stateAfterFinAcked(ep.state);
+  if (next === ep.state) return;
+  if (next === TcpState.CLOSED) {
+    ep.enterClosed();
+  } else if (next === TcpState.TIME_WAIT) {
+    ep.enterTimeWait();
+  } else {
+    ep.state = next;
+    ep.rtoTimer?.cancel();
+    if (next === TcpState.FIN_WAIT_2 && ep.userClosed) ep.armFinTimeout();
+  }
+}
+
+/** Seventh step: in-order data to the receive queue, the rest to reassembly; ACK policy. */
+function receiveData(ep: TcpEndpoint, seg: Segment): void {
+  const stack = ep.stack;
+  let data = seg.payload;
+  let seq = seg.seq;
+  const off = seqDiff(ep.rcvNxt, seq);
+  if (off > 0) {
+    if (ep.sackOk) ep.dsack = [seq, seqAdd(seq, Math.min(off, data.length))];
+    data = data.subarray(off);
+    seq = ep.rcvNxt;
+    ep.ackNow = true;
+  }
+  // Trim to the right edge we advertised (anything beyond it is not ours to keep yet).
+  const room = seqDiff(ep.rcvAdv, seq);
+  if (data.length > room) data = data.subarray(0, Math.max(0, room));
+  if (data.length === 0) {
+    scheduleAck(ep, false);
+    return;
+  }
+  if (!stack.canCharge(data.length)) {
+    stack.stats.memoryLimitHits++;
+    ep.ackNow = true;
+    return;
+  }
+  const full = data.length >= ep.advMss - 40;
+  if (seq === ep.rcvNxt) {
+    ep.recvQueue.push(data);
+    stack.charge(ep, data.length);
+    ep.rcvNxt = seqAdd(ep.rcvNxt, data.length);
+    ep.bytesReceived += data.length;
+    if (!ep.ooo.empty) {
+      const before = ep.rcvNxt;
+      const oooBefore = ep.ooo.bytes;
+      ep.rcvNxt = ep.ooo.drain(ep.rcvNxt, (d) => ep.recvQueue.push(d));
+      const moved = seqDiff(ep.rcvNxt, before);
+      ep.bytesReceived += moved;
+      stack.oooMemory -= oooBefore - ep.ooo.bytes;
+      stack.charge(ep, moved);
+      ep.ackNow = true; // RFC 5681 §4.2: ACK at once when a hole is filled
+    }
+    if (ep.ooo.finSeq >= 0 && ep.ooo.finSeq === ep.rcvNxt) {
+      ep.ooo.finSeq = -1;
+      acceptFin(ep);
+    }
+    autoTune(ep, data.length);
+    ep.readableEvent();
+  } else {
+    const r = ep.ooo.insert(seq, data, ep.rcvNxt);
+    if (r > 0) stack.oooMemory += r;
+    else if (r === 0 && ep.sackOk) ep.dsack = [seq, seqAdd(seq, data.length)];
+    else if (r < 0) stack.stats.oooDrops++;
+    ep.ackNow = true; // RFC 5681 §4.2: out-of-order data is acknowledged at once
+  }
+  scheduleAck(ep, full);
+}
+
+/**
+ * Receive-buffer auto-tuning, in the spirit of Linux's DRS: when the data taken in one RTT
+ * approaches the buffer, the window is what limits the peer, so the buffer doubles.
+ */
+function autoTune(ep: TcpEndpoint, n: number): void {
+  const c = ep.stack.config;
+  if (!c.rcvBufAutoTune || ep.opts.rcvBufLocked || ep.rcvBuf >= c.rcvBufMax) return;
+  const now = ep.stack.now();
+  ep.rcvSpaceBytes += n;
+  const rtt = ep.rtt.hasSample ? Math.max(ep.rtt.srtt, 1) : 100;
+  if (now - ep.rcvSpaceTime < rtt) return;
+  if (ep.rcvSpaceBytes * 2 >= ep.rcvBuf) {
+    ep.rcvBuf = Math.min(c.rcvBufMax, Math.max(ep.rcvBuf * 2, ep.rcvSpaceBytes * 4));
+  }
+  ep.rcvSpaceBytes = 0;
+  ep.rcvSpaceTime = now;
+}
+
+/**
+ * TIME-WAIT (RFC 9293 §3.10.7.4): re-ACK a retransmitted FIN and restart the 2*MSL timer;
+ * ignore RST (RFC 1337); a new SYN may reopen the pair when its sequence number is above
+ * RCV.NXT or its timestamp newer (RFC 1122 §4.2.2.13, RFC 6191 §2).
+ */
+function timeWaitInput(ep: TcpEndpoint, seg: Segment): boolean {
+  const f = seg.flags;
+  if (f & RST) {
+    ep.stack.stats.timeWaitRstIgnored++;
+    return false;
+  }
+  if (f & SYN && !(f & ACK)) {
+    const fresh = ep.tsOk && seg.hasTs ? seqGt(seg.tsVal, ep.tsRecent) : seqGt(seg.seq, ep.rcvNxt);
+    if (fresh) {
+      ep.stack.stats.timeWaitReopened++;
+      ep.stack.rememberTimeWaitSeq(ep);
+      ep.enterClosed();
+      return true;
+    }
+    sendAck(ep);
+    return false;
+  }
+  if (f & FIN && seqAdd(seg.seq, seg.payload.length + 1) === ep.rcvNxt) {
+    sendAck(ep);
+    ep.kaTimer?.schedule(2 * ep.stack.config.mslMs);
+    return false;
+  }
+  if (!(f & ACK) || seqDiff(seg.seq, ep.rcvNxt) !== 0 || seg.payload.length > 0) sendAck(ep);
+  return false;
+}
+
+export { RECOVERY_FAST, RECOVERY_LOSS };

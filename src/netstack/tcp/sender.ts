@@ -1,0 +1,398 @@
+// The sending side: segmentation with Nagle, CORK and silly-window avoidance (RFC 9293
+// §3.7.4, §3.8.6.2.1), congestion-limited output and SACK-based loss recovery (RFC 6675 §5;
+// RFC 6582 without SACK), the retransmission timer with backoff (RFC 6298 §5), the persist
+// timer with zero-window probes (RFC 9293 §3.8.6.1), keepalive (RFC 9293 §3.8.4, RFC 1122
+// §4.2.3.6), TCP_USER_TIMEOUT (RFC 5482), delayed ACKs (RFC 5681 §4.2), the advertised
+// window with receiver SWS avoidance (RFC 9293 §3.8.6.2.2) and window scaling (RFC 7323 §2.3),
+// timestamps on every segment (RFC 7323 §3.2).
+
+import { seqAdd, seqDiff, seqGt } from '../wire/seq.js';
+import { ACK, EMPTY, FIN, PSH, RST, SYN, type Segment } from './segment.js';
+import { TcpState } from './state.js';
+import { RECOVERY_FAST, RECOVERY_LOSS, RECOVERY_NONE, type TcpEndpoint } from './endpoint.js';
+import type { SentSegment } from './scoreboard.js';
+import { sendSynSegment } from './handshake.js';
+
+const MAX_WINDOW_FIELD = 65535;
+
+/** Our timestamp clock (RFC 7323 §5.4: 1 ms ticks), with a per-connection random offset. */
+export function tsNow(ep: TcpEndpoint): number {
+  return (Math.floor(ep.stack.now()) + ep.tsOffset) >>> 0;
+}
+
+/**
+ * The window to advertise, in bytes, and records the right edge. Never moves the right edge
+ * left (RFC 7323 §2.4, RFC 9293 §3.8.6.2.2 MUST-35), and only moves it right by at least
+ * min(RCV.BUFF/2, MSS) (receiver SWS avoidance).
+ */
+export function advertiseWindow(ep: TcpEndpoint, syn: boolean): number {
+  const free = Math.max(0, ep.rcvBuf - ep.recvQueue.length - ep.ooo.bytes);
+  const cur = Math.max(0, seqDiff(ep.rcvAdv, ep.rcvNxt));
+  let wnd = free;
+  if (wnd <= cur) wnd = cur;
+  else if (wnd - cur < Math.min(ep.rcvBuf / 2, ep.advMss) && cur > 0 && wnd < ep.rcvBuf) wnd = cur;
+  const shift = syn ? 0 : ep.rcvWscale;
+  let field = Math.min(Math.floor(wnd / 2 ** shift), MAX_WINDOW_FIELD);
+  if (field * 2 ** shift < cur && field < MAX_WINDOW_FIELD) field++; // round up rather than shrink
+  const adv = field * 2 ** shift;
+  const edge = seqAdd(ep.rcvNxt, adv);
+  if (seqGt(edge, ep.rcvAdv) || syn) ep.rcvAdv = edge;
+  return field;
+}
+
+/** Builds and sends one segment carrying our current ACK, window, timestamps and SACK blocks. */
+export function transmit(ep: TcpEndpoint, flags: number, seq: number, payload: Uint8Array, synOptions: boolean): void {
+  const syn = (flags & SYN) !== 0;
+  const seg: Segment = {
+    srcPort: ep.localPort,
+    dstPort: ep.remotePort,
+    seq,
+    ack: flags & ACK ? ep.rcvNxt : 0,
+    flags,
+    window: flags & RST ? 0 : advertiseWindow(ep, syn),
+    urgent: 0,
+    mss: -1,
+    wscale: -1,
+    sackPermitted: false,
+    sack: NO_SACK,
+    hasTs: false,
+    tsVal: 0,
+    tsEcr: 0,
+    payload,
+  };
+  if (synOptions) {
+    // RFC 9293 §3.7.1: MSS option on SYNs; RFC 7323 §2.2, RFC 2018 §2: offer WS/TS/SACK.
+    seg.mss = ep.advMss;
+    const c = ep.stack.config;
+    const passive = (flags & ACK) !== 0;
+    if (passive ? ep.wsOk : c.windowScaling) seg.wscale = ep.rcvWscale;
+    if (passive ? ep.sackOk : c.sack) seg.sackPermitted = true;
+    if (passive ? ep.tsOk : c.timestamps) {
+      seg.hasTs = true;
+      seg.tsVal = tsNow(ep);
+      seg.tsEcr = passive ? ep.tsRecent : 0;
+    }
+  } else if (ep.tsOk && !(flags & RST)) {
+    seg.hasTs = true;
+    seg.tsVal = tsNow(ep);
+    seg.tsEcr = ep.tsRecent;
+  }
+  if (ep.sackOk && !syn && flags & ACK && !(flags & RST) && (ep.dsack.length > 0 || !ep.ooo.empty)) {
+    const max = ep.tsOk ? 3 : 4;
+    const blocks = ep.dsack.length > 0 ? ep.dsack.slice() : [];
+    ep.dsack = [];
+    const rest = ep.ooo.sackBlocks(ep.rcvNxt, max - blocks.length / 2);
+    for (const v of rest) blocks.push(v);
+    seg.sack = blocks;
+  }
+  if (flags & ACK) {
+    ep.lastAckSent = ep.rcvNxt;
+    ep.unackedSegs = 0;
+    ep.ackNow = false;
+    ep.delackTimer?.cancel();
+  }
+  ep.segsOut++;
+  ep.stack.transmit(ep, seg);
+}
+
+const NO_SACK: number[] = [];
+
+export function sendAck(ep: TcpEndpoint): void {
+  if (ep.state === TcpState.CLOSED || ep.state === TcpState.LISTEN || ep.state === TcpState.SYN_SENT) return;
+  transmit(ep, ACK, ep.sndNxt, EMPTY, false);
+}
+
+/** RST from a synchronized connection (RFC 9293 §3.10.7.4 / ABORT). */
+export function sendRst(ep: TcpEndpoint, seq: number): void {
+  transmit(ep, RST | ACK, seq, EMPTY, false);
+}
+
+/** Bytes in flight for the sending decision: Pipe (RFC 6675) when the scoreboard is in use. */
+function pipe(ep: TcpEndpoint): number {
+  const sb = ep.sb;
+  if (sb.sackedCount === 0 && sb.lostCount === 0 && ep.recovery === RECOVERY_NONE) return seqDiff(ep.sndNxt, ep.sndUna);
+  let p = sb.pipe();
+  if (!ep.sackOk && ep.recovery === RECOVERY_FAST) p = Math.max(0, p - ep.dupAcks * ep.mss);
+  return p;
+}
+
+/** States that carry data and FIN out. */
+function canOutput(s: TcpState): boolean {
+  return s === TcpState.ESTABLISHED || s === TcpState.CLOSE_WAIT || s === TcpState.FIN_WAIT_1 || s === TcpState.CLOSING || s === TcpState.LAST_ACK;
+}
+
+/** Sends whatever the windows and Nagle allow: lost segments first, then new data, then FIN. */
+export function output(ep: TcpEndpoint): void {
+  if (!canOutput(ep.state)) return;
+  const now = ep.stack.now();
+  const mss = ep.mss;
+  if (ep.sb.empty && ep.lastSendTime > 0 && now - ep.lastSendTime > ep.rtt.rto && ep.sendQueue.length > 0) {
+    ep.cc.onIdleRestart(now); // RFC 5681 §4.1
+  }
+  let inFlight = pipe(ep);
+  const cwnd = Math.max(ep.cc.cwnd, mss);
+  for (;;) {
+    if (inFlight >= cwnd) break;
+    if (ep.sb.lostCount > 0) {
+      const s = ep.sb.nextLost();
+      if (s) {
+        retransmit(ep, s, now);
+        inFlight += s.len;
+        continue;
+      }
+    }
+    const queueEnd = seqAdd(ep.sendQueueSeq, ep.sendQueue.length);
+    const unsent = seqDiff(queueEnd, ep.sndNxt);
+    const usable = seqDiff(seqAdd(ep.sndUna, ep.sndWnd), ep.sndNxt);
+    if (unsent > 0) {
+      const len = Math.min(mss, unsent, usable);
+      if (len <= 0) break;
+      if (len < mss) {
+        const isLast = len === unsent;
+        // Nagle (RFC 9293 §3.7.4): a small segment only when nothing is unacknowledged,
+        // or with NODELAY; never under CORK unless the FIN goes with it.
+        const pushOk = isLast && (ep.finQueued || (!ep.opts.cork && (ep.opts.noDelay || ep.sb.empty)));
+        // Sender SWS avoidance: a window-limited piece only if it is half the largest window.
+        const swsOk = !isLast && ep.maxSndWnd > 0 && len >= ep.maxSndWnd / 2 && ep.sb.empty;
+        if (!pushOk && !swsOk) break;
+      }
+      const fin = ep.finQueued && len === unsent;
+      sendData(ep, ep.sndNxt, len, fin, now);
+      inFlight += len + (fin ? 1 : 0);
+      continue;
+    }
+    if (ep.finQueued && !ep.finSent && unsent === 0) {
+      sendData(ep, ep.sndNxt, 0, true, now);
+      inFlight += 1;
+      continue;
+    }
+    break;
+  }
+  armTimers(ep);
+}
+
+function armTimers(ep: TcpEndpoint): void {
+  if (!ep.sb.empty) {
+    if (ep.persistMode) ep.persistMode = false;
+    const t = ep.rto();
+    if (!t.scheduled) t.schedule(ep.rtt.rto);
+    return;
+  }
+  const unsent = seqDiff(seqAdd(ep.sendQueueSeq, ep.sendQueue.length), ep.sndNxt);
+  if (unsent > 0 && seqDiff(seqAdd(ep.sndUna, ep.sndWnd), ep.sndNxt) < Math.min(unsent, ep.mss)) {
+    // Nothing in flight and the window too small to send: probe it (RFC 9293 §3.8.6.1).
+    if (!ep.persistMode || !ep.rtoTimer?.scheduled) {
+      ep.persistMode = true;
+      ep.rto().schedule(Math.max(ep.rtt.rto, ep.stack.config.minRtoMs));
+    }
+  } else if (ep.rtoTimer?.scheduled) {
+    ep.rtoTimer.cancel();
+    ep.persistMode = false;
+  }
+}
+
+function sendData(ep: TcpEndpoint, seq: number, len: number, fin: boolean, now: number): void {
+  const payload = len > 0 ? ep.sendQueue.peek(seqDiff(seq, ep.sendQueueSeq), len) : EMPTY;
+  const lastInQueue = seqDiff(seqAdd(ep.sendQueueSeq, ep.sendQueue.length), seqAdd(seq, len)) === 0;
+  let flags = ACK;
+  if (fin) flags |= FIN;
+  if (len > 0 && lastInQueue) flags |= PSH;
+  if (ep.sb.empty) ep.lastProgress = now;
+  transmit(ep, flags, seq, payload, false);
+  ep.sb.add(seq, len + (fin ? 1 : 0), fin ? FIN : 0, now);
+  ep.sndNxt = seqAdd(seq, len + (fin ? 1 : 0));
+  if (fin) {
+    ep.finSent = true;
+    ep.finSeq = seqAdd(seq, len);
+  }
+  ep.bytesSent += len;
+  ep.lastSendTime = now;
+}
+
+/** Resends one scoreboard segment (re-cut to the current MSS if it shrank). */
+export function retransmit(ep: TcpEndpoint, s: SentSegment, now: number): void {
+  if (s.ctl & SYN) {
+    sendSynSegment(ep);
+  } else {
+    const fin = (s.ctl & FIN) !== 0;
+    let dataLen = s.len - (fin ? 1 : 0);
+    if (dataLen > ep.mss) {
+      ep.sb.split(s, ep.mss);
+      dataLen = s.len;
+    }
+    const withFin = (s.ctl & FIN) !== 0;
+    const payload = dataLen > 0 ? ep.sendQueue.peek(seqDiff(s.seq, ep.sendQueueSeq), dataLen) : EMPTY;
+    transmit(ep, ACK | (withFin ? FIN : 0) | (dataLen > 0 ? PSH : 0), s.seq, payload, false);
+  }
+  s.retx++;
+  s.rtxOut = true;
+  s.xmitTime = now;
+  ep.sb.retransSegs++;
+  ep.sb.retransBytes += s.len;
+  const t = ep.rto();
+  if (!t.scheduled) t.schedule(ep.rtt.rto);
+}
+
+/** Enters fast recovery (RFC 6675 §5 step 4 / RFC 6582 §3.2 step 2). */
+export function enterRecovery(ep: TcpEndpoint): void {
+  const now = ep.stack.now();
+  ep.recovery = RECOVERY_FAST;
+  ep.recoverSeq = ep.sndNxt;
+  ep.cc.onCongestionEvent(now, seqDiff(ep.sndNxt, ep.sndUna));
+  if (!ep.sackOk || !ep.sb.headLost()) ep.sb.markHeadLost();
+  ep.stack.stats.fastRetransmits++;
+}
+
+/** The RTO slot: retransmission timeout, or the persist timer when in persist mode. */
+export function onRtoTimer(ep: TcpEndpoint): void {
+  const now = ep.stack.now();
+  const c = ep.stack.config;
+  if (ep.persistMode) {
+    ep.persistMode = false;
+    const unsent = seqDiff(seqAdd(ep.sendQueueSeq, ep.sendQueue.length), ep.sndNxt);
+    if (!canOutput(ep.state) || unsent <= 0) return;
+    if (seqDiff(seqAdd(ep.sndUna, ep.sndWnd), ep.sndNxt) > 0) {
+      output(ep);
+      return;
+    }
+    // Zero-window probe: an old sequence number forces an ACK with the current window.
+    transmit(ep, ACK, seqAdd(ep.sndUna, -1), EMPTY, false);
+    ep.probes++;
+    ep.stack.stats.zeroWindowProbes++;
+    ep.rtt.backOff();
+    ep.persistMode = true;
+    ep.rto().schedule(Math.max(ep.rtt.rto, c.minRtoMs));
+    return;
+  }
+  const first = ep.sb.first();
+  if (!first) return;
+  if (ep.state === TcpState.SYN_SENT || ep.state === TcpState.SYN_RECEIVED) {
+    const limit = ep.state === TcpState.SYN_SENT ? c.synRetries : c.synAckRetries;
+    if (ep.retransmits >= limit) {
+      ep.stack.stats.timeouts++;
+      ep.fail('ETIMEDOUT');
+      return;
+    }
+    ep.retransmits++;
+    ep.rtt.backOff();
+    retransmit(ep, first, now);
+    ep.rto().schedule(ep.rtt.rto);
+    return;
+  }
+  const uto = ep.opts.userTimeoutMs;
+  if ((uto > 0 && now - ep.lastProgress >= uto) || (uto === 0 && ep.retransmits >= c.retries2)) {
+    ep.stack.stats.timeouts++;
+    ep.fail('ETIMEDOUT');
+    return;
+  }
+  ep.stack.stats.rtos++;
+  const flight = seqDiff(ep.sndNxt, ep.sndUna);
+  // RFC 5681 §3.1: ssthresh falls once per loss episode; repeated timeouts keep it.
+  if (ep.recovery !== RECOVERY_LOSS || ep.retransmits === 0) ep.cc.onRto(now, flight);
+  else ep.cc.cwnd = ep.mss;
+  ep.retransmits++;
+  ep.rtt.backOff();
+  ep.sb.markAllLost();
+  ep.recovery = RECOVERY_LOSS;
+  ep.recoverSeq = ep.sndNxt;
+  ep.dupAcks = 0;
+  ep.rto().schedule(ep.rtt.rto);
+  output(ep);
+}
+
+/** Keepalive, TIME_WAIT and FIN_WAIT_2 timeout (one slot, as Linux's keepalive timer). */
+export function onKeepaliveTimer(ep: TcpEndpoint): void {
+  const now = ep.stack.now();
+  switch (ep.state) {
+    case TcpState.TIME_WAIT:
+      ep.enterClosed();
+      return;
+    case TcpState.FIN_WAIT_2:
+      if (ep.userClosed) {
+        ep.enterClosed();
+        return;
+      }
+      break;
+    case TcpState.ESTABLISHED:
+    case TcpState.CLOSE_WAIT:
+      break;
+    default:
+      return;
+  }
+  if (!ep.opts.keepAlive) return;
+  const idle = now - ep.lastRecvTime;
+  if (ep.probes === 0 && idle < ep.opts.keepIdleMs) {
+    ep.kaTimer!.schedule(ep.opts.keepIdleMs - idle);
+    return;
+  }
+  if (!ep.sb.empty || ep.sendQueue.length > 0) {
+    // Data is outstanding: the retransmission timer watches the peer instead.
+    ep.kaTimer!.schedule(ep.opts.keepIdleMs);
+    return;
+  }
+  const uto = ep.opts.userTimeoutMs;
+  if ((uto > 0 && ep.probes > 0 && idle >= uto) || (uto === 0 && ep.probes >= ep.opts.keepCnt)) {
+    ep.stack.stats.keepaliveTimeouts++;
+    sendRst(ep, ep.sndNxt);
+    ep.fail('ETIMEDOUT');
+    return;
+  }
+  // RFC 1122 §4.2.3.6: a segment with SEG.SEQ = SND.NXT-1 and no data draws an ACK.
+  transmit(ep, ACK, seqAdd(ep.sndNxt, -1), EMPTY, false);
+  ep.probes++;
+  ep.kaTimer!.schedule(ep.opts.keepIntvlMs);
+}
+
+export function onDelackTimer(ep: TcpEndpoint): void {
+  if (ep.unackedSegs > 0 || ep.ackNow) sendAck(ep);
+}
+
+/**
+ * Decides when to acknowledge received data (RFC 5681 §4.2, RFC 9293 §3.8.6.3): at once when
+ * asked (out of order, hole filled, FIN, quick-ack), at least every second full segment, else
+ * after the delayed-ACK timeout.
+ */
+export function scheduleAck(ep: TcpEndpoint, fullSegment: boolean): void {
+  if (fullSegment) ep.unackedSegs++;
+  if (ep.quickAcks > 0 || ep.opts.quickAck) {
+    if (ep.quickAcks > 0) ep.quickAcks--;
+    ep.ackNow = true;
+  }
+  if (ep.ackNow || ep.unackedSegs >= 2) {
+    sendAck(ep);
+    return;
+  }
+  const t = ep.delack();
+  if (!t.scheduled) t.schedule(ep.stack.config.delAckMs);
+}
+
+/** After the user reads: tell the peer when the window opened enough (RFC 9293 §3.8.6.2.2). */
+export function maybeWindowUpdate(ep: TcpEndpoint): void {
+  if (ep.state !== TcpState.ESTABLISHED && ep.state !== TcpState.FIN_WAIT_1 && ep.state !== TcpState.FIN_WAIT_2) return;
+  const free = Math.max(0, ep.rcvBuf - ep.recvQueue.length - ep.ooo.bytes);
+  const cur = Math.max(0, seqDiff(ep.rcvAdv, ep.rcvNxt));
+  const step = Math.min(ep.rcvBuf / 2, 2 * ep.advMss);
+  if (free - cur >= step || (cur < ep.advMss && free >= ep.advMss && free > cur)) sendAck(ep);
+}
+
+/** Restarts the retransmission timer after progress (RFC 6298 §5.3) or stops it (§5.2). */
+export function restartRto(ep: TcpEndpoint): void {
+  if (ep.sb.empty) {
+    if (!ep.persistMode) ep.rtoTimer?.cancel();
+    return;
+  }
+  ep.persistMode = false;
+  ep.rto().schedule(ep.rtt.rto);
+}
+
+export { RECOVERY_LOSS, RECOVERY_NONE };
+
+/** A challenge ACK (RFC 5961 §3.2, §4.2, §5.2), within the stack-wide rate limit (§7). */
+export function sendChallengeAck(ep: TcpEndpoint): void {
+  if (!ep.stack.challengeAckAllowed()) {
+    ep.stack.stats.challengeAcksSuppressed++;
+    return;
+  }
+  ep.stack.stats.challengeAcks++;
+  sendAck(ep);
+}
