@@ -460,6 +460,12 @@ export function createNdp(host: NeighborHost, opts?: NdpOptions): Ndp {
       count('drop.ns-dad-with-slla');
       return;
     }
+    if (!fromUnspecified && findMine(src)) {
+      // Our own solicitation reflected by the link: learning from it would map our address to
+      // our MAC in our own cache.
+      count('drop.ns-own-source');
+      return;
+    }
     const mine = findMine(m.target);
     if (!mine) {
       count('ns.not-for-us');
@@ -521,6 +527,11 @@ export function createNdp(host: NeighborHost, opts?: NdpOptions): Ndp {
     }
     if (!verifyIcmpv6Checksum(src, dst, icmp)) {
       count('drop.bad-checksum');
+      return;
+    }
+    // RFC 4291 §2.7: a multicast source is never valid.
+    if (src.isMulticast()) {
+      count('drop.multicast-source');
       return;
     }
     // §6.1.1, §6.1.2, §7.1.1, §7.1.2, §8.1: ICMP Code 0.

@@ -532,6 +532,23 @@ test('malformed NDP is counted per reason, never thrown, and changes nothing', (
   fillIcmpv6Checksum(ip('::'), solicitedNode(ip(LL_A)), dadSlla);
   a.ndp!.handleNdp(ip('::'), solicitedNode(ip(LL_A)), 255, dadSlla);
   t.is(a.n('ndp.drop.ns-dad-with-slla'), 1);
+  // A multicast source, and our own NS reflected back.
+  const fromGroup = ns();
+  fillIcmpv6Checksum(ip('ff02::1'), dst, fromGroup);
+  a.ndp!.handleNdp(ip('ff02::1'), dst, 255, fromGroup);
+  t.is(a.n('ndp.drop.multicast-source'), 1);
+  const own = ns();
+  fillIcmpv6Checksum(dst, dst, own);
+  a.ndp!.handleNdp(dst, dst, 255, own);
+  t.is(a.n('ndp.drop.ns-own-source'), 1);
+  // A type that is not ND reaching handleNdp, and a redirect (not implemented, counted).
+  const echo = Uint8Array.of(128, 0, 0, 0, 0, 1, 0, 1);
+  feed(echo);
+  t.is(a.n('ndp.drop.not-ndp'), 1);
+  const redirect = new Uint8Array(40);
+  redirect[0] = 137;
+  feed(redirect);
+  t.is(a.n('ndp.redirect.ignored'), 1);
   t.is(a.ndp!.entries().length, 0);
   t.is(a.sentIp6.length, 0);
   // The same NS, well formed, is answered.
