@@ -1,6 +1,7 @@
 // moat's composition root: the only module that may import every layer.
 import { Command, CommanderError } from 'commander';
 import { registerDemo } from './demo.js';
+import { registerDecode } from './decode/command.js';
 
 export async function main(argv: string[]): Promise<number> {
   const program = new Command();
@@ -10,6 +11,7 @@ export async function main(argv: string[]): Promise<number> {
     .showHelpAfterError()
     .exitOverride();
   registerDemo(program);
+  registerDecode(program);
   try {
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
