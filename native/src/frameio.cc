@@ -47,7 +47,9 @@ class FrameIo : public Napi::ObjectWrap<FrameIo> {
                        });
   }
 
-  // new FrameIo(fd, { stream?, slots?, slotSize?, txBytes?, txSlots?, ownsFd?, maxRounds? }, onFrames)
+  // new FrameIo(fd, { stream?, slots?, slotSize?, txBytes?, txSlots?, ownsFd?, maxRounds? }, onFrames, onError?)
+  // onError(errno) hears errors the fd reported by itself (POLLERR: ENETDOWN when the interface
+  // goes down), so JS can tell the stack the carrier went away.
   explicit FrameIo(const Napi::CallbackInfo& info) : Napi::ObjectWrap<FrameIo>(info) {
     Napi::Env env = info.Env();
     if (info.Length() < 3 || !info[0].IsNumber() || !info[1].IsObject() || !info[2].IsFunction()) {
@@ -94,6 +96,7 @@ class FrameIo : public Napi::ObjectWrap<FrameIo> {
     self.Set("slots", Napi::Number::New(env, slots_));
     self.Set("slotSize", Napi::Number::New(env, slotSize_));
     onFrames_ = Napi::Persistent(info[2].As<Napi::Function>());
+    if (info.Length() >= 4 && info[3].IsFunction()) onError_ = Napi::Persistent(info[3].As<Napi::Function>());
     asyncContext_ = new Napi::AsyncContext(env, "moat:FrameIo");
     if (!stream_) {
       rxMsgs_.resize(slots_);
@@ -301,6 +304,15 @@ class FrameIo : public Napi::ObjectWrap<FrameIo> {
     lastRxErrno_ = e;
   }
 
+  // Tells JS (onError) about an error the fd reported by itself.
+  void ReportError(int err) {
+    if (onError_.IsEmpty() || closed_) return;
+    Napi::Env env = Env();
+    Napi::HandleScope scope(env);
+    onError_.MakeCallback(Value(), {Napi::Number::New(env, err)}, *asyncContext_);
+    if (env.IsExceptionPending()) napi_fatal_exception(env, env.GetAndClearPendingException().Value());
+  }
+
   // Fills up to `slots_` slots; returns how many.
   uint32_t ReadBatch() {
     if (stream_) {
@@ -310,7 +322,10 @@ class FrameIo : public Napi::ObjectWrap<FrameIo> {
         ssize_t r = read(fd_, slot, slotSize_);
         if (r < 0) {
           if (errno == EINTR) continue;
-          if (errno != EAGAIN && errno != EWOULDBLOCK) CountRxError(errno);
+          if (errno != EAGAIN && errno != EWOULDBLOCK) {
+            CountRxError(errno);
+            readErr_ = errno;
+          }
           break;
         }
         if (r == 0) break;
@@ -331,7 +346,10 @@ class FrameIo : public Napi::ObjectWrap<FrameIo> {
       if (r < 0) {
         if (errno == EINTR) continue;
         // ENETDOWN and friends are reported once (sk_err) and the socket goes on.
-        if (errno != EAGAIN && errno != EWOULDBLOCK) CountRxError(errno);
+        if (errno != EAGAIN && errno != EWOULDBLOCK) {
+          CountRxError(errno);
+          readErr_ = errno;
+        }
         return 0;
       }
       for (int i = 0; i < r; i++) {
@@ -363,6 +381,7 @@ class FrameIo : public Napi::ObjectWrap<FrameIo> {
       }
       self->CountRxError(err);
       if (++self->consecutivePollErrors_ > 1000 || uv_poll_start(handle, UV_READABLE, OnPoll) < 0) self->StopPolling();
+      self->ReportError(err);
       return;
     }
     self->consecutivePollErrors_ = 0;
@@ -371,7 +390,9 @@ class FrameIo : public Napi::ObjectWrap<FrameIo> {
     // A few rounds per wakeup, then back to the loop so other work gets a turn; the poll is
     // level-triggered and calls again if frames remain.
     for (uint32_t round = 0; round < self->maxRounds_ && self->polling_ && !self->closed_; round++) {
+      self->readErr_ = 0;
       uint32_t n = self->ReadBatch();
+      if (self->readErr_) self->ReportError(self->readErr_);
       if (n == 0) break;
       self->rxFrames_ += n;
       self->rxBatches_++;
@@ -396,7 +417,7 @@ class FrameIo : public Napi::ObjectWrap<FrameIo> {
   uint8_t* tx_ = nullptr;
   uint32_t* txMeta_ = nullptr;
   uv_poll_t* poll_ = nullptr;
-  Napi::FunctionReference onFrames_;
+  Napi::FunctionReference onFrames_, onError_;
   Napi::AsyncContext* asyncContext_ = nullptr;
   std::vector<struct mmsghdr> rxMsgs_, txMsgs_;
   std::vector<struct iovec> rxIov_, txIov_;
@@ -404,6 +425,7 @@ class FrameIo : public Napi::ObjectWrap<FrameIo> {
   uint64_t txFrames_ = 0, txBusyDrops_ = 0, txErrors_ = 0;
   int lastRxErrno_ = 0, lastTxErrno_ = 0;
   uint32_t consecutivePollErrors_ = 0;
+  int readErr_ = 0;
 };
 
 static void InitFrameIo(Napi::Env env, Napi::Object exports) {

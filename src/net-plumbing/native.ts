@@ -94,7 +94,8 @@ export interface FrameIo {
 }
 
 export interface FrameIoConstructor {
-  new (fd: number, opts: FrameIoOptions, onFrames: (count: number) => void): FrameIo;
+  /** `onError(errno)`: the fd reported an error by itself (POLLERR), e.g. ENETDOWN (100) when the interface went down. */
+  new (fd: number, opts: FrameIoOptions, onFrames: (count: number) => void, onError?: (errno: number) => void): FrameIo;
 }
 
 /** A seccomp user notification as read by SECCOMP_IOCTL_NOTIF_RECV (native/src/seccomp_notify.cc). */

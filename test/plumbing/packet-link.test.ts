@@ -249,7 +249,8 @@ privilegedTest('PacketLink survives its interface going down and up (ENETDOWN is
   const link = new PacketLink({ ifname: fx.dutIf, netns: fx.dutNs });
   try {
     const col = new FrameCollector();
-    link.attach(col);
+    const states: boolean[] = [];
+    link.attach({ deliverFrames: (f) => col.deliverFrames(f), linkStateChanged: (up) => states.push(up) });
     await setLinkDown(fx.dutIf, { netns: fx.dutNs });
     const madeUp = macBytes('02:13:88:00:00:02');
     const req = ethernet(BROADCAST, madeUp, 0x0806, arp(1, madeUp, ip4(DUT_IP), new Uint8Array(6), ip4(PEER_IP)));
@@ -268,6 +269,7 @@ privilegedTest('PacketLink survives its interface going down and up (ENETDOWN is
     const s = link.stats();
     t.true(s.rxErrors >= 1, 'the ENETDOWN socket error was seen');
     t.is(s.lastRxErrno, 100);
+    t.deepEqual(states, [false, true], 'the stack heard carrier go and come back');
   } finally {
     link.close();
     await fx.close();

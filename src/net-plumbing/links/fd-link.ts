@@ -3,6 +3,9 @@
 // and from FrameOffload (virtio-net-hdr.ts). Read first: src/netstack/link.ts (the contract),
 // packet(7) and linux/Documentation/networking/tuntap.rst.
 //
+// Carrier: ENETDOWN from the socket (the interface went down) calls linkStateChanged(false);
+// the next frame received calls linkStateChanged(true).
+//
 // Receive: one deliverFrames per batch the poll callback read (up to `slots` frames), each a
 // view into the native ring, valid only during the call.
 // Send: writeFrames copies each frame (with its header) into the native staging buffer and
@@ -12,6 +15,8 @@
 import type { Frame, FrameOffload, LinkCapabilities, LinkDispatcher, LinkEndpoint } from '../../netstack/link.js';
 import { native, type FrameIo, type FrameIoStats } from '../native.js';
 import { parseVnetHdr, VNET_HDR_LEN, writeVnetHdr } from './virtio-net-hdr.js';
+
+const ENETDOWN = 100;
 
 /** Largest frame we stage: a 64 KiB GSO aggregate plus Ethernet and VLAN headers. */
 export const MAX_FRAME_BYTES = 65536 + 18;
@@ -53,6 +58,8 @@ export class FdLink implements LinkEndpoint {
   private readonly txSlots: number;
   private dispatcher: LinkDispatcher | null = null;
   private closed = false;
+  /** Set when the fd said ENETDOWN; cleared by the next frame received. */
+  private carrierLost = false;
   private txCount = 0;
   private txUsed = 0;
   private flushScheduled: ReturnType<typeof setImmediate> | null = null;
@@ -73,6 +80,7 @@ export class FdLink implements LinkEndpoint {
       cfg.fd,
       { stream: cfg.stream, slots: cfg.slots ?? 64, txBytes: cfg.txBytes ?? 1 << 20, txSlots: cfg.txSlots ?? 1024, ownsFd: true },
       (count) => this.onFrames(count),
+      (errno) => this.onError(errno),
     );
     this.rx = new Uint8Array(this.io.rxBuffer);
     this.rxMeta = this.io.rxMeta;
@@ -154,11 +162,23 @@ export class FdLink implements LinkEndpoint {
     this.io.close();
   }
 
+  private onError(errno: number): void {
+    if (errno === ENETDOWN && !this.carrierLost) {
+      this.carrierLost = true;
+      this.dispatcher?.linkStateChanged?.(false);
+    }
+  }
+
   private onFrames(count: number): void {
     const d = this.dispatcher;
     if (!d) {
       this.counters.rxDropped.notAttached += count;
       return;
+    }
+    if (this.carrierLost) {
+      // Without a netlink watch, the first frame after ENETDOWN is our evidence of carrier.
+      this.carrierLost = false;
+      d.linkStateChanged?.(true);
     }
     const slotSize = this.io.slotSize;
     const hdr = this.vnetHdr ? VNET_HDR_LEN : 0;
