@@ -48,7 +48,7 @@ export interface NeighborHost {
   // Optional extras: the neighbor layer calls them when the NIC provides them.
   /** RA Cur Hop Limit (RFC 4861 §6.3.4), when non-zero. */
   setCurHopLimit?(hopLimit: number): void;
-  /** RA prefix with the L flag (RFC 4861 §6.3.4, §5.2 prefix list); lifetime 0 removes it. */
+  /** RA prefix with the L flag (RFC 4861 §6.3.4, §5.2 prefix list); lifetime in s (Infinity = infinite), 0 removes it. */
   setOnLinkPrefix?(prefix: IpCidr, validLifetimeS: number): void;
 }
 

@@ -313,7 +313,7 @@ export function createNdp(host: NeighborHost, opts?: NdpOptions): Ndp {
       return;
     }
     const cidr = IpCidr.of(IpCidr.of(p.prefix, p.prefixLen).network(), p.prefixLen);
-    if (p.onLink) host.setOnLinkPrefix?.(cidr, p.validLifetime);
+    if (p.onLink) host.setOnLinkPrefix?.(cidr, hostLifetime(p.validLifetime));
     if (!p.autonomous || !o.slaac) return;
     if (p.preferredLifetime > p.validLifetime) {
       count('slaac.drop.preferred-exceeds-valid'); // §5.5.3 c

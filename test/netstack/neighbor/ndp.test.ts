@@ -587,3 +587,34 @@ test('stop() cancels DAD, RS and lifetimes and fails queued packets', (t) => {
   t.true(a.hasV6('fd00::9')!.tentative);
   t.is(lan.timers.size, 0);
 });
+
+test('RA Retrans Timer and Reachable Time replace the defaults (§6.3.4); infinite lifetimes stay infinite', (t) => {
+  const lan = new Lan();
+  const { sendRa } = withRouter(lan, () => ({
+    routerLifetimeS: 600,
+    reachableTimeMs: 4000,
+    retransTimerMs: 250,
+    prefixes: [{ prefix: PREFIX, prefixLen: 64, onLink: true, autonomous: true, validLifetime: 0xffffffff, preferredLifetime: 0xffffffff }],
+  }));
+  const a = new FakeHost(lan, 1, MAC_A).addV6(`${LL_A}/64`).withNdp({ linkLocal: false, dupAddrDetectTransmits: 0 });
+  sendRa();
+  lan.advance(10);
+  const s = a.v6.find((x) => x.cidr.addr.key === SLAAC_A)!;
+  t.is(s.validLifetimeS, Infinity);
+  t.is(s.preferredLifetimeS, Infinity);
+  t.deepEqual([...a.onLink], [['2001:db8:1::/64', Infinity]]);
+  // Resolution now retries every 250 ms.
+  const t0 = lan.clock.now();
+  const failed: number[] = [];
+  a.ndp!.resolve(ip('fe80::99'), () => t.fail(), () => failed.push(lan.clock.now() - t0));
+  lan.advance(2000);
+  t.deepEqual(failed, [750]);
+  // ReachableTime is 0.5..1.5 x 4 s: a resolved neighbor is STALE within 6 s.
+  a.ndp!.resolve(ip('fe80::1'), () => {}, () => t.fail());
+  lan.advance(10);
+  t.is(stateOf(a.ndp!, 'fe80::1'), 'REACHABLE');
+  lan.advance(6000);
+  t.is(stateOf(a.ndp!, 'fe80::1'), 'STALE');
+  lan.advance(24 * 3600_000);
+  t.truthy(a.hasV6(SLAAC_A));
+});
