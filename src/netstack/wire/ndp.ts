@@ -48,7 +48,7 @@ export interface NdpRdnss {
 
 export interface NdpRawOption {
   type: number;
-  /** The bytes after type and length. */
+  /** The bytes after type and length (8n - 2 of them; emit zero-pads shorter data). */
   data: Uint8Array;
 }
 
