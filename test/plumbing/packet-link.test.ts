@@ -275,3 +275,44 @@ privilegedTest('PacketLink survives its interface going down and up (ENETDOWN is
     await fx.close();
   }
 });
+
+privilegedTest('PacketLink without vnet_hdr: no offloads advertised or reported, frames still flow', async (t) => {
+  const fx = await vethFixture('pv');
+  const link = new PacketLink({ ifname: fx.dutIf, netns: fx.dutNs, vnetHdr: false });
+  try {
+    t.deepEqual(link.caps, { medium: 'ethernet', mtu: 1500, txChecksumOffload: false, rxChecksumOffload: false, gsoMaxSize: 0 });
+    const col = new FrameCollector();
+    link.attach(col);
+    const madeUp = macBytes('02:13:88:00:00:03');
+    link.writeFrames([{ data: ethernet(BROADCAST, madeUp, 0x0806, arp(1, madeUp, ip4(DUT_IP), new Uint8Array(6), ip4(PEER_IP))) }]);
+    const reply = await col.waitFor((f) => parseArp(f)?.op === 2, 5000, 'ARP reply');
+    t.is(reply.offload, undefined);
+    t.is(reply.data.length, 42, 'the frame starts at the Ethernet header: no virtio_net_hdr in front');
+  } finally {
+    link.close();
+    await fx.close();
+  }
+});
+
+privilegedTest('an open link lets Node exit once unref()d or closed, and process.exit with it open is clean', async (t) => {
+  const fx = await vethFixture('px');
+  try {
+    const url = new URL('../../src/net-plumbing/links/packet-link.js', import.meta.url).href;
+    const run = (tail: string) => {
+      const script = `import { PacketLink } from ${JSON.stringify(url)};
+        const link = new PacketLink({ ifname: ${JSON.stringify(fx.dutIf)}, netns: ${JSON.stringify(fx.dutNs)} });
+        link.attach({ deliverFrames() {} }); ${tail}`;
+      try {
+        execFileSync(process.execPath, ['--input-type=module', '-e', script], { timeout: 20_000, stdio: 'pipe' });
+        return 0;
+      } catch (e) {
+        return (e as { status?: number; signal?: string }).status ?? (e as { signal?: string }).signal;
+      }
+    };
+    t.is(run('link.unref();'), 0);
+    t.is(run('link.close();'), 0);
+    t.is(run('setImmediate(() => process.exit(3));'), 3);
+  } finally {
+    await fx.close();
+  }
+});
