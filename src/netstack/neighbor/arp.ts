@@ -7,7 +7,7 @@
 // and a used STALE entry is re-verified by unicast requests before it is thrown away.
 
 import type { ArpOptions, NeighborHost, Arp } from './index.js';
-import { IpAddr } from '../wire/ip-address.js';
+import { IpAddr, type IpCidr } from '../wire/ip-address.js';
 import { EtherType, MAC_BROADCAST, MAC_ZERO, isMulticastMac, multicastMacV4 } from '../wire/ethernet.js';
 import { NeighborCache, macEquals } from './cache.js';
 import { ArpOp, parseArp } from '../wire/arp.js';
@@ -82,7 +82,8 @@ export function createArp(host: NeighborHost, opts?: ArpOptions): Arp {
   const fixedMac = (ip: IpAddr): Uint8Array | null => {
     if (ip.equals(IpAddr.BROADCAST4)) return MAC_BROADCAST;
     if (ip.isMulticast()) return multicastMacV4(ip); // RFC 1112 §6.4
-    for (const c of host.ipv4Addresses()) if (c.prefixLen < 31 && c.broadcast().equals(ip)) return MAC_BROADCAST;
+    const mine = host.ipv4Addresses();
+    for (let i = 0; i < mine.length; i++) if (isDirectedBroadcast(mine[i], ip)) return MAC_BROADCAST;
     return null;
   };
 
@@ -184,6 +185,16 @@ export function createArp(host: NeighborHost, opts?: ArpOptions): Arp {
       cache.stop();
     },
   };
+}
+
+/**
+ * RFC 919/922 directed broadcast of one of our subnets (host bits all ones), checked without
+ * allocating: resolve() runs per packet. /31 and /32 have no broadcast address (RFC 3021).
+ */
+function isDirectedBroadcast(c: IpCidr, ip: IpAddr): boolean {
+  if (c.prefixLen >= 31 || !c.contains(ip)) return false;
+  const hostMask = 0xffffffff >>> c.prefixLen;
+  return (ip.toU32() & hostMask) >>> 0 === hostMask;
 }
 
 export function stripUndefined<T extends object>(o: T | undefined): Partial<T> {

@@ -42,7 +42,7 @@ export interface NeighborHost {
   addDefaultRouter(router: IpAddr, lifetimeS: number): void;
   /** From an RA MTU option (RFC 4861 §4.6.4). */
   setLinkMtu(mtu: number): void;
-  /** Stats counter: drops per reason and events ("arp.drop.bad-length", "ndp.dad.conflict" ...). */
+  /** Stats counter: drops per reason and events ("arp.drop.truncated", "ndp.dad.conflict" ...). */
   count(reason: string): void;
 
   // Optional extras: the neighbor layer calls them when the NIC provides them.
@@ -56,7 +56,11 @@ export interface NeighborResolver {
   /**
    * Returns the MAC now, or null after queueing `onResolved` (bounded queue per neighbor; when
    * it is full or resolution fails, `onFailed` runs: the caller sends ICMP host unreachable or
-   * drops, and counts).
+   * drops, and counts). On overflow the OLDEST queued packet fails (its onFailed runs inside
+   * this call) and the new one is queued, as Linux does; with no room at all in the cache the
+   * new one fails at once. Queued packets are released in order. The returned MAC is shared:
+   * copy it, never write to it. Broadcast/multicast next hops map directly (RFC 1112 §6.4,
+   * RFC 2464 §7) without a cache entry.
    */
   resolve(nextHop: IpAddr, onResolved: (mac: Uint8Array) => void, onFailed: () => void): Uint8Array | null;
   addStatic(ip: IpAddr, mac: Uint8Array): void;

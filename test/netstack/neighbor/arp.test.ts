@@ -249,6 +249,9 @@ test('broadcast and multicast destinations map without ARP (RFC 1112 §6.4)', (t
   t.is(r('224.0.0.251'), '01:00:5e:00:00:fb');
   t.is(r('239.255.128.1'), '01:00:5e:7f:80:01');
   t.is(a.sentFrames.length, 0);
+  // Not a broadcast: resolved like any neighbor.
+  t.is(a.arp!.resolve(ip('10.0.0.254'), () => {}, () => {}), null);
+  t.is(a.sentFrames.length, 1);
 });
 
 test('malformed ARP is counted per reason and never throws', (t) => {
