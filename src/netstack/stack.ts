@@ -795,7 +795,7 @@ export class Stack implements NetworkLayer, IcmpHost, NicOwner {
   }
 
   private reassemblyTimeout4(first: Uint8Array): void {
-    const h = parseIpv4Header(first.length >= 20 ? padTo(first, 20) : first, false);
+    const h = parseIpv4Header(withTotalLength(first), false);
     if (isIpv4Reject(h)) return;
     // RFC 792: time exceeded, code 1 (fragment reassembly time exceeded).
     this.icmp.error4({ h: { ...h, fragOffset: 0 }, packet: first, multicastOrBroadcast: false }, ICMP4.TIME_EXCEEDED, 1);
@@ -939,7 +939,11 @@ export class Stack implements NetworkLayer, IcmpHost, NicOwner {
     out.transmit(frame, 6, rt.gateway ?? h.dst, 'unicast');
   }
 
-  private reassemblyTimeout6(first: Uint8Array): void {
+  private reassemblyTimeout6(stored: Uint8Array): void {
+    // We kept the first fragment's headers only: make them a well-formed packet to quote.
+    const first = stored.slice();
+    first[4] = (first.length - IPV6_HEADER) >>> 8;
+    first[5] = (first.length - IPV6_HEADER) & 0xff;
     const h = parseIpv6Header(first);
     if (typeof h === 'string') return;
     // RFC 8200 §4.5: time exceeded code 1, about the first fragment.
@@ -965,8 +969,8 @@ export class Stack implements NetworkLayer, IcmpHost, NicOwner {
 
 const EMPTY = new Uint8Array(0);
 
-/** The first fragment's stored header may be all we have; parse needs total length >= header. */
-function padTo(first: Uint8Array, _n: number): Uint8Array {
+/** We kept the first fragment's header only: make it a well-formed datagram to quote. */
+function withTotalLength(first: Uint8Array): Uint8Array {
   const b = first.slice();
   const len = b.length;
   b[2] = len >>> 8;
