@@ -1,6 +1,6 @@
 // The real clock behind the stack's Clock (src/netstack/clock.ts): monotonic milliseconds from
-// performance.now(), and one setTimeout per wakeup slot (a stack has one TimerQueue, hence
-// one slot, so this is one real timer per stack, re-armed in place).
+// performance.now(), and one setTimeout per wakeup slot. A stack has one TimerQueue, hence one
+// slot: one real timer per stack however many protocol timers it runs.
 
 import type { Clock, WakeupHandle } from '../netstack/clock.js';
 
@@ -21,35 +21,46 @@ export class RealClock implements Clock {
   }
 
   wakeup(fn: () => void): WakeupHandle {
-    let timer: ReturnType<typeof setTimeout> | null = null;
-    let armedAt = Infinity;
     const clock = this;
+    let timer: ReturnType<typeof setTimeout> | null = null;
+    /** When the pending setTimeout will fire (Infinity when none). */
+    let timerAt = Infinity;
+    /** What the owner asked for (Infinity when disarmed). */
+    let armedAt = Infinity;
+    const start = (at: number) => {
+      const delay = Math.max(0, Math.ceil(at - clock.now()));
+      timerAt = clock.now() + delay;
+      timer = setTimeout(fire, delay);
+      if (clock.unref) timer.unref();
+    };
     const fire = () => {
       timer = null;
-      // Node's timers count whole milliseconds of loop time and may run a little before `at`
-      // by performance.now(); the contract is "at or after", so wait out the remainder.
-      const left = armedAt - clock.now();
-      if (left > 0) {
-        schedule(left);
+      timerAt = Infinity;
+      if (armedAt === Infinity) return;
+      // Node's timers count whole milliseconds of loop time and may run a little before the
+      // deadline by performance.now(); and a deadline moved later while this timer was pending
+      // lands here too. The contract is "at or after": wait out the remainder.
+      if (armedAt > clock.now()) {
+        start(armedAt);
         return;
       }
       armedAt = Infinity;
       fn();
     };
-    const schedule = (delay: number) => {
-      timer = setTimeout(fire, Math.max(0, Math.ceil(delay)));
-      if (clock.unref) timer.unref();
-    };
     return {
       arm(at: number) {
-        if (timer) clearTimeout(timer);
         armedAt = at;
-        schedule(at - clock.now());
+        // A deadline pushed later (a TCP retransmit timer on every ACK) keeps the pending timer,
+        // which re-arms itself when it fires: no clearTimeout/setTimeout churn per segment.
+        if (timer && timerAt <= at) return;
+        if (timer) clearTimeout(timer);
+        start(at);
       },
       disarm() {
+        armedAt = Infinity;
         if (timer) clearTimeout(timer);
         timer = null;
-        armedAt = Infinity;
+        timerAt = Infinity;
       },
     };
   }

@@ -70,3 +70,14 @@ test('CryptoRng: u32 covers the whole range, pool refills, fill handles more tha
   t.true(Math.min(...counts) > 500, 'every byte value appears: the tail past 64 KiB is filled too');
   t.throws(() => new CryptoRng(0), { instanceOf: RangeError });
 });
+
+test('RealClock: a deadline moved later fires at the later time, not the earlier one', async (t) => {
+  const clock = new RealClock();
+  const t0 = clock.now();
+  const firedAt = await new Promise<number>((resolve) => {
+    const w = clock.wakeup(() => resolve(clock.now()));
+    w.arm(t0 + 5);
+    w.arm(t0 + 40);
+  });
+  t.true(firedAt >= t0 + 40);
+});
