@@ -3,7 +3,7 @@
 
 import { spawn } from 'node:child_process';
 import { TapLink } from '../../src/net-plumbing/links/tap-link.js';
-import { addAddress, addNeighbor, createNetns, deleteNetns, disableIpv6, setLinkUp } from '../../src/net-plumbing/netns.js';
+import { addAddress, addNeighbor, createNetns, createTap, deleteNetns, disableIpv6, linkInfo, setLinkUp } from '../../src/net-plumbing/netns.js';
 import { privilegedTest } from '../helpers/privileged.js';
 import { FrameCollector, runInNetns } from './fixture.js';
 import { arp, ethernet, fold, macString, parseArp, parseIpv4, sum16, transportChecksumOk } from './frames.js';
@@ -163,3 +163,19 @@ privilegedTest('TapLink without offload: no vnet_hdr, capabilities say so, frame
   }
 });
 
+
+privilegedTest('TapLink attaches to a persistent tap made by createTap, which outlives the link', async (t) => {
+  const ns = `moat-tp${process.pid}`;
+  const name = `moat-tp${process.pid}`.slice(0, 15);
+  await createNetns(ns);
+  try {
+    await createTap(name, { netns: ns });
+    const link = new TapLink({ name, netns: ns });
+    t.is(link.ifname, name);
+    t.is(link.caps.gsoMaxSize, 65536);
+    link.close();
+    t.is((await linkInfo(name, { netns: ns })).ifname, name, 'a persistent tap stays after its fd closes');
+  } finally {
+    await deleteNetns(ns).catch(() => {});
+  }
+});
