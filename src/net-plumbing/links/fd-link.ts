@@ -105,7 +105,7 @@ export class FdLink implements LinkEndpoint {
     let accepted = 0;
     for (const f of frames) {
       const len = f.data.length;
-      if (len > MAX_FRAME_BYTES || len === 0) {
+      if (len > MAX_FRAME_BYTES || len === 0 || hdr + len > this.tx.length) {
         this.counters.txDropped.tooBig++;
         continue;
       }
