@@ -328,7 +328,12 @@ class FrameIo : public Napi::ObjectWrap<FrameIo> {
           }
           break;
         }
-        if (r == 0) break;
+        if (r == 0) {
+          // End of file: a tap never says so, but a level-triggered poll on an fd that does
+          // would spin. Stop reading from it.
+          eof_ = true;
+          break;
+        }
         rxMeta_[2 * n] = static_cast<uint32_t>(r);
         // A read that fills the slot exactly may have been cut short.
         rxMeta_[2 * n + 1] = static_cast<uint32_t>(r) >= slotSize_ ? kRxTruncated : 0;
@@ -393,6 +398,10 @@ class FrameIo : public Napi::ObjectWrap<FrameIo> {
       self->readErr_ = 0;
       uint32_t n = self->ReadBatch();
       if (self->readErr_) self->ReportError(self->readErr_);
+      if (n == 0 && self->eof_) {
+        self->StopPolling();
+        break;
+      }
       if (n == 0) break;
       self->rxFrames_ += n;
       self->rxBatches_++;
@@ -426,6 +435,7 @@ class FrameIo : public Napi::ObjectWrap<FrameIo> {
   int lastRxErrno_ = 0, lastTxErrno_ = 0;
   uint32_t consecutivePollErrors_ = 0;
   int readErr_ = 0;
+  bool eof_ = false;
 };
 
 static void InitFrameIo(Napi::Env env, Napi::Object exports) {
