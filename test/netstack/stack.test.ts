@@ -1,0 +1,291 @@
+import test from 'ava';
+import { pair, routed, ip, echoRequest, pattern } from './topo.js';
+import { VirtualClock } from '../../src/netstack/clock.js';
+import { SeededRng } from '../../src/netstack/random.js';
+import { Stack } from '../../src/netstack/stack.js';
+import { StaticNeighbors } from '../../src/netstack/nic.js';
+import { Wire } from '../../src/netstack/links/wire.js';
+import { RouteTable } from '../../src/netstack/route.js';
+import { IcmpRateLimiter } from '../../src/netstack/icmp.js';
+import { IpCidr } from '../../src/netstack/wire/ip-address.js';
+import { foldSum, partialChecksum, pseudoHeaderSum, sumWords } from '../../src/netstack/wire/checksum.js';
+import type { IpDelivery, NetworkLayer, TransportError, TransportProtocol } from '../../src/netstack/transport.js';
+import type { Frame } from '../../src/netstack/link.js';
+import { isNetError } from '../../src/netstack/errors.js';
+
+test('route table: longest prefix first, then lowest metric; removal', (t) => {
+  const rt = new RouteTable();
+  rt.add({ dest: '0.0.0.0/0', gateway: ip('10.0.0.1'), nicId: 1 });
+  rt.add({ dest: '10.1.0.0/16', nicId: 2 });
+  rt.add({ dest: '10.1.2.0/24', nicId: 3, metric: 10 });
+  rt.add({ dest: '10.1.2.9/24', nicId: 4, metric: 5 }); // host bits are cleared
+  t.is(rt.lookup(ip('10.1.2.3'))?.nicId, 4);
+  t.is(rt.lookup(ip('10.1.2.3'), 3)?.nicId, 3, 'restricted to one NIC');
+  t.is(rt.lookup(ip('10.1.9.9'))?.nicId, 2);
+  t.is(rt.lookup(ip('8.8.8.8'))?.gateway?.key, '10.0.0.1');
+  t.is(rt.lookup(ip('2001:db8::1')), null, 'families never mix');
+  t.is(rt.remove((r) => r.nicId === 4), 1);
+  t.is(rt.lookup(ip('10.1.2.3'))?.nicId, 3);
+  t.is(rt.list()[0].dest.toString(), '10.1.2.0/24');
+});
+
+test('ICMP rate limiter: per-destination burst of 6 then one per second; global budget', (t) => {
+  let now = 0;
+  const rl = new IcmpRateLimiter(() => now, { globalPerSec: 1000, globalBurst: 50, perDestIntervalMs: 1000, perDestBurst: 6, maxDests: 10 });
+  const d = ip('192.0.2.1');
+  let n = 0;
+  for (let i = 0; i < 20; i++) if (rl.allow(d)) n++;
+  t.is(n, 6);
+  now = 999;
+  t.false(rl.allow(d));
+  now = 1000;
+  t.true(rl.allow(d));
+  // Global: 50 distinct destinations drain the burst.
+  const g = new IcmpRateLimiter(() => 0, { globalPerSec: 1000, globalBurst: 50, perDestIntervalMs: 1000, perDestBurst: 6, maxDests: 1000 });
+  let m = 0;
+  for (let i = 0; i < 100; i++) if (g.allow(ip(`192.0.2.${i}`))) m++;
+  t.is(m, 50);
+});
+
+test('port unreachable errors are rate-limited per destination inside the stack', (t) => {
+  const { clock, a, b } = pair();
+  const c = a.udp.endpoint(4);
+  for (let i = 0; i < 20; i++) c.send(pattern(4), { addr: ip('10.0.0.2'), port: 9 });
+  clock.advance(1);
+  t.is(b.stats.get('icmp4.out.type-3'), 6);
+  t.is(b.stats.get('icmp4.error-suppressed.rate-limited'), 14);
+});
+
+test('one writeFrames per NIC per processing step (batched flush)', (t) => {
+  const { clock, a, na } = pair();
+  const calls: number[] = [];
+  const orig = na.link.writeFrames.bind(na.link);
+  na.link.writeFrames = (frames: readonly Frame[]) => {
+    calls.push(frames.length);
+    return orig(frames);
+  };
+  const c = a.udp.endpoint(4);
+  for (let i = 0; i < 10; i++) c.send(pattern(10), { addr: ip('10.0.0.2'), port: 9 });
+  t.deepEqual(calls, [], 'nothing leaves during the API turn');
+  clock.advance(0);
+  t.deepEqual(calls, [10]);
+  // A fragmented datagram is one batch too.
+  c.send(pattern(5000), { addr: ip('10.0.0.2'), port: 9 });
+  clock.advance(0);
+  t.deepEqual(calls, [10, 4]);
+});
+
+test('the wire delivers only as virtual time moves', (t) => {
+  const clock = new VirtualClock();
+  const wire = new Wire(clock, { latencyMs: 5 });
+  const p1 = wire.port();
+  const p2 = wire.port();
+  const p3 = wire.port();
+  const got: string[] = [];
+  p1.attach({ deliverFrames: (f) => got.push(`p1:${f.length}`) });
+  p2.attach({ deliverFrames: (f) => got.push(`p2:${f.length}:${f[0].data[0]}`) });
+  p3.attach({ deliverFrames: (f) => got.push(`p3:${f.length}`) });
+  const buf = new Uint8Array(60);
+  buf[0] = 42;
+  t.is(p1.writeFrames([{ data: buf }, { data: new Uint8Array(60) }]), 2);
+  buf[0] = 0; // the wire copied
+  clock.advance(4.9);
+  t.deepEqual(got, []);
+  clock.advance(0.1);
+  t.deepEqual(got, ['p2:2:42', 'p3:2'], 'a hub: every other port, never the sender');
+  t.is(p1.writeFrames([{ data: new Uint8Array(1515) }]), 0, 'larger than MTU + Ethernet header');
+  t.is(wire.framesDroppedTooBig, 1);
+});
+
+/** A stand-in transport that records what the stack hands it. */
+class Recorder implements TransportProtocol {
+  got: IpDelivery[] = [];
+  errors: TransportError[] = [];
+  net!: NetworkLayer;
+  constructor(readonly protocol: number) {}
+  deliver(d: IpDelivery) {
+    this.got.push({ ...d, payload: d.payload.slice(), packet: d.packet.slice() });
+    return 'delivered' as const;
+  }
+  deliverError(e: TransportError) {
+    this.errors.push(e);
+  }
+}
+
+function tcpHeader(seq: number, flags: number): Uint8Array {
+  const h = new Uint8Array(20);
+  h[0] = 0x30;
+  h[1] = 0x39; // 12345
+  h[2] = 0x00;
+  h[3] = 0x50;
+  h[4] = seq >>> 24;
+  h[5] = (seq >>> 16) & 0xff;
+  h[6] = (seq >>> 8) & 0xff;
+  h[7] = seq & 0xff;
+  h[12] = 0x50;
+  h[13] = flags;
+  return h;
+}
+
+for (const offload of [false, true]) {
+  test(`transports plug in by number; GSO ${offload ? 'handed to the link' : 'done in software'}`, (t) => {
+    const clock = new VirtualClock();
+    const wire = new Wire(clock);
+    const recA = new Recorder(6);
+    const recB = new Recorder(6);
+    const port = offload ? { txChecksumOffload: true, rxChecksumOffload: true, gsoMaxSize: 65536 } : {};
+    const neighbors = new StaticNeighbors();
+    const mk = (seed: number, rec: Recorder) =>
+      new Stack({
+        clock,
+        rng: new SeededRng(seed),
+        neighbors,
+        transports: (net) => {
+          rec.net = net;
+          return [rec];
+        },
+      });
+    const a = mk(1, recA);
+    const b = mk(2, recB);
+    neighbors.learn(a.addNic(wire.port(port), { addresses: ['10.0.0.1/24'] }));
+    neighbors.learn(b.addNic(wire.port(port), { addresses: ['10.0.0.2/24'] }));
+    t.is(a.transport(6), recA);
+    const src = ip('10.0.0.1');
+    const dst = ip('10.0.0.2');
+    const route = recA.net.route(dst);
+    if (isNetError(route)) return t.fail(route);
+    t.is(route.gsoMaxSize, offload ? 65536 : 0);
+    const payload = pattern(4500);
+    const header = tcpHeader(1000, 0x18 | 0x01 | 0x80); // PSH FIN CWR, ACK unset
+    const ps = partialChecksum(src, dst, 6, header.length + payload.length);
+    header[16] = ps >> 8;
+    header[17] = ps & 0xff;
+    const r = recA.net.sendIp({ src, dst, protocol: 6, header, payload, checksumOffset: 16, gso: { kind: 'tcp', mss: 1000 }, dontFragment: true });
+    t.is(r, undefined);
+    clock.advance(1);
+    if (offload) {
+      t.is(recB.got.length, 1, 'one aggregate crosses a GSO-capable link');
+      t.true(recB.got[0].checksumVerified, 'a partial checksum from the link counts as verified');
+      t.deepEqual(recB.got[0].payload.subarray(20), payload);
+      return;
+    }
+    t.is(a.stats.get('gso.software'), 1);
+    t.is(recB.got.length, 5);
+    let expectSeq = 1000;
+    const joined: number[] = [];
+    recB.got.forEach((d, i) => {
+      const s = d.payload;
+      t.is(foldSum(pseudoHeaderSum(d.src, d.dst, 6, s.length) + sumWords(s)), 0xffff, `segment ${i} checksum`);
+      const seq = ((s[4] << 24) | (s[5] << 16) | (s[6] << 8) | s[7]) >>> 0;
+      t.is(seq, expectSeq);
+      expectSeq += s.length - 20;
+      const last = i === recB.got.length - 1;
+      t.is((s[13] & 0x01) !== 0, last, 'FIN only on the last');
+      t.is((s[13] & 0x08) !== 0, last, 'PSH only on the last');
+      t.is((s[13] & 0x80) !== 0, i === 0, 'CWR only on the first');
+      joined.push(...s.subarray(20));
+    });
+    t.deepEqual(Uint8Array.from(joined), payload);
+  });
+}
+
+test('unknown protocols: ICMP protocol unreachable (v4) and parameter problem code 1 (v6)', (t) => {
+  const { clock, a, b } = pair();
+  const rec = new Recorder(200);
+  a.registerTransport(rec);
+  for (const [src, dst] of [
+    ['10.0.0.1', '10.0.0.2'],
+    ['fd00::1', 'fd00::2'],
+  ]) {
+    const header = new Uint8Array(8);
+    header[0] = 0x12; // quoted ports, as if a transport
+    t.is(a.sendIp({ src: ip(src), dst: ip(dst), protocol: 200, header }), undefined);
+  }
+  clock.advance(1);
+  t.is(b.stats.get('ipv4.dropped.unknown-protocol'), 1);
+  t.is(b.stats.get('ipv6.dropped.unknown-protocol'), 1);
+  t.deepEqual(
+    rec.errors.map((e) => [e.kind, e.code, e.dst.key]),
+    [
+      ['protocol-unreachable', 'ENOPROTOOPT', '10.0.0.2'],
+      ['parameter-problem', 'EPROTO', 'fd00::2'],
+    ],
+  );
+  t.is(rec.errors[1].icmpCode, 1);
+});
+
+test('filter hooks: OUTPUT drop fails with EPERM, INPUT and FORWARD drops are counted per reason', (t) => {
+  const seen: string[] = [];
+  const { clock, a, r, b } = routed({
+    stack: {
+      filter: {
+        OUTPUT: (p) => (p.protocol === 17 && ((p.transport[2] << 8) | p.transport[3]) === 666 ? { drop: 'port-666' } : 'accept'),
+        INPUT: (p) => {
+          seen.push(`${p.hook}:${p.src.key}`);
+          return p.protocol === 17 && ((p.transport[2] << 8) | p.transport[3]) === 777 ? { drop: 'port-777' } : 'accept';
+        },
+        FORWARD: (p) => (p.protocol === 1 && p.dst.key === '10.0.2.1' ? { drop: 'no-ping' } : 'accept'),
+      },
+    },
+  });
+  const srv = b.udp.endpoint(4);
+  srv.bind(null, 777);
+  const c = a.udp.endpoint(4);
+  t.is(c.send(pattern(4), { addr: ip('10.0.2.1'), port: 666 }), 'EPERM');
+  t.is(a.stats.get('filter.OUTPUT.dropped.port-666'), 1);
+  t.is(c.send(pattern(4), { addr: ip('10.0.2.1'), port: 777 }), 4);
+  clock.advance(1);
+  t.is(srv.recv(), 'EAGAIN');
+  t.is(b.stats.get('filter.INPUT.dropped.port-777'), 1);
+  t.true(seen.includes('INPUT:10.0.1.1'));
+  const e = a.echo4.endpoint();
+  e.send(echoRequest(4, 1, pattern(4)), ip('10.0.2.1'));
+  clock.advance(1);
+  t.is(e.recv(), 'EAGAIN');
+  t.is(r.stats.get('filter.FORWARD.dropped.no-ping'), 1);
+});
+
+test('forwarding is off by default: a host drops what is not for it', (t) => {
+  const { clock, a, r } = routed({ stack: { forwarding: false } });
+  const c = a.udp.endpoint(4);
+  c.send(pattern(4), { addr: ip('10.0.2.1'), port: 7 });
+  clock.advance(1);
+  t.is(r.stats.get('ipv4.dropped.not-for-us'), 1);
+  t.is(r.stats.get('ipv4.forwarded'), 0);
+});
+
+test('router without a route answers net unreachable; the sender socket hears it', (t) => {
+  const { clock, a, r } = routed();
+  const c = a.udp.endpoint(4);
+  c.recvErr = true;
+  c.send(pattern(4), { addr: ip('192.0.2.9'), port: 7 });
+  clock.advance(1);
+  t.is(r.stats.get('ipv4.dropped.no-route'), 1);
+  t.is(c.readErrorQueue()?.kind, 'net-unreachable');
+});
+
+test('with the real neighbor module (ARP, NDP with DAD), ping v4 and v6 work', (t) => {
+  const clock = new VirtualClock();
+  const wire = new Wire(clock);
+  const a = new Stack({ clock, rng: new SeededRng(1) });
+  const b = new Stack({ clock, rng: new SeededRng(2) });
+  const na = a.addNic(wire.port(), { addresses: ['10.0.0.1/24', 'fd00::1/64'] });
+  b.addNic(wire.port(), { addresses: ['10.0.0.2/24', 'fd00::2/64'] });
+  clock.advance(5000); // DAD on the link-local and static IPv6 addresses
+  t.true(na.ipv6Addresses().some((x) => x.cidr.addr.isLinkLocal() && !x.tentative), 'a link-local address after DAD');
+  const e4 = a.echo4.endpoint();
+  const e6 = a.echo6.endpoint();
+  t.false(isNetError(e4.send(echoRequest(4, 1, pattern(8)), ip('10.0.0.2'))));
+  t.false(isNetError(e6.send(echoRequest(6, 1, pattern(8)), ip('fd00::2'))));
+  clock.advance(100);
+  t.not(e4.recv(), 'EAGAIN');
+  t.not(e6.recv(), 'EAGAIN');
+  const ll = b.nicList()[1].ipv6Addresses().find((x) => x.cidr.addr.isLinkLocal());
+  if (!ll) return t.fail('no link-local on B');
+  t.false(isNetError(e6.send(echoRequest(6, 2, pattern(8)), ll.cidr.addr)));
+  clock.advance(100);
+  const r = e6.recv();
+  t.not(r, 'EAGAIN');
+  if (r !== 'EAGAIN') t.is(r.from.key, ll.cidr.addr.key);
+  void IpCidr;
+});
