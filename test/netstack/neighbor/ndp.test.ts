@@ -618,3 +618,23 @@ test('RA Retrans Timer and Reachable Time replace the defaults (§6.3.4); infini
   lan.advance(24 * 3600_000);
   t.truthy(a.hasV6(SLAAC_A));
 });
+
+test('a SLAAC address removed behind the module (by hand, by the NIC) is formed again by the next RA', (t) => {
+  const lan = new Lan();
+  const { sendRa } = withRouter(lan, () => ({
+    routerLifetimeS: 600,
+    prefixes: [{ prefix: PREFIX, prefixLen: 64, onLink: true, autonomous: true, validLifetime: 86400, preferredLifetime: 14400 }],
+  }));
+  const a = new FakeHost(lan, 1, MAC_A).addV6(`${LL_A}/64`).withNdp({ linkLocal: false });
+  sendRa();
+  lan.advance(3000);
+  t.false(a.hasV6(SLAAC_A)!.tentative);
+  a.removeIpv6Address(ip(SLAAC_A));
+  sendRa();
+  lan.advance(10);
+  t.true(a.hasV6(SLAAC_A)!.tentative); // new, so DAD runs again
+  lan.advance(3000);
+  t.false(a.hasV6(SLAAC_A)!.tentative);
+  t.is(a.n('ndp.slaac.address-added'), 2);
+  t.is(a.n('ndp.dad.ok'), 2);
+});
