@@ -143,6 +143,7 @@ export function synSentInput(ep: TcpEndpoint, seg: Segment): void {
   if (!(f & SYN)) return;
   ep.irs = seg.seq;
   ep.rcvNxt = seqAdd(seg.seq, 1);
+  ep.rcvAdv = ep.rcvNxt; // nothing advertised yet for this sequence space
   negotiate(ep, seg);
   finishMss(ep);
   if (f & ACK) {

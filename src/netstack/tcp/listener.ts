@@ -81,6 +81,7 @@ export class Listener {
     if (!child) return;
     child.irs = seg.seq;
     child.rcvNxt = seqAdd(seg.seq, 1);
+    child.rcvAdv = child.rcvNxt;
     negotiate(child, seg);
     finishMss(child);
     child.iss = stack.isnFor(child);

@@ -39,7 +39,7 @@ export function segmentArrives(ep: TcpEndpoint, seg: Segment): boolean {
   }
 
   // RFC 7323 §5.3 R1: PAWS, before the sequence check.
-  if (ep.tsOk && seg.hasTs && !(f & RST) && seqLt(seg.tsVal, ep.tsRecent) && now - ep.tsRecentTime < 24 * 86_400_000) {
+  if (ep.tsOk && seg.hasTs && !(f & RST) && seqDiff(ep.tsRecent, seg.tsVal) > 1 && now - ep.tsRecentTime < 24 * 86_400_000) {
     stack.stats.pawsDrops++;
     sendAck(ep);
     return false;
@@ -214,6 +214,7 @@ function processAck(ep: TcpEndpoint, seg: Segment, now: number): void {
     if (wnd > ep.maxSndWnd) ep.maxSndWnd = wnd;
   }
   const sb = ep.sb;
+  ep.probes = 0; // any ACK answers keepalive and zero-window probes (Linux icsk_probes_out)
   if (seqGt(ack, ep.sndUna)) {
     sb.ack(ack, ackRes);
     // RTT: RFC 7323 §4.1 from TSecr, else Karn's rule via the scoreboard (RFC 6298 §3).

@@ -30,7 +30,7 @@ export function advertiseWindow(ep: TcpEndpoint, syn: boolean): number {
   const cur = Math.max(0, seqDiff(ep.rcvAdv, ep.rcvNxt));
   let wnd = free;
   if (wnd <= cur) wnd = cur;
-  else if (wnd - cur < Math.min(ep.rcvBuf / 2, ep.advMss) && cur > 0 && wnd < ep.rcvBuf) wnd = cur;
+  else if (wnd - cur < Math.min(ep.rcvBuf / 2, ep.advMss)) wnd = cur;
   const shift = syn ? 0 : ep.rcvWscale;
   let field = Math.min(Math.floor(wnd / 2 ** shift), MAX_WINDOW_FIELD);
   if (field * 2 ** shift < cur && field < MAX_WINDOW_FIELD) field++; // round up rather than shrink

@@ -107,7 +107,7 @@ export class Host implements NetworkLayer {
   }
 
   route(dst: IpAddr, _src?: IpAddr | null): NetResult<RouteInfo> {
-    if (!this.net.hostByAddr(dst)) return 'ENETUNREACH';
+    if (this.net.unreachable.has(dst.key)) return 'ENETUNREACH';
     return { src: this.addr, nicId: 1, mtu: this.mtu, nextHop: null, checksumOffload: this.checksumOffload, gsoMaxSize: 0 };
   }
 
@@ -139,6 +139,8 @@ export class TestNet {
   onSend: ((pkt: SentPacket, from: Host) => void) | null = null;
   delivered = 0;
   dropped = 0;
+  /** Destinations with no route. */
+  unreachable = new Set<string>();
 
   constructor(seed = 1) {
     this.rng = new SeededRng(seed ^ 0x5eed);
@@ -164,6 +166,20 @@ export class TestNet {
   setBoth(a: Host, b: Host, imp: Impairments): void {
     this.setLink(a, b, imp);
     this.setLink(b, a, { ...imp });
+  }
+
+  /** Drops everything from `a` to `b` (a cut cable one way) until called with false. */
+  blackhole(a: Host, b: Host, on = true): void {
+    const d = this.dir(a.addr, b.addr);
+    d.imp = { ...d.imp, loss: on ? 1 : 0, lossDataOnly: false };
+  }
+
+  /** Injects raw TCP bytes into `to` as if sent from `src`. */
+  inject(to: Host, src: IpAddr, bytes: Uint8Array): void {
+    to.tcp.deliver({
+      src, dst: to.addr, protocol: 6, payload: bytes, ttl: 64, tos: 0, nicId: 1,
+      checksumVerified: false, packet: bytes, multicastOrBroadcast: false,
+    });
   }
 
   private dir(a: IpAddr, b: IpAddr): Direction {
