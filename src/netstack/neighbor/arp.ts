@@ -108,6 +108,12 @@ export function createArp(host: NeighborHost, opts?: ArpOptions): Arp {
       count('drop.bad-sender-mac');
       return;
     }
+    if (fixedMac(p.senderIp) !== null) {
+      // A broadcast or multicast sender IP is not a neighbor (RFC 1122 §3.2.1.3 forbids it as
+      // a source); caching it would redirect that group's traffic to one MAC.
+      count('drop.bad-sender-ip');
+      return;
+    }
     const tpaMine = isMine(p.targetIp);
     if (p.senderIp.isUnspecified()) {
       // RFC 5227 §2.1.1 probe: the sender owns no address yet, so learn nothing; answering tells

@@ -264,6 +264,8 @@ test('malformed ARP is counted per reason and never throws', (t) => {
     [good.slice(0, 12) + '0003' + good.slice(16), 'arp.drop.bad-op'],
     [good.slice(0, 16) + 'ffffffffffff' + good.slice(28), 'arp.drop.bad-sender-mac'],
     [good.slice(0, 16) + '020000000001' + good.slice(28), 'arp.drop.own-sender'],
+    [good.slice(0, 28) + 'e00000fb' + good.slice(36), 'arp.drop.bad-sender-ip'],
+    [good.slice(0, 28) + '0a0000ff' + good.slice(36), 'arp.drop.bad-sender-ip'],
   ];
   for (const [h, reason] of cases) {
     t.notThrows(() => a.arp!.handleArp(Buffer.from(h, 'hex')));
