@@ -251,8 +251,12 @@ export function onRtoTimer(ep: TcpEndpoint): void {
     ep.persistMode = false;
     const unsent = seqDiff(seqAdd(ep.sendQueueSeq, ep.sendQueue.length), ep.sndNxt);
     if (!canOutput(ep.state) || unsent <= 0) return;
-    if (seqDiff(seqAdd(ep.sndUna, ep.sndWnd), ep.sndNxt) > 0) {
-      output(ep);
+    const usable = seqDiff(seqAdd(ep.sndUna, ep.sndWnd), ep.sndNxt);
+    if (usable > 0) {
+      // The SWS override timeout (RFC 9293 §3.8.6.2.1): send what the window takes now.
+      const len = Math.min(usable, unsent, ep.mss);
+      sendData(ep, ep.sndNxt, len, ep.finQueued && len === unsent, now);
+      armTimers(ep);
       return;
     }
     // Zero-window probe: an old sequence number forces an ACK with the current window.
