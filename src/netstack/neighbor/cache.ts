@@ -26,6 +26,8 @@ export interface CacheEntry {
   isRouter: boolean;
   /** Solicitations sent in the current INCOMPLETE or PROBE episode. */
   probes: number;
+  /** Last reachability confirmation (ms): REACHABLE lasts ReachableTime from here. */
+  confirmedAt: number;
   readonly timer: Timer;
   readonly queue: Waiter[];
 }
@@ -177,7 +179,10 @@ export class NeighborCache {
   confirm(ip: IpAddr): void {
     const e = this.map.get(ip.key);
     if (!e || e.mac === null || e.state === 'PERMANENT' || e.state === 'INCOMPLETE') return;
-    this.enter(e, 'REACHABLE');
+    // TCP confirms on every ACK that advances: for an entry already REACHABLE only note the
+    // time, and let the timer, when it fires, push itself out (Linux's neigh->confirmed).
+    if (e.state === 'REACHABLE') e.confirmedAt = this.timers.now();
+    else this.enter(e, 'REACHABLE');
   }
 
   /**
@@ -276,6 +281,7 @@ export class NeighborCache {
       state,
       isRouter: false,
       probes: 0,
+      confirmedAt: 0,
       timer: this.timers.timer(() => this.expire(e)),
       queue: [],
     };
@@ -289,6 +295,7 @@ export class NeighborCache {
     switch (state) {
       case 'REACHABLE':
         e.probes = 0;
+        e.confirmedAt = this.timers.now();
         e.timer.schedule(this.reachableTimeMs());
         break;
       case 'STALE':
@@ -328,10 +335,16 @@ export class NeighborCache {
         e.timer.schedule(this.params.retransTimerMs);
         this.hooks.solicit(e.ip, null);
         return;
-      case 'REACHABLE':
+      case 'REACHABLE': {
+        const due = e.confirmedAt + this.reachableTimeMs();
+        if (due > this.timers.now()) {
+          e.timer.scheduleAt(due); // confirmed since the timer was set
+          return;
+        }
         // §7.3.3: ReachableTime elapsed without confirmation.
         this.enter(e, 'STALE');
         return;
+      }
       case 'STALE':
         this.drop(e);
         return;
