@@ -7,6 +7,18 @@
 // share one neighbor cache with the NUD state machine of RFC 4861 §7.3 (Linux runs ARP on the
 // same machine: neigh_update / neigh_timer_handler), so stale ARP entries are re-verified by
 // unicast probes rather than thrown away.
+//
+// Files: cache.ts (NUD states and timers, packet queues, bounded table), arp.ts, ndp.ts (NDP
+// message handling), dad.ts, slaac.ts, routers.ts (Default Router List, RS), codec.ts (message
+// builders over wire/, solicited-node and EUI-64 addresses).
+//
+// Supported: ARP request/reply/merge, RFC 5227 announce and defence, unicast re-verification;
+// NS/NA with §7.2.5 flag handling, NUD INCOMPLETE/REACHABLE/STALE/DELAY/PROBE, static entries,
+// DAD with RFC 7527 nonces, link-local from modified EUI-64, RS, RA (router lifetime, hop limit,
+// reachable/retrans timers, MTU, SLLA, prefix L/A), SLAAC with the 2-hour rule and deprecation.
+// Not supported: RFC 5227 ACD probing before use, Redirect (counted, ignored), unsolicited NAs,
+// RFC 4191 route information, RFC 8106 RDNSS (wire/ parses it; nothing consumes it yet),
+// temporary (RFC 8981) or stable-privacy (RFC 7217) identifiers, proxy ARP/ND, the router role.
 
 import type { IpAddr, IpCidr } from '../wire/ip-address.js';
 import type { TimerQueue } from '../timers.js';
