@@ -316,3 +316,25 @@ privilegedTest('an open link lets Node exit once unref()d or closed, and process
     await fx.close();
   }
 });
+
+privilegedTest('PacketLink: a Linux UDP_SEGMENT (USO) sender hands over one UDP GSO aggregate', async (t) => {
+  const fx = await vethFixture('po');
+  const link = new PacketLink({ ifname: fx.dutIf, netns: fx.dutNs });
+  try {
+    const col = new FrameCollector();
+    link.attach(col);
+    await addNeighbor(fx.peerIf, DUT_IP, fx.dutMac, { netns: fx.peerNs });
+    // Node has no UDP_SEGMENT (SOL_UDP 17, option 103): python3 (installed by .ci/run) sends it.
+    execFileSync('ip', [
+      'netns', 'exec', fx.peerNs, 'python3', '-c',
+      `import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\ns.setsockopt(17, 103, 1000)\ns.sendto(bytes(range(250)) * 80, ('${DUT_IP}', 5005))`,
+    ]);
+    const agg = await col.waitFor((f) => parseIpv4(f)?.proto === 17, 5000, 'the UDP aggregate');
+    t.deepEqual(agg.offload, { csumStart: 34, csumOffset: 6, gsoType: 'udp', gsoSize: 1000, hdrLen: 42 });
+    t.is(agg.data.length, 14 + 20 + 8 + 20000, 'one frame: 20 datagrams of 1000 bytes, not yet cut');
+    t.true(transportChecksumOk(completePartial(agg.data, 34, 6)), 'the partial checksum covers the aggregate as one datagram');
+  } finally {
+    link.close();
+    await fx.close();
+  }
+});
