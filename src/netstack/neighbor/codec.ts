@@ -6,7 +6,7 @@
 import { IpAddr } from '../wire/ip-address.js';
 import { emitArp } from '../wire/arp.js';
 import { ARP_LEN } from '../wire/arp.js';
-import { emitNdp, ndpBufferLen, type NdpPrefixInfo, type NdpRepr } from '../wire/ndp.js';
+import { emitNdp, ndpBufferLen, type NdpPrefixInfo, type NdpRdnss, type NdpRepr } from '../wire/ndp.js';
 import { Icmpv6Packet } from '../wire/icmpv6.js';
 import { IpProto } from '../wire/ip-proto.js';
 
@@ -64,6 +64,7 @@ export function buildRa(ra: {
   slla?: Uint8Array | null;
   mtu?: number | null;
   prefixes?: NdpPrefixInfo[];
+  rdnss?: NdpRdnss[];
 }): Uint8Array {
   return build({
     kind: 'router-advert',
@@ -73,7 +74,7 @@ export function buildRa(ra: {
     routerLifetime: ra.routerLifetimeS,
     reachableTime: ra.reachableTimeMs ?? 0,
     retransTimer: ra.retransTimerMs ?? 0,
-    options: { sourceLinkAddr: ra.slla ?? null, mtu: ra.mtu ?? null, prefixes: ra.prefixes ?? [] },
+    options: { sourceLinkAddr: ra.slla ?? null, mtu: ra.mtu ?? null, prefixes: ra.prefixes ?? [], rdnss: ra.rdnss ?? [] },
   });
 }
 

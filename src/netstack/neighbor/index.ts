@@ -15,9 +15,10 @@
 // Supported: ARP request/reply/merge, RFC 5227 announce and defence, unicast re-verification;
 // NS/NA with §7.2.5 flag handling, NUD INCOMPLETE/REACHABLE/STALE/DELAY/PROBE, static entries,
 // DAD with RFC 7527 nonces, link-local from modified EUI-64, RS, RA (router lifetime, hop limit,
-// reachable/retrans timers, MTU, SLLA, prefix L/A), SLAAC with the 2-hour rule and deprecation.
+// reachable/retrans timers, MTU, SLLA, prefix L/A, RDNSS), SLAAC with the 2-hour rule and
+// deprecation.
 // Not supported: RFC 5227 ACD probing before use, Redirect (counted, ignored), unsolicited NAs,
-// RFC 4191 route information, RFC 8106 RDNSS (wire/ parses it; nothing consumes it yet),
+// RFC 4191 route information, RDNSS expiry (RFC 8106 servers are passed on, the host times them),
 // temporary (RFC 8981) or stable-privacy (RFC 7217) identifiers, proxy ARP/ND, the router role.
 
 import type { IpAddr, IpCidr } from '../wire/ip-address.js';
@@ -62,6 +63,8 @@ export interface NeighborHost {
   setCurHopLimit?(hopLimit: number): void;
   /** RA prefix with the L flag (RFC 4861 §6.3.4, §5.2 prefix list); lifetime in s (Infinity = infinite), 0 removes it. */
   setOnLinkPrefix?(prefix: IpCidr, validLifetimeS: number): void;
+  /** RA Recursive DNS Server option (RFC 8106 §5.1); lifetime in s, Infinity, or 0 = stop using. */
+  setDnsServers?(servers: readonly IpAddr[], lifetimeS: number): void;
 }
 
 export interface NeighborResolver {

@@ -208,6 +208,8 @@ export function createNdp(host: NeighborHost, opts?: NdpOptions): Ndp {
       if (p.onLink) host.setOnLinkPrefix?.(IpCidr.of(IpCidr.of(p.prefix, p.prefixLen).network(), p.prefixLen), hostLifetime(p.validLifetime));
       if (p.autonomous && o.slaac) slaac.prefix(p);
     }
+    // RFC 8106 §5.1: recursive DNS servers, for the stack's resolver / the guests' DNS proxy.
+    for (const r of m.options.rdnss ?? []) host.setDnsServers?.(r.servers, hostLifetime(r.lifetime));
   }
 
   function handleNs(src: IpAddr, dst: IpAddr, m: Ns, slla: Uint8Array | null): void {

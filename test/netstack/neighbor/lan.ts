@@ -183,6 +183,13 @@ export class FakeHost implements NeighborHost {
   setLinkMtu(mtu: number): void {
     this.mtu = mtu;
   }
+  readonly dns = new Map<string, number>();
+  setDnsServers(servers: readonly IpAddr[], lifetimeS: number): void {
+    for (const x of servers) {
+      if (lifetimeS === 0) this.dns.delete(x.key);
+      else this.dns.set(x.key, lifetimeS);
+    }
+  }
   setCurHopLimit(h: number): void {
     this.curHopLimit = h;
   }

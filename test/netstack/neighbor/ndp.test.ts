@@ -344,6 +344,7 @@ test('RS then RA: default router, MTU, hop limit, SLAAC address after DAD', (t) 
     slla: mac('02:00:00:00:00:fe'),
     mtu: 1400,
     prefixes: [{ prefix: PREFIX, prefixLen: 64, onLink: true, autonomous: true, validLifetime: 86400, preferredLifetime: 14400 }],
+    rdnss: [{ lifetime: 1200, servers: [ip('2001:db8::53'), ip('2001:db8::35')] }],
   }));
   const a = new FakeHost(lan, 1, MAC_A).withNdp();
   a.ndp!.start();
@@ -355,6 +356,7 @@ test('RS then RA: default router, MTU, hop limit, SLAAC address after DAD', (t) 
   t.is(a.mtu, 1400);
   t.is(a.curHopLimit, 32);
   t.deepEqual([...a.onLink], [['2001:db8:1::/64', 86400]]);
+  t.deepEqual([...a.dns], [['2001:db8::53', 1200], ['2001:db8::35', 1200]]);
   // §6.3.4: the router's SLLA lands in the cache (STALE, IsRouter).
   t.is(stateOf(a.ndp!, 'fe80::1'), 'STALE');
   t.is(macOf(a.ndp!, 'fe80::1'), '02:00:00:00:00:fe');
