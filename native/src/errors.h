@@ -20,6 +20,12 @@ inline const char* ErrnoName(int e) {
     case ENXIO: return "ENXIO";       case ENOTTY: return "ENOTTY";
     case ESRCH: return "ESRCH";       case EINTR: return "EINTR";
     case EOPNOTSUPP: return "EOPNOTSUPP";
+    case ENETDOWN: return "ENETDOWN";   case ENOBUFS: return "ENOBUFS";
+    case EMSGSIZE: return "EMSGSIZE";   case ENETUNREACH: return "ENETUNREACH";
+    case EADDRINUSE: return "EADDRINUSE"; case EADDRNOTAVAIL: return "EADDRNOTAVAIL";
+    case EAFNOSUPPORT: return "EAFNOSUPPORT"; case EPROTONOSUPPORT: return "EPROTONOSUPPORT";
+    case ECONNREFUSED: return "ECONNREFUSED"; case ENOTSOCK: return "ENOTSOCK";
+    case EIO: return "EIO";           case EPIPE: return "EPIPE";
     default: return "EUNKNOWN";
   }
 }
