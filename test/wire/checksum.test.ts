@@ -69,6 +69,23 @@ test('fast sum equals the byte-wise reference on 500 random buffers', (t) => {
   }
 });
 
+test('fast sum equals the reference at every alignment and length around the wide path', (t) => {
+  const rng = new SeededRng(12);
+  const backing = rng.fill(new Uint8Array(700));
+  for (let off = 0; off < 8; off++) {
+    for (let len = 0; len < 300; len++) {
+      const b = backing.subarray(off, off + len);
+      if (foldSum(sumWords(b)) !== referenceSum(b)) return t.fail(`offset ${off} length ${len}`);
+      // a start inside the view (start is an even message position by contract)
+      if (len > 3 && foldSum(sumWords(b, 2, len)) !== referenceSum(b.subarray(2))) return t.fail(`offset ${off} length ${len} start 2`);
+    }
+  }
+  // a long buffer split at every point: the wide path on both sides, odd boundaries included
+  const long = backing.subarray(3, 603);
+  const whole = referenceSum(long);
+  for (let i = 0; i <= long.length; i++) t.is(sumParts([long.subarray(0, i), long.subarray(i)]), whole, `split at ${i}`);
+});
+
 test('all-ones data and huge sums fold correctly', (t) => {
   const b = new Uint8Array(65536).fill(0xff);
   t.is(sumParts([b]), 0xffff);
