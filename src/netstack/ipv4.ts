@@ -41,7 +41,7 @@ const u16 = (b: Uint8Array, o: number) => (b[o] << 8) | b[o + 1];
  * Validates an IPv4 header (RFC 1122 §3.2.1.1-3.2.1.3) and walks its options (RFC 791 §3.1).
  * `checkSum` false skips the header checksum (a link that verified it).
  */
-export function parseIpv4Header(pkt: Uint8Array, checkSum = true): Ipv4Header | Ipv4Reject {
+export function parseIpv4Header(pkt: Uint8Array, checkSum = true, walk = true): Ipv4Header | Ipv4Reject {
   if (pkt.length < IPV4_MIN_HEADER) return { drop: 'short' };
   if (pkt[0] >> 4 !== 4) return { drop: 'bad-version' };
   const hdrLen = (pkt[0] & 0x0f) * 4;
@@ -52,7 +52,7 @@ export function parseIpv4Header(pkt: Uint8Array, checkSum = true): Ipv4Header | 
   if (checkSum && foldSum(sumWords(pkt, 0, hdrLen)) !== 0xffff) return { drop: 'bad-checksum' };
   const flags = u16(pkt, 6);
   if (flags & 0x8000) return { drop: 'reserved-flag' }; // RFC 791: must be zero
-  if (hdrLen > IPV4_MIN_HEADER) {
+  if (walk && hdrLen > IPV4_MIN_HEADER) {
     const bad = walkOptions(pkt, hdrLen);
     if (bad !== null) return bad;
   }

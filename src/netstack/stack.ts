@@ -686,7 +686,17 @@ export class Stack implements NetworkLayer, IcmpHost, NicOwner {
   inputIpv4(nic: Nic, raw: Uint8Array, offload: FrameOffload | undefined, linkBroadcast: boolean): void {
     this.stats.count('ipv4.received');
     const h = parseIpv4Header(raw);
-    if (isIpv4Reject(h)) return this.stats.count(`ipv4.dropped.${h.drop}`);
+    if (isIpv4Reject(h)) {
+      this.stats.count(`ipv4.dropped.${h.drop}`);
+      // RFC 1122 §3.2.2.5: a host should answer a malformed option with parameter problem.
+      if (h.pointer !== undefined) {
+        const h0 = parseIpv4Header(raw, false, false);
+        if (!isIpv4Reject(h0) && this.dstKind4(nic, h0.dst) === 'unicast' && !linkBroadcast) {
+          this.icmp.error4({ h: h0, packet: raw.subarray(0, h0.totalLen), multicastOrBroadcast: false }, ICMP4.PARAM_PROBLEM, 0, h.pointer << 24);
+        }
+      }
+      return;
+    }
     if (isMartianSourceV4(h.src)) return this.stats.count('ipv4.dropped.martian-source');
     if (nic !== this.loopbackNic && (h.src.bytes[0] === 127 || h.dst.bytes[0] === 127)) {
       return this.stats.count('ipv4.dropped.martian-loopback');
