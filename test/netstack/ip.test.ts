@@ -23,7 +23,7 @@ test('IPv4 header: golden bytes of an emitted header, and the checks of RFC 1122
   ihl[0] = 0x44;
   t.deepEqual(parseIpv4Header(ihl), { drop: 'bad-header-length' });
   const tl = b.slice();
-  tl[3] = 60;
+  tl[2] = 1; // 0x173 bytes announced, 0x73 present
   setIpv4Checksum(tl, 0, 20);
   t.deepEqual(parseIpv4Header(tl), { drop: 'bad-total-length' });
   // Options: a length byte running past the header earns a pointer.
