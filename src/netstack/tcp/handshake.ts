@@ -104,7 +104,7 @@ export function startConnect(ep: TcpEndpoint, addr: IpAddr, port: number): NetRe
   setAdvMss(ep, r.mtu, addr.family);
   const now = stack.now();
   ep.iss = stack.isnFor(ep);
-  ep.tsOffset = stack.rng.u32();
+  ep.tsOffset = stack.tsOffsetFor(local, addr);
   ep.rcvWscale = chooseWscale(stack.config);
   ep.sndUna = ep.iss;
   ep.sndNxt = seqAdd(ep.iss, 1);

@@ -70,7 +70,7 @@ export class Listener {
     child.csumOffload = r.checksumOffload;
     setAdvMss(child, r.mtu, d.src.family);
     child.parent = this;
-    child.tsOffset = stack.rng.u32();
+    child.tsOffset = stack.tsOffsetFor(d.dst, d.src);
     child.rcvWscale = chooseWscale(stack.config);
     return child;
   }
@@ -115,7 +115,7 @@ export class Listener {
     const c = stack.config;
     const ts = c.timestamps && seg.hasTs;
     const wscale = c.windowScaling && seg.wscale >= 0 ? chooseWscale(c) : -1;
-    const tsVal = ts ? encodeTsOptions(Math.floor(stack.now()) >>> 0, c.windowScaling ? seg.wscale : -1, c.sack && seg.sackPermitted) : 0;
+    const tsVal = ts ? encodeTsOptions((Math.floor(stack.now()) + stack.tsOffsetFor(d.dst, d.src)) >>> 0, c.windowScaling ? seg.wscale : -1, c.sack && seg.sackPermitted) : 0;
     const reply: Segment = {
       srcPort: seg.dstPort,
       dstPort: seg.srcPort,

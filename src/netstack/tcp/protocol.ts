@@ -286,6 +286,15 @@ export class TcpProtocol implements TransportProtocol {
     return isn;
   }
 
+  /**
+   * Timestamp offset per address pair (as Linux's secure_tcp_ts_off): hides our clock from
+   * other peers, yet keeps TSval increasing across connections between the same two hosts,
+   * which RFC 6191's TIME_WAIT reuse relies on.
+   */
+  tsOffsetFor(local: IpAddr, remote: IpAddr): number {
+    return this.isn.hash(local, 0, remote, 0, 0x75);
+  }
+
   rememberTimeWaitSeq(ep: TcpEndpoint): void {
     this.twSeq.set(connKey(ep.localAddr!, ep.localPort, ep.remoteAddr!, ep.remotePort), ep.sndNxt);
     if (this.twSeq.size > 4096) this.twSeq.clear();
