@@ -131,6 +131,16 @@ test('IPv4: setTtl and setSrc keep the checksum right (RFC 1624)', (t) => {
   const c = p.checksum;
   p.fillChecksum();
   t.is(p.checksum, c);
+  // fragmenting a copy of the header: every setter keeps the checksum valid
+  p.setTotalLen(548);
+  p.setIdent(0xffff);
+  p.setFragment(1480, true);
+  p.setTos(0xb8);
+  t.true(p.verifyChecksum());
+  t.like(p, { totalLen: 548, ident: 0xffff, fragmentOffset: 1480, moreFragments: true, dontFragment: true, tos: 0xb8 });
+  p.setFragment(0, false, false);
+  t.true(p.verifyChecksum());
+  t.false(p.isFragment || p.dontFragment);
 });
 
 test('IPv4: edge values round-trip through emit/parse', (t) => {

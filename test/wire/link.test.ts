@@ -21,7 +21,8 @@ import {
 import { ArpOp, ArpPacket, emitArp, parseArp, ARP_LEN, arpBufferLen } from '../../src/netstack/wire/arp.js';
 import { IpAddr } from '../../src/netstack/wire/ip-address.js';
 import { isWireError } from '../../src/netstack/wire/error.js';
-import { hex, toHex, ARP_REPLY, ARP_REQUEST, ICMP6_ECHO_REQUEST, NS } from './golden.js';
+import { hex, toHex, ARP_REPLY, ARP_REQUEST, ICMP6_ECHO_REQUEST, NS, TCP4_DATA } from './golden.js';
+import { dissectFrame } from '../../src/netstack/wire/dissect.js';
 
 test('MAC text form round-trips and rejects junk', (t) => {
   const m = parseMac('02:00:00:AB:cd:0a')!;
@@ -156,4 +157,13 @@ test('ARP: Ethernet minimum-size padding is ignored; other hardware types are un
   const long = ARP_REQUEST.slice(14);
   long[4] = 200;
   t.is(ArpPacket.view(long), 'truncated');
+});
+
+test('a real TCP frame with an 802.1Q tag inserted decodes through every layer', (t) => {
+  const tagged = new Uint8Array(TCP4_DATA.length + 4);
+  tagged.set(TCP4_DATA.subarray(0, 12));
+  tagged.set(hex('8100 0007'), 12);
+  tagged.set(TCP4_DATA.subarray(12), 16);
+  const s = dissectFrame(tagged);
+  t.like(s, { vid: 7, network: 'ipv4', transport: 'tcp', srcPort: 59200, dstPort: 8080, error: null });
 });

@@ -137,12 +137,30 @@ export class Ipv4Packet {
     writeU16(this.buffer, 10, 0);
     writeU16(this.buffer, 10, ~foldSum(sumWords(this.buffer, 0, this.headerLen)) & 0xffff);
   }
-  /** Sets TTL and adjusts the checksum incrementally (RFC 1624), as forwarding does. */
+  // Setters below keep the header checksum valid by RFC 1624 incremental update, so a valid
+  // header stays valid (forwarding, NAT, fragmenting a copy of the header).
+
+  /** Sets TTL, as forwarding does. */
   setTtl(ttl: number): void {
-    const oldWord = (this.buffer[8] << 8) | this.buffer[9];
-    this.buffer[8] = ttl;
-    const newWord = (ttl << 8) | this.buffer[9];
-    writeU16(this.buffer, 10, checksumAdjust(this.checksum, oldWord, newWord));
+    this.setWord(8, ((ttl & 0xff) << 8) | this.buffer[9]);
+  }
+  setTos(tos: number): void {
+    this.setWord(0, (this.buffer[0] << 8) | (tos & 0xff));
+  }
+  setTotalLen(n: number): void {
+    this.setWord(2, n);
+  }
+  setIdent(id: number): void {
+    this.setWord(4, id);
+  }
+  /** Flags and fragment offset (in bytes, a multiple of 8) together, as fragmentation sets them. */
+  setFragment(offsetBytes: number, moreFragments: boolean, dontFragment = this.dontFragment): void {
+    this.setWord(6, (dontFragment ? 0x4000 : 0) | (moreFragments ? 0x2000 : 0) | ((offsetBytes >>> 3) & 0x1fff));
+  }
+  private setWord(off: number, v: number): void {
+    const old = readU16(this.buffer, off);
+    writeU16(this.buffer, off, v);
+    writeU16(this.buffer, 10, checksumAdjust(this.checksum, old, v & 0xffff));
   }
   /** Rewrites the source address, adjusting the header checksum incrementally (NAT). */
   setSrc(addr: Uint8Array): void {
