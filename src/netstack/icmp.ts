@@ -354,14 +354,16 @@ export class Icmp {
     // or a source that does not name a single host.
     if (o.multicastOrBroadcast) return this.refuse(4, 'broadcast');
     if (h.fragOffset !== 0) return this.refuse(4, 'fragment');
-    if (h.src.isUnspecified() || h.src.bytes[0] >= 224 || h.src.isLoopback()) return this.refuse(4, 'bad-source');
+    // (Loopback sources are fine: martian ones were dropped at input, so this came over lo.)
+    if (h.src.isUnspecified() || h.src.bytes[0] >= 224) return this.refuse(4, 'bad-source');
     if (h.protocol === 1) {
       const t = o.packet.length > h.hdrLen ? o.packet[h.hdrLen] : 255;
       if (t !== ICMP4.ECHO_REQUEST && t !== ICMP4.ECHO_REPLY && t !== 13 && t !== 14 && t !== 15 && t !== 16) {
         return this.refuse(4, 'about-error');
       }
     }
-    if (!this.limiter.allow(h.src)) return this.refuse(4, 'rate-limited');
+    // Linux icmpv4_xrlim_allow: no limit towards ourselves (the error travels over loopback).
+    if (!this.host.isLocalAddress(h.src) && !h.src.isLoopback() && !this.limiter.allow(h.src)) return this.refuse(4, 'rate-limited');
     // RFC 1812 §4.3.2.3: quote as much as fits in 576 bytes.
     const quote = o.packet.subarray(0, Math.min(h.totalLen, o.packet.length, 576 - 20 - 8));
     const from = this.host.isLocalAddress(h.dst) ? h.dst : null;
@@ -377,7 +379,8 @@ export class Icmp {
     if (o.multicastOrBroadcast && !exempt) return this.refuse(6, 'multicast');
     if (h.src.isUnspecified() || h.src.isMulticast()) return this.refuse(6, 'bad-source');
     if (isIcmp6Error(o.packet, h)) return this.refuse(6, 'about-error');
-    if (type !== ICMP6.PACKET_TOO_BIG && !this.limiter.allow(h.src)) return this.refuse(6, 'rate-limited');
+    const local = this.host.isLocalAddress(h.src) || h.src.isLoopback();
+    if (type !== ICMP6.PACKET_TOO_BIG && !local && !this.limiter.allow(h.src)) return this.refuse(6, 'rate-limited');
     // RFC 4443 §2.4(c): as much of the packet as fits in the minimum MTU.
     const quote = o.packet.subarray(0, Math.min(h.end, o.packet.length, 1280 - 40 - 8));
     const from = this.host.isLocalAddress(h.dst) ? h.dst : null;

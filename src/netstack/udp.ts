@@ -74,7 +74,12 @@ export class DatagramEndpointBase {
     return this.queue.length > 0 ? this.queue[0].data.length : 0;
   }
 
-  recv(): Datagram | 'EAGAIN' {
+  /**
+   * The next datagram; a pending socket error comes first (Linux: recvmsg on a connected UDP
+   * socket reports ECONNREFUSED once), then 'EAGAIN' when the queue is empty.
+   */
+  recv(): Datagram | NetError {
+    if (this.soError) return this.takeError()!;
     const d = this.queue.shift();
     if (!d) return 'EAGAIN';
     this.queued -= truesize(d.data.length);

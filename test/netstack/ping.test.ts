@@ -14,7 +14,7 @@ for (const family of [4, 6] as const) {
     t.true(echo.id > 0, 'the stack picked an identifier');
     clock.advance(1);
     const r = echo.recv();
-    if (r === 'EAGAIN') return t.fail('no reply');
+    if (typeof r === 'string') return t.fail('no reply');
     t.is(r.from.key, B);
     t.is(r.data[0], family === 4 ? 0 : 129, 'echo reply type');
     t.is((r.data[4] << 8) | r.data[5], echo.id);
@@ -45,7 +45,7 @@ for (const family of [4, 6] as const) {
     t.false(isNetError(echo.send(echoRequest(family, 9, pattern(100)), ip(dst))));
     clock.advance(1);
     const rep = echo.recv();
-    if (rep === 'EAGAIN') return t.fail('no reply');
+    if (typeof rep === 'string') return t.fail('no reply');
     t.is(rep.from.key, dst);
     t.is(rep.ttl, 63, 'one router decremented the reply TTL');
     t.is(r.stats.get(`ipv${family}.forwarded`), 2);
@@ -66,7 +66,7 @@ test('ping the loopback address (through the loopback NIC)', (t) => {
   echo.send(echoRequest(4, 1, pattern(10)), ip('127.0.0.1'));
   clock.advance(1);
   const r = echo.recv();
-  if (r === 'EAGAIN') return t.fail('no reply');
+  if (typeof r === 'string') return t.fail('no reply');
   t.is(r.from.key, '127.0.0.1');
   const echo6 = a.echo6.endpoint();
   echo6.send(echoRequest(6, 1, pattern(10)), ip('::1'));

@@ -286,6 +286,6 @@ test('with the real neighbor module (ARP, NDP with DAD), ping v4 and v6 work', (
   clock.advance(100);
   const r = e6.recv();
   t.not(r, 'EAGAIN');
-  if (r !== 'EAGAIN') t.is(r.from.key, ll.cidr.addr.key);
+  if (typeof r !== 'string') t.is(r.from.key, ll.cidr.addr.key);
   void IpCidr;
 });

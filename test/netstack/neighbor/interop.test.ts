@@ -3,7 +3,10 @@
 // IPv4 and IPv6, and Linux defends an address that moat's DAD then gives up. Traffic stays in
 // the two namespaces the test creates and deletes (DESIGN.md network rule).
 
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { ExecutionContext } from 'ava';
 import { privilegedTest } from '../../helpers/privileged.js';
@@ -33,7 +36,12 @@ async function inNs(ns: string, cmd: string, args: string[]): Promise<string> {
   return stdout;
 }
 
-async function withStack(t: ExecutionContext, tag: string, body: (ctx: { nic: Nic; stack: Stack; peerNs: string; peerIf: string; dutMac: string }) => Promise<void>) {
+async function withStack(
+  t: ExecutionContext,
+  tag: string,
+  body: (ctx: { nic: Nic; stack: Stack; peerNs: string; peerIf: string; dutMac: string; attach(): Nic }) => Promise<void>,
+  opts: { attachNow?: boolean } = {},
+) {
   const fx = await vethFixture(tag);
   let link: PacketLink | null = null;
   let stack: Stack | null = null;
@@ -41,9 +49,13 @@ async function withStack(t: ExecutionContext, tag: string, body: (ctx: { nic: Ni
     // The peer's IPv6 address skips Linux's own DAD so the test need not wait for it.
     await inNs(fx.peerNs, 'ip', ['-6', 'addr', 'add', `${PEER_IP6}/64`, 'dev', fx.peerIf, 'nodad']);
     link = new PacketLink({ ifname: fx.dutIf, netns: fx.dutNs });
-    stack = new Stack({ clock: new RealClock({ unref: true }), rng: new CryptoRng(), ndp: { routerSolicit: false } });
-    const nic = stack.addNic(link, { name: 'dut0', addresses: [`${DUT_IP}/24`] });
-    await body({ nic, stack, peerNs: fx.peerNs, peerIf: fx.peerIf, dutMac: fx.dutMac });
+    const s = new Stack({ clock: new RealClock({ unref: true }), rng: new CryptoRng(), ndp: { routerSolicit: opts.attachNow === false } });
+    stack = s;
+    const l = link;
+    let nic: Nic | null = null;
+    const attach = () => (nic ??= s.addNic(l, { name: 'dut0', addresses: [`${DUT_IP}/24`] }));
+    if (opts.attachNow !== false) attach();
+    await body({ nic: nic!, stack: s, peerNs: fx.peerNs, peerIf: fx.peerIf, dutMac: fx.dutMac, attach });
   } finally {
     stack?.close();
     link?.close();
@@ -93,3 +105,83 @@ privilegedTest('interop: Linux defends its address and moat DAD gives it up', as
     t.is(stack.stats.get('ndp.dad.conflict-na'), 1);
   });
 });
+
+const RADVD = ['/usr/sbin/radvd', '/usr/bin/radvd', '/sbin/radvd'].find((p) => existsSync(p));
+
+if (!RADVD) {
+  privilegedTest('interop: RS to radvd, SLAAC from its RA [skipped: radvd not installed (apt-get install radvd)]', (t) => {
+    t.log('radvd is not installed; nothing to test against');
+    t.pass();
+  });
+} else {
+  privilegedTest('interop: moat solicits radvd, takes its default route, MTU and prefix (SLAAC + DAD)', async (t) => {
+    await withStack(
+      t,
+      'nr',
+      async ({ stack, peerNs, peerIf, attach }) => {
+        // radvd wants forwarding on and a usable link-local address on its interface.
+        await inNs(peerNs, 'sysctl', ['-qw', 'net.ipv6.conf.all.forwarding=1']);
+        const llReady = async () => {
+          const out = await inNs(peerNs, 'ip', ['-6', '-o', 'addr', 'show', 'dev', peerIf, 'scope', 'link']);
+          return /fe80::/.test(out) && !/tentative/.test(out);
+        };
+        const end = Date.now() + 10_000;
+        while (!(await llReady())) {
+          if (Date.now() > end) throw new Error('peer link-local never left DAD');
+          await sleep(100);
+        }
+        const dir = mkdtempSync(join(tmpdir(), 'moat-radvd-'));
+        const conf = join(dir, 'radvd.conf');
+        writeFileSync(
+          conf,
+          `interface ${peerIf} {
+  AdvSendAdvert on;
+  MinRtrAdvInterval 30;
+  MaxRtrAdvInterval 60;
+  AdvDefaultLifetime 600;
+  AdvLinkMTU 1400;
+  AdvCurHopLimit 61;
+  prefix fd00:213:99::/64 { AdvOnLink on; AdvAutonomous on; AdvValidLifetime 3600; AdvPreferredLifetime 1800; };
+  RDNSS fd00:213:99::53 { AdvRDNSSLifetime 600; };
+};
+`,
+        );
+        const radvd = spawn('ip', ['netns', 'exec', peerNs, RADVD!, '-n', '-C', conf, '-p', join(dir, 'radvd.pid'), '-m', 'stderr', '-d', '1'], {
+          stdio: ['ignore', 'ignore', 'pipe'],
+        });
+        let log = '';
+        radvd.stderr!.on('data', (c: Buffer) => (log += c.toString()));
+        try {
+          await sleep(500); // radvd's own start-up RA goes out before moat is there
+          const nic = attach(); // link-local DAD, then RS (RFC 4861 §6.3.7)
+          const slaacAddr = 'fd00:213:99:0:' + eui64Tail(nic.mac);
+          await until('an RA-formed address past DAD', () => nic.ipv6Addresses().some((x) => x.cidr.addr.key === slaacAddr && !x.tentative), 10_000).catch((e) => {
+            t.log(log);
+            throw e;
+          });
+          t.true(stack.stats.get('ndp.tx.rs') >= 1);
+          t.true(stack.stats.get('ndp.rx.ra') >= 1);
+          t.is(nic.mtu, 1400);
+          const def = stack.routes.lookup(IpAddr.parse('2001:db8::1'));
+          t.truthy(def);
+          t.true(def!.gateway!.isLinkLocal());
+          t.is(entry(nic, 6, def!.gateway!.key)?.mac !== null, true);
+          t.is(stack.stats.get('ndp.drop.bad-checksum'), 0);
+        } finally {
+          radvd.kill('SIGTERM');
+          await new Promise((r) => (radvd.exitCode !== null ? r(null) : radvd.once('exit', r)));
+          rmSync(dir, { recursive: true, force: true });
+        }
+      },
+      { attachNow: false },
+    );
+  });
+}
+
+/** The modified EUI-64 half of an address, as text ("5054:ff:fe12:3456"). */
+function eui64Tail(mac: Uint8Array): string {
+  const b = [mac[0] ^ 2, mac[1], mac[2], 0xff, 0xfe, mac[3], mac[4], mac[5]];
+  const g: string[] = [];
+  for (let i = 0; i < 8; i += 2) g.push(((b[i] << 8) | b[i + 1]).toString(16));
+  return g.join(':');
+}
