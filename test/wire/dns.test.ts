@@ -14,6 +14,7 @@ import {
   dnsNameToLabels,
   emitDns,
   encodeDns,
+  encodeDnsForUdp,
   parseDns,
   readDnsName,
   writeDnsName,
@@ -259,4 +260,29 @@ test('record-level errors: bad RDATA lengths, names overrunning RDATA, two OPT r
   t.is(parseDns(new Uint8Array(11)), 'truncated');
   // counts promising more than there is
   t.is(parseDns(hex('0001 0100 0005 0000 0000 0000 00 0001 0001')), 'truncated');
+});
+
+test('encodeDnsForUdp: fits as is, or drops the records and sets TC', (t) => {
+  const q = buildDnsQuery({ id: 9, name: 'big.example', type: DnsType.TXT, ednsUdpPayloadSize: 1232 });
+  const many: DnsRecord[] = Array.from({ length: 10 }, () => ({
+    name: 'big.example',
+    type: DnsType.TXT,
+    class: 1,
+    ttl: 60,
+    data: { kind: 'txt' as const, strings: [new Uint8Array(200).fill(0x61)] },
+  }));
+  const r = buildDnsResponse(q, { answers: many, ednsUdpPayloadSize: 1232 });
+  const full = encodeDnsForUdp(r, 65535) as Uint8Array;
+  t.false(parse(full).tc);
+  t.is(parse(full).answers.length, 10);
+  for (const limit of [512, 1232]) {
+    const small = encodeDnsForUdp(r, limit) as Uint8Array;
+    t.true(small.length <= limit);
+    const back = parse(small);
+    t.true(back.tc);
+    t.is(back.answers.length, 0);
+    t.deepEqual(back.questions, q.questions);
+    t.like(back.edns!, { udpPayloadSize: 1232 });
+  }
+  t.is(encodeDnsForUdp(r, 20), 'truncated');
 });

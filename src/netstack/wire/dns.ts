@@ -812,3 +812,17 @@ export function buildDnsHeaderOnlyError(raw: DnsPacket, rcode: number): Uint8Arr
   writeU16(out, 2, 0x8000 | (raw.opcode << 11) | (raw.rd ? 0x0100 : 0) | 0x0080 | (rcode & 0x0f));
   return out;
 }
+
+/**
+ * Encodes a response for a UDP reply of at most `maxLen` bytes (512 without EDNS, RFC 1035
+ * §4.2.1; else the requester's EDNS payload size, RFC 6891 §6.2.5). When it does not fit,
+ * the records are dropped and TC is set (RFC 2181 §9: the client retries over TCP); the
+ * question and the OPT record stay. Returns new bytes.
+ */
+export function encodeDnsForUdp(m: DnsMessage, maxLen: number): Uint8Array | WireError {
+  const full = encodeDns(m);
+  if (typeof full === 'string' || full.length <= maxLen) return full;
+  const cut = encodeDns({ ...m, tc: true, answers: [], authorities: [], additionals: [] });
+  if (typeof cut === 'string') return cut;
+  return cut.length <= maxLen ? cut : 'truncated';
+}
