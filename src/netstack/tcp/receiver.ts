@@ -38,6 +38,14 @@ export function segmentArrives(ep: TcpEndpoint, seg: Segment): boolean {
     seg.flags = f;
   }
 
+  // RFC 5961 §4.2: a SYN in a synchronized state, whatever its sequence number, draws a
+  // challenge ACK and is dropped (a retransmitted SYN in SYN-RECEIVED gets our SYN-ACK again).
+  if (f & SYN && !(f & RST)) {
+    if (ep.state === TcpState.SYN_RECEIVED && ep.parent && seg.seq === ep.irs && !(f & ACK)) sendSynSegment(ep);
+    else sendChallengeAck(ep);
+    return false;
+  }
+
   // RFC 7323 §5.3 R1: PAWS, before the sequence check.
   if (ep.tsOk && seg.hasTs && !(f & RST) && seqDiff(ep.tsRecent, seg.tsVal) > 1 && now - ep.tsRecentTime < 24 * 86_400_000) {
     stack.stats.pawsDrops++;
@@ -106,15 +114,7 @@ export function segmentArrives(ep: TcpEndpoint, seg: Segment): boolean {
     ep.tsRecentTime = now;
   }
 
-  // fourth: SYN in a synchronized state (RFC 5961 §4.2): challenge ACK, never a reset.
-  if (f & SYN) {
-    if (ep.state === TcpState.SYN_RECEIVED && ep.parent && seg.seq === ep.irs) {
-      sendSynSegment(ep); // the peer did not get our SYN-ACK
-      return false;
-    }
-    sendChallengeAck(ep);
-    return false;
-  }
+  // fourth: SYN was handled above (RFC 5961 §4.2).
 
   // fifth: ACK
   if (!(f & ACK)) return false;

@@ -123,7 +123,19 @@ function canOutput(s: TcpState): boolean {
 
 /** Sends whatever the windows and Nagle allow: lost segments first, then new data, then FIN. */
 export function output(ep: TcpEndpoint): void {
-  if (!canOutput(ep.state)) return;
+  if (!canOutput(ep.state) || outputting.has(ep)) return;
+  outputting.add(ep);
+  try {
+    outputLoop(ep);
+  } finally {
+    outputting.delete(ep);
+  }
+}
+
+/** Endpoints inside output(): a send that synchronously causes input must not recurse. */
+const outputting = new Set<TcpEndpoint>();
+
+function outputLoop(ep: TcpEndpoint): void {
   const now = ep.stack.now();
   const mss = ep.mss;
   if (ep.sb.empty && ep.lastSendTime > 0 && now - ep.lastSendTime > ep.rtt.rto && ep.sendQueue.length > 0) {
