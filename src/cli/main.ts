@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { registerDemo } from './demo.js';
 import { registerDecode } from './decode/command.js';
+import { registerCleanup } from './cleanup.js';
 
 export async function main(argv: string[]): Promise<number> {
   const program = new Command();
@@ -12,6 +13,7 @@ export async function main(argv: string[]): Promise<number> {
     .exitOverride();
   registerDemo(program);
   registerDecode(program);
+  registerCleanup(program);
   try {
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
