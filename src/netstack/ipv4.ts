@@ -5,6 +5,7 @@
 
 import { IpAddr } from './wire/ip-address.js';
 import { foldSum, sumWords } from './wire/checksum.js';
+import { emitIpv4 } from './wire/ipv4.js';
 
 export const IPV4_MIN_HEADER = 20;
 /** RFC 791: the largest datagram the total-length field can describe. */
@@ -107,24 +108,24 @@ export interface Ipv4HeaderFields {
   dst: IpAddr;
 }
 
-/** Writes a 20-byte header (no options) with its checksum at `off`. */
+/** Writes a 20-byte header (no options) with its checksum at `off` (the wire codec's emitter). */
 export function writeIpv4Header(buf: Uint8Array, off: number, f: Ipv4HeaderFields): void {
-  buf[off] = 0x45;
-  buf[off + 1] = f.tos;
-  buf[off + 2] = f.totalLen >>> 8;
-  buf[off + 3] = f.totalLen & 0xff;
-  buf[off + 4] = (f.id >>> 8) & 0xff;
-  buf[off + 5] = f.id & 0xff;
-  const flags = (f.df ? 0x4000 : 0) | (f.mf ? 0x2000 : 0) | ((f.fragOffset >>> 3) & 0x1fff);
-  buf[off + 6] = flags >>> 8;
-  buf[off + 7] = flags & 0xff;
-  buf[off + 8] = f.ttl;
-  buf[off + 9] = f.protocol;
-  buf[off + 10] = 0;
-  buf[off + 11] = 0;
-  buf.set(f.src.bytes, off + 12);
-  buf.set(f.dst.bytes, off + 16);
-  setIpv4Checksum(buf, off, 20);
+  emitIpv4(
+    {
+      src: f.src,
+      dst: f.dst,
+      protocol: f.protocol,
+      ttl: f.ttl,
+      tos: f.tos,
+      ident: f.id,
+      dontFragment: f.df,
+      moreFragments: f.mf,
+      fragmentOffset: f.fragOffset,
+      payloadLen: f.totalLen - IPV4_MIN_HEADER,
+    },
+    buf,
+    off,
+  );
 }
 
 /** Recomputes the header checksum of the header at `off` (after TTL or address changes). */

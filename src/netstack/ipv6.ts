@@ -5,6 +5,7 @@
 // Malformed packets are dropped and counted, never thrown.
 
 import { IpAddr } from './wire/ip-address.js';
+import { emitIpv6 } from './wire/ipv6.js';
 
 export const IPV6_HEADER = 40;
 export const IPV6_FRAG_HEADER = 8;
@@ -165,17 +166,13 @@ export interface Ipv6HeaderFields {
   dst: IpAddr;
 }
 
+/** Writes the 40-byte fixed header at `off` (the wire codec's emitter). */
 export function writeIpv6Header(buf: Uint8Array, off: number, f: Ipv6HeaderFields): void {
-  buf[off] = 0x60 | ((f.trafficClass >> 4) & 0x0f);
-  buf[off + 1] = ((f.trafficClass & 0x0f) << 4) | ((f.flowLabel >> 16) & 0x0f);
-  buf[off + 2] = (f.flowLabel >> 8) & 0xff;
-  buf[off + 3] = f.flowLabel & 0xff;
-  buf[off + 4] = f.payloadLen >>> 8;
-  buf[off + 5] = f.payloadLen & 0xff;
-  buf[off + 6] = f.nextHeader;
-  buf[off + 7] = f.hopLimit;
-  buf.set(f.src.bytes, off + 8);
-  buf.set(f.dst.bytes, off + 24);
+  emitIpv6(
+    { src: f.src, dst: f.dst, nextHeader: f.nextHeader, hopLimit: f.hopLimit, trafficClass: f.trafficClass, flowLabel: f.flowLabel, payloadLen: f.payloadLen },
+    buf,
+    off,
+  );
 }
 
 /** RFC 8200 §4.5 Fragment header. */

@@ -10,6 +10,7 @@ import type { TimerQueue, Timer } from './timers.js';
 import type { Rng } from './random.js';
 import type { NeighborHost, NeighborResolver } from './neighbor/index.js';
 import { IPV6_HEADER, writeIpv6Header } from './ipv6.js';
+import { multicastMacV4, multicastMacV6 } from './wire/ethernet.js';
 
 export const ETH_HEADER = 14;
 export const ETHERTYPE_IPV4 = 0x0800;
@@ -349,9 +350,7 @@ export class Nic implements NeighborHost, LinkDispatcher {
 
 /** RFC 1112 §6.4 (01:00:5e + low 23 bits) and RFC 2464 §7 (33:33 + low 32 bits). */
 export function multicastMac(group: IpAddr): Uint8Array {
-  const b = group.bytes;
-  if (group.family === 4) return Uint8Array.of(0x01, 0x00, 0x5e, b[1] & 0x7f, b[2], b[3]);
-  return Uint8Array.of(0x33, 0x33, b[12], b[13], b[14], b[15]);
+  return group.family === 4 ? multicastMacV4(group) : multicastMacV6(group);
 }
 
 /**
