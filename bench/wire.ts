@@ -167,7 +167,7 @@ export function syntheticFrames(): BenchFrame[] {
     emitEthernet({ dst: MAC_B, src: MAC_A, ethertype: EtherType.IPV4 }, frame);
     const [s, d] = fromServer ? [b4, a4] : [a4, b4];
     emitIpv4({ src: s, dst: d, protocol: IpProto.UDP, ttl: 64, payloadLen: 8 + dns.length }, frame, 14);
-    emitUdp({ srcPort: fromServer ? 53 : 40000, dstPort: fromServer ? 40000 : 53 }, dns.length, frame, 34);
+    emitUdp({ srcPort: fromServer ? 53 : 40000, dstPort: fromServer ? 40000 : 53, payloadLen: dns.length }, frame, 34);
     frame.set(dns, 42);
     const c = udpChecksum(s, d, frame.subarray(34));
     frame[40] = c >> 8;

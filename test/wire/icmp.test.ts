@@ -120,7 +120,7 @@ test('ICMPv6 echo: real request parses; the reply emitted from it equals the rea
   t.is(req.seq, 1);
   const reply: Icmpv6Repr = { kind: 'echo-reply', ident: req.ident, seq: req.seq, data: req.data };
   const out = new Uint8Array(icmpv6BufferLen(reply));
-  emitIcmpv6(reply, out, B6, A6);
+  emitIcmpv6(reply, out, 0, B6, A6);
   t.is(toHex(out), toHex(ICMP6_ECHO_REPLY.subarray(54)));
   // the pseudo-header matters: wrong addresses fail
   t.is(parseIcmpv6(msg, dst, dst), 'bad-checksum');
@@ -135,7 +135,7 @@ test('ICMPv6 port unreachable quotes the IPv6 packet; packet too big and paramet
   t.is(q.nextHeader, IpProto.UDP);
   t.is((UdpPacket.view(q.payload) as UdpPacket).dstPort, 5353);
   const out = new Uint8Array(icmpv6BufferLen(m));
-  emitIcmpv6(m, out, src, dst);
+  emitIcmpv6(m, out, 0, src, dst);
   t.is(toHex(out), toHex(msg));
   const quoted = ICMP6_ECHO_REQUEST.subarray(14);
   const cases: Icmpv6Repr[] = [
@@ -147,11 +147,11 @@ test('ICMPv6 port unreachable quotes the IPv6 packet; packet too big and paramet
   ];
   for (const r of cases) {
     const buf = new Uint8Array(icmpv6BufferLen(r));
-    emitIcmpv6(r, buf, A6, B6);
+    emitIcmpv6(r, buf, 0, A6, B6);
     t.deepEqual(parseIcmpv6(buf, A6, B6), r);
   }
   const ptb = new Uint8Array(icmpv6BufferLen(cases[0]));
-  emitIcmpv6(cases[0], ptb, A6, B6);
+  emitIcmpv6(cases[0], ptb, 0, A6, B6);
   t.is(toHex(ptb.subarray(0, 8)), '0200' + toHex(ptb.subarray(2, 4)) + '00000500');
   t.true(isIcmpv6Error(1));
   t.false(isIcmpv6Error(Icmpv6Type.ECHO_REQUEST));
@@ -204,7 +204,7 @@ test('NDP: real NS, NA, RS and DAD NS parse and re-emit byte for byte', (t) => {
     if (isWireError(r)) return t.fail(r);
     check(r as NdpRepr);
     const out = new Uint8Array(icmpv6BufferLen(r));
-    t.is(emitIcmpv6(r, out, src, dst), msg.length);
+    t.is(emitIcmpv6(r, out, 0, src, dst), msg.length);
     t.is(toHex(out), toHex(msg));
   }
 });
@@ -238,7 +238,7 @@ test('NDP router advertisement: hand-made golden bytes and round trip', (t) => {
   const dst = IpAddr.parse('ff02::1');
   const buf = new Uint8Array(icmpv6BufferLen(r));
   t.is(buf.length, 16 + 8 + 64 + 8 + 40 + 24);
-  emitIcmpv6(r, buf, src, dst);
+  emitIcmpv6(r, buf, 0, src, dst);
   // fixed part: type 134, code 0, checksum, hop limit 64, M=1 O=0 Prf=01, lifetime 1800,
   // reachable 30000 ms, retrans 1000 ms
   t.is(toHex(buf.subarray(0, 2)), '8600');
@@ -264,7 +264,7 @@ test('NDP redirect with a redirected-header option round-trips', (t) => {
   };
   const buf = new Uint8Array(icmpv6BufferLen(r));
   t.is(buf.length, 40 + 8 + 56);
-  emitIcmpv6(r, buf, A6, B6);
+  emitIcmpv6(r, buf, 0, A6, B6);
   const back = parseIcmpv6(buf, A6, B6);
   if (isWireError(back) || back.kind !== 'redirect') return t.fail(String(back));
   t.is(back.destination.key, '2001:db8::9');

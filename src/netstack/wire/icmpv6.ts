@@ -145,7 +145,7 @@ export function icmpv6BufferLen(repr: Icmpv6Repr): number {
  * Writes the whole message at `off` with its checksum over the IPv6 pseudo-header of
  * (src, dst); returns its length.
  */
-export function emitIcmpv6(repr: Icmpv6Repr, buf: Uint8Array, src: AddrLike, dst: AddrLike, off = 0): number {
+export function emitIcmpv6(repr: Icmpv6Repr, buf: Uint8Array, off: number, src: AddrLike, dst: AddrLike): number {
   let len: number;
   const head = (type: number, code: number, rest: number, body: Uint8Array) => {
     buf[off] = type;

@@ -71,6 +71,8 @@ export class UdpPacket {
 export interface UdpRepr {
   srcPort: number;
   dstPort: number;
+  /** Bytes after the 8-byte header (the Length field is 8 more). */
+  payloadLen: number;
 }
 
 export interface UdpDatagram extends UdpRepr {
@@ -87,7 +89,8 @@ export function parseUdp(buf: Uint8Array, src: AddrLike, dst: AddrLike, opts?: U
   const p = UdpPacket.view(buf);
   if (typeof p === 'string') return p;
   if ((!opts || opts.verifyChecksum !== false) && !p.verifyChecksum(src, dst)) return 'bad-checksum';
-  return { srcPort: p.srcPort, dstPort: p.dstPort, payload: p.payload };
+  const payload = p.payload;
+  return { srcPort: p.srcPort, dstPort: p.dstPort, payloadLen: payload.length, payload };
 }
 
 export function udpHeaderLen(_repr?: UdpRepr): number {
@@ -95,11 +98,11 @@ export function udpHeaderLen(_repr?: UdpRepr): number {
 }
 
 /**
- * Writes the 8-byte header at `off` with Length = 8 + payloadLen and a zero checksum; fill
+ * Writes the 8-byte header at `off` with Length = 8 + repr.payloadLen and a zero checksum; fill
  * the checksum afterwards with `udpChecksum` (full) or `partialChecksum` (offload).
  */
-export function emitUdp(repr: UdpRepr, payloadLen: number, buf: Uint8Array, off = 0): number {
-  const len = UDP_HEADER_LEN + payloadLen;
+export function emitUdp(repr: UdpRepr, buf: Uint8Array, off = 0): number {
+  const len = UDP_HEADER_LEN + repr.payloadLen;
   if (len > 0xffff) throw new RangeError(`UDP datagram of ${len} bytes`);
   writeU16(buf, off, repr.srcPort);
   writeU16(buf, off + 2, repr.dstPort);
