@@ -183,10 +183,11 @@ function tcpdumpRate(frames: BenchFrame[], target: number): number | null {
   if (!eth.length) return null;
   const probe = spawnSync('tcpdump', ['--version'], { encoding: 'utf8', timeout: 5000 });
   if (probe.status !== 0) return null;
-  const reps = Math.max(1, Math.ceil(target / eth.length));
-  let size = 24;
-  for (const f of eth) size += 16 + f.data.length;
-  size = 24 + (size - 24) * reps;
+  let once = 0;
+  for (const f of eth) once += 16 + f.data.length;
+  // enough frames that process start-up does not dominate, but at most 64 MB on disk
+  const reps = Math.max(1, Math.min(Math.ceil(target / eth.length), Math.floor((64 << 20) / once)));
+  const size = 24 + once * reps;
   const file = new Uint8Array(size);
   const dv = new DataView(file.buffer);
   // classic pcap, microsecond stamps, LINKTYPE_ETHERNET

@@ -240,7 +240,8 @@ export function parseTcp(buf: Uint8Array, src: AddrLike, dst: AddrLike, opts?: T
 
 /**
  * Parses into `out`, overwriting every field (so one object can serve every segment of a
- * batch). On error `out` is left partly written. The timestamp object is reused if present.
+ * batch). On error `out` is left partly written. The `timestamp` object of the previous parse
+ * is reused (its values overwritten): copy tsVal/tsEcr out rather than keeping the object.
  */
 export function parseTcpInto(
   out: TcpSegment,
