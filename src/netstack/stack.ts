@@ -703,6 +703,9 @@ export class Stack implements NetworkLayer, IcmpHost, NicOwner {
     }
     const pkt = raw.subarray(0, h.totalLen);
     const isFragment = h.mf || h.fragOffset !== 0;
+    // RFC 791: no datagram is longer than 65535 bytes, so no fragment may reach past it (the
+    // "ping of death" shape); Linux drops these as oversized too.
+    if (isFragment && h.fragOffset + h.totalLen - h.hdrLen > 65535 - 20) return this.stats.count('ipv4.dropped.oversized-fragment');
     if (this.filter && !this.hook('PREROUTING', { family: 4, src: h.src, dst: h.dst, protocol: h.protocol, transport: pkt.subarray(h.hdrLen), fragment: h.fragOffset !== 0, length: h.totalLen, inNic: nic.nicId })) return;
     const kind = this.dstKind4(nic, h.dst);
     if (kind === null) return this.forwardIpv4(nic, h, pkt, linkBroadcast);

@@ -217,3 +217,29 @@ test('IPv4 reassembly timeout sends time exceeded (code 1) after the first fragm
   t.is(b.stats.get('icmp4.out.type-11'), 1);
   t.is(a.stats.get('icmp4.in.type-11'), 1);
 });
+
+test('a router re-fragments fragments for a smaller link; offsets and MF carry over', (t) => {
+  const { clock, a, r, b } = routed({ farMtu: 576 });
+  const srv = b.udp.endpoint(4);
+  srv.bind(null, 7);
+  a.udp.endpoint(4).send(pattern(3000, 8), { addr: ip('10.0.2.1'), port: 7 });
+  clock.advance(1);
+  const d = srv.recv();
+  if (typeof d === 'string') return t.fail(d);
+  t.deepEqual(d.data, pattern(3000, 8));
+  t.is(a.stats.get('ipv4.frag.created'), 3, '1480 + 1480 + 48 bytes from the source');
+  t.is(r.stats.get('ipv4.frag.created'), 3 + 3, 'each 1480-byte fragment in three; the small one passes whole');
+});
+
+test('a fragment reaching past 65535 bytes is dropped at input, also at a router', (t) => {
+  const { clock, r } = routed({ farMtu: 576 });
+  const rn = r.nicList()[1];
+  const f = new Uint8Array(14 + 20 + 1400);
+  f.set(rn.mac, 0);
+  f[12] = 8;
+  writeIpv4Header(f, 14, { tos: 0, totalLen: 1420, id: 5, df: false, mf: false, fragOffset: 65000, ttl: 64, protocol: 17, src: ip('10.0.1.1'), dst: ip('10.0.2.1') });
+  t.notThrows(() => rn.deliverFrames([{ data: f }]));
+  clock.advance(1);
+  t.is(r.stats.get('ipv4.dropped.oversized-fragment'), 1);
+  t.is(r.stats.get('ipv4.forwarded'), 0);
+});

@@ -106,3 +106,31 @@ test('loopback: frames come back one step later, copied', (t) => {
   lo.close();
   t.is(lo.writeFrames([{ data: d }]), 0);
 });
+
+test('impairment on the receive side only: what arrives is dropped before the stack sees it', (t) => {
+  const clock = new VirtualClock();
+  const wire = new Wire(clock);
+  const tx = wire.port();
+  const rx = new ImpairedLink(wire.port(), clock, { loss: 1, direction: 'rx' });
+  const got: number[] = [];
+  rx.attach({ deliverFrames: (fs) => got.push(fs.length) });
+  tx.attach({ deliverFrames: () => {} });
+  tx.writeFrames(frames(10));
+  t.is(rx.writeFrames(frames(3)), 3, 'the send side is untouched');
+  clock.advance(10);
+  t.deepEqual(got, []);
+  t.is(rx.counters.lost, 10);
+});
+
+test('a closed stack refuses to send and closes its links', (t) => {
+  const { a, na } = pair();
+  let closed = false;
+  const orig = na.link.close.bind(na.link);
+  na.link.close = () => {
+    closed = true;
+    orig();
+  };
+  a.close();
+  t.true(closed);
+  t.is(a.udp.endpoint(4).send(pattern(1), { addr: ip('10.0.0.2'), port: 1 }), 'ENETDOWN');
+});
