@@ -11,7 +11,7 @@ import type { Frame } from '../../src/netstack/link.js';
  * an IPv4/IPv6/ARP ethertype, a plausible IP header (right version, addresses, sometimes a
  * correct checksum) and random everything else, including extension headers and fragments.
  */
-function randomFrame(rng: SeededRng, to: Nic, from: Nic): Uint8Array {
+function randomFrame(rng: SeededRng, to: Nic, from: Nic, dst4 = ['10.0.0.2', '10.0.0.255'], dst6 = ['fd00::2', 'ff02::1']): Uint8Array {
   const kind = rng.u32() % 10;
   const len = rng.u32() % 1600;
   const f = rng.fill(new Uint8Array(len));
@@ -24,17 +24,18 @@ function randomFrame(rng: SeededRng, to: Nic, from: Nic): Uint8Array {
     f[13] = 0x00;
     const totalLen = rng.u32() & 1 ? len - 14 : rng.u32() & 0xffff;
     const frag = rng.u32() % 4 === 0;
+    const df = rng.u32() % 4 === 0;
     writeIpv4Header(f, 14, {
       tos: 0,
       totalLen: totalLen & 0xffff,
       id: rng.u32() & 3,
-      df: false,
+      df,
       mf: frag && (rng.u32() & 1) === 1,
-      fragOffset: frag ? (rng.u32() % 8) * 8 : 0,
+      fragOffset: frag ? (rng.u32() & 1 ? rng.u32() % 8 : rng.u32() % 8192) * 8 : 0,
       ttl: rng.u32() & 0xff,
       protocol: proto,
       src: ip('10.0.0.1'),
-      dst: rng.u32() & 1 ? ip('10.0.0.2') : ip('10.0.0.255'),
+      dst: ip(dst4[rng.u32() % dst4.length]),
     });
     if (rng.u32() % 4 === 0) f[14] = 0x40 | (rng.u32() & 0x0f); // random IHL, usually wrong
     return f;
@@ -50,7 +51,7 @@ function randomFrame(rng: SeededRng, to: Nic, from: Nic): Uint8Array {
       nextHeader: proto,
       hopLimit: rng.u32() & 0xff,
       src: ip('fd00::1'),
-      dst: rng.u32() & 1 ? ip('fd00::2') : ip('ff02::1'),
+      dst: ip(dst6[rng.u32() % dst6.length]),
     });
     return f;
   }
@@ -92,15 +93,19 @@ test('10,000 random frames: counted, never thrown, and the stack still works aft
 });
 
 test('random frames at a forwarding router are counted, never thrown', (t) => {
-  const { clock, r } = routed();
+  const { clock, r } = routed({ farMtu: 576 });
   const nics = r.nicList().filter((n) => n.medium === 'ethernet');
   const rng = new SeededRng(99);
-  for (let i = 0; i < 2000; i++) {
+  const d4 = ['10.0.2.1', '10.0.1.1', '10.0.1.254', '192.0.2.1'];
+  const d6 = ['fd02::1', 'fd01::1', 'fd01::fe', '2001:db8::1', 'ff02::1'];
+  for (let i = 0; i < 5000; i++) {
     const to = nics[i % 2];
-    t.notThrows(() => to.deliverFrames([{ data: randomFrame(rng, to, nics[(i + 1) % 2]) }]));
+    t.notThrows(() => to.deliverFrames([{ data: randomFrame(rng, to, nics[(i + 1) % 2], d4, d6) }]));
   }
   t.notThrows(() => clock.advance(120_000));
   t.true(r.stats.sum('ipv4.dropped.') + r.stats.sum('ipv6.dropped.') > 0);
+  t.true(r.stats.get('ipv4.forwarded') + r.stats.get('ipv6.forwarded') > 0, 'some were forwarded');
+  t.true(r.stats.get('ipv4.frag.created') > 0, 'and some re-fragmented');
 });
 
 test('truncated copies of valid frames at every length are dropped, not thrown', (t) => {
