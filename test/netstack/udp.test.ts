@@ -2,6 +2,8 @@ import test from 'ava';
 import { pair, routed, ip, pattern } from './topo.js';
 import { IpAddr } from '../../src/netstack/wire/ip-address.js';
 import type { UdpEndpoint } from '../../src/netstack/udp.js';
+import { writeIpv4Header } from '../../src/netstack/ipv4.js';
+import { writeIpv6Header } from '../../src/netstack/ipv6.js';
 import type { Stack } from '../../src/netstack/stack.js';
 
 /** A UDP echo server: every datagram goes back to its sender. */
@@ -337,4 +339,34 @@ test('loopback: a connected UDP socket to a closed port on 127.0.0.1 / ::1 gets 
       t.is(c.recv(), 'EAGAIN');
     }
   }
+});
+
+test('a zero UDP checksum means "none" over IPv4 and is dropped over IPv6 (RFC 8200 §8.1)', (t) => {
+  const { clock, b, na, nb } = pair();
+  const srv = b.udp.endpoint(6);
+  srv.bind(null, 7);
+  const frame = (family: 4 | 6) => {
+    const ipLen = family === 4 ? 20 : 40;
+    const f = new Uint8Array(14 + ipLen + 8 + 4);
+    f.set(nb.mac, 0);
+    f.set(na.mac, 6);
+    f[12] = family === 4 ? 0x08 : 0x86;
+    f[13] = family === 4 ? 0x00 : 0xdd;
+    if (family === 4) writeIpv4Header(f, 14, { tos: 0, totalLen: 32, id: 1, df: false, mf: false, fragOffset: 0, ttl: 64, protocol: 17, src: ip('10.0.0.1'), dst: ip('10.0.0.2') });
+    else writeIpv6Header(f, 14, { trafficClass: 0, flowLabel: 0, payloadLen: 12, nextHeader: 17, hopLimit: 64, src: ip('fd00::1'), dst: ip('fd00::2') });
+    const u = 14 + ipLen;
+    f[u + 1] = 99; // source port 99
+    f[u + 3] = 7;
+    f[u + 5] = 12; // length; checksum stays 0
+    f.set([1, 2, 3, 4], u + 8);
+    return { data: f };
+  };
+  nb.deliverFrames([frame(4), frame(6)]);
+  clock.advance(1);
+  const d = srv.recv();
+  if (typeof d === 'string') return t.fail(d);
+  t.is(d.from.key, '::ffff:10.0.0.1');
+  t.deepEqual([...d.data], [1, 2, 3, 4]);
+  t.is(srv.recv(), 'EAGAIN');
+  t.is(b.stats.get('udp.dropped.zero-checksum'), 1);
 });
