@@ -167,3 +167,17 @@ test('a real TCP frame with an 802.1Q tag inserted decodes through every layer',
   const s = dissectFrame(tagged);
   t.like(s, { vid: 7, network: 'ipv4', transport: 'tcp', srcPort: 59200, dstPort: 8080, error: null });
 });
+
+test('values parsed out of a Node Buffer are copies, not views of the frame', (t) => {
+  const frame = Buffer.from(ARP_REQUEST);
+  const eth = parseEthernet(frame) as EthernetRepr;
+  const arp = parseArp(frame.subarray(14));
+  if (isWireError(arp)) return t.fail(arp);
+  frame.fill(0);
+  t.is(formatMac(eth.src), '02:00:00:00:00:0a');
+  t.is(formatMac(arp.senderMac), '02:00:00:00:00:0a');
+  t.is(arp.senderIp.key, '10.99.0.1');
+  t.is(arp.senderIp.bytes[0], 10);
+  t.false(Buffer.isBuffer(arp.senderIp.bytes));
+  t.false(Buffer.isBuffer(eth.src));
+});

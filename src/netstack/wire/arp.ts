@@ -3,7 +3,7 @@
 
 import type { WireError } from './error.js';
 import { IpAddr } from './ip-address.js';
-import { readU16, writeU16 } from './bytes.js';
+import { copyBytes, readU16, writeU16 } from './bytes.js';
 import { EtherType, type MacAddr } from './ethernet.js';
 
 export const ARP_HTYPE_ETHERNET = 1;
@@ -68,9 +68,9 @@ export function parseArp(buf: Uint8Array): ArpRepr | WireError {
   if (p.htype !== ARP_HTYPE_ETHERNET || p.ptype !== EtherType.IPV4 || p.hlen !== 6 || p.plen !== 4) return 'unsupported';
   return {
     op: p.op,
-    senderMac: buf.slice(8, 14),
+    senderMac: copyBytes(buf, 8, 14),
     senderIp: IpAddr.read(4, buf, 14),
-    targetMac: buf.slice(18, 24),
+    targetMac: copyBytes(buf, 18, 24),
     targetIp: IpAddr.read(4, buf, 24),
   };
 }

@@ -24,3 +24,15 @@ export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
 }
+
+/**
+ * A copy of buf[start, end) as a plain Uint8Array. Not `buf.slice()`: on a Node Buffer (what
+ * fs, sockets and AF_PACKET reads hand over) `slice` is a view of the same memory, so a value
+ * meant to outlive the frame would change with it.
+ */
+export function copyBytes(buf: Uint8Array, start = 0, end = buf.length): Uint8Array {
+  // Nor Uint8Array.prototype.slice.call(buf): it builds through Buffer's species, a Buffer.
+  const out = new Uint8Array(Math.max(0, end - start));
+  out.set(buf.subarray(start, end));
+  return out;
+}

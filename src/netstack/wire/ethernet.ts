@@ -5,7 +5,7 @@
 
 import type { WireError } from './error.js';
 import type { IpAddr } from './ip-address.js';
-import { readU16, writeU16 } from './bytes.js';
+import { copyBytes, readU16, writeU16 } from './bytes.js';
 
 export const EtherType = {
   IPV4: 0x0800,
@@ -157,7 +157,7 @@ export function parseEthernet(buf: Uint8Array): EthernetRepr | WireError {
   if (typeof p === 'string') return p;
   const vlans: VlanTag[] = [];
   for (let i = 0; i < p.tagCount; i++) vlans.push(p.tag(i));
-  return { dst: p.dst.slice(), src: p.src.slice(), ethertype: p.ethertype, vlans };
+  return { dst: copyBytes(buf, 0, 6), src: copyBytes(buf, 6, 12), ethertype: p.ethertype, vlans };
 }
 
 export function ethernetHeaderLen(repr: EthernetRepr): number {

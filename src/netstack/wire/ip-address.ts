@@ -30,7 +30,10 @@ export class IpAddr {
   /** Reads an address of the family out of `buf` at `off` (copies: addresses outlive frames). */
   static read(family: IpFamily, buf: Uint8Array, off: number): IpAddr {
     const n = family === 4 ? 4 : 16;
-    return new IpAddr(family, buf.slice(off, off + n));
+    // Not buf.slice(): on a Node Buffer that is a view of the frame, not a copy.
+    const bytes = new Uint8Array(n);
+    bytes.set(buf.subarray(off, off + n));
+    return new IpAddr(family, bytes);
   }
   /** Parses text; returns null when it is not an address (callers give the error its context). */
   static tryParse(text: string): IpAddr | null {
