@@ -123,7 +123,12 @@ export class PcapParser {
     if (this.failed) throw this.failed;
     if (this.ended) throw new Error('PcapParser.push after end()');
     if (chunk.length === 0) return [];
-    this.extra.push(chunk);
+    // Plain Uint8Array views (not Buffer) out, whatever the source gave: no copy.
+    this.extra.push(
+      Object.getPrototypeOf(chunk) === Uint8Array.prototype
+        ? chunk
+        : new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength),
+    );
     this.extraLen += chunk.length;
     if (this.buf.length - this.pos + this.extraLen < this.need) return [];
     this.merge();
