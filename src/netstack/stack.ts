@@ -559,17 +559,18 @@ export class Stack implements NetworkLayer, IcmpHost, NicOwner {
           gsoSize: gso.mss,
           hdrLen: L + ipHdr + p.header.length,
         };
-        return this.emit(r, p, p.header, payload, ttl, tos, offload, false);
+        return this.emit(r, p, p.header, payload, ttl, tos, offload, p.checksumOffset);
       }
       // DESIGN.md: segment in software when the link cannot.
       this.stats.count('gso.software');
       for (const seg of segmentTcp(p.header, payload, gso.mss)) {
-        const res = this.emit(r, p, seg.header, seg.payload, ttl, tos, undefined, true);
+        // Every segment needs its own checksum, whoever computed the aggregate's (TCP's field is at 16).
+        const res = this.emit(r, p, seg.header, seg.payload, ttl, tos, undefined, p.checksumOffset ?? TCP_CSUM_OFFSET);
         if (typeof res === 'string') return res;
       }
       return;
     }
-    return this.emit(r, p, p.header, payload, ttl, tos, undefined, p.checksumOffset !== undefined);
+    return this.emit(r, p, p.header, payload, ttl, tos, undefined, p.checksumOffset);
   }
 
   /** One transport datagram: checksum, IP header(s), fragmentation, link. */
@@ -581,7 +582,8 @@ export class Stack implements NetworkLayer, IcmpHost, NicOwner {
     ttl: number,
     tos: number,
     offload: FrameOffload | undefined,
-    partial: boolean,
+    /** Where the transport checksum field is when the stack must finish it (else undefined). */
+    csumOffset: number | undefined,
   ): NetResult<void> {
     const family = p.dst.family;
     const ipHdr = family === 4 ? 20 : IPV6_HEADER;
@@ -598,9 +600,17 @@ export class Stack implements NetworkLayer, IcmpHost, NicOwner {
       const t = L + ipHdr;
       frame.set(header, t);
       frame.set(payload, t + header.length);
-      if (p.checksumOffset !== undefined && !offload) {
-        if (partial && r.nic.caps.txChecksumOffload) offload = { csumStart: t, csumOffset: p.checksumOffset };
-        else this.finishChecksum(frame, t, p.checksumOffset, p.protocol, p.src, p.dst, tlen);
+      if (csumOffset !== undefined && !offload) {
+        if (r.nic.caps.txChecksumOffload) {
+          // CHECKSUM_PARTIAL for the device: the pseudo-header sum of this datagram's length
+          // (rewritten: a software-GSO segment is shorter than what the transport summed).
+          const ps = p.protocol === 1 ? 0 : foldSum(pseudoHeaderSum(p.src, p.dst, p.protocol, tlen));
+          frame[t + csumOffset] = ps >>> 8;
+          frame[t + csumOffset + 1] = ps & 0xff;
+          offload = { csumStart: t, csumOffset };
+        } else {
+          this.finishChecksum(frame, t, csumOffset, p.protocol, p.src, p.dst, tlen);
+        }
       }
       if (family === 4) {
         writeIpv4Header(frame, L, { tos, totalLen: 20 + tlen, id: this.nextIpId(), df: !!p.dontFragment, mf: false, fragOffset: 0, ttl, protocol: p.protocol, src: p.src, dst: p.dst });
@@ -615,7 +625,7 @@ export class Stack implements NetworkLayer, IcmpHost, NicOwner {
     const body = new Uint8Array(tlen);
     body.set(header, 0);
     body.set(payload, header.length);
-    if (p.checksumOffset !== undefined) this.finishChecksum(body, 0, p.checksumOffset, p.protocol, p.src, p.dst, tlen);
+    if (csumOffset !== undefined) this.finishChecksum(body, 0, csumOffset, p.protocol, p.src, p.dst, tlen);
     if (family === 4) {
       this.fragment4(r, { tos, id: this.nextIpId(), ttl, protocol: p.protocol, src: p.src, dst: p.dst }, body, 0, false);
     } else {
@@ -981,6 +991,8 @@ export class Stack implements NetworkLayer, IcmpHost, NicOwner {
 }
 
 const EMPTY = new Uint8Array(0);
+/** RFC 9293 §3.1: the TCP checksum field's offset. */
+const TCP_CSUM_OFFSET = 16;
 
 /** We kept the first fragment's header only: make it a well-formed datagram to quote. */
 function withTotalLength(first: Uint8Array): Uint8Array {

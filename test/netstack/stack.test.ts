@@ -8,7 +8,7 @@ import { Wire } from '../../src/netstack/links/wire.js';
 import { RouteTable } from '../../src/netstack/route.js';
 import { IcmpRateLimiter } from '../../src/netstack/icmp.js';
 import { IpCidr } from '../../src/netstack/wire/ip-address.js';
-import { foldSum, partialChecksum, pseudoHeaderSum, sumWords } from '../../src/netstack/wire/checksum.js';
+import { finishPartialChecksum, foldSum, partialChecksum, pseudoHeaderSum, sumWords, transportChecksum, verifyTransportChecksum } from '../../src/netstack/wire/checksum.js';
 import type { IpDelivery, NetworkLayer, TransportError, TransportProtocol } from '../../src/netstack/transport.js';
 import type { Frame } from '../../src/netstack/link.js';
 import { isNetError } from '../../src/netstack/errors.js';
@@ -288,4 +288,55 @@ test('with the real neighbor module (ARP, NDP with DAD), ping v4 and v6 work', (
   t.not(r, 'EAGAIN');
   if (typeof r !== 'string') t.is(r.from.key, ll.cidr.addr.key);
   void IpCidr;
+});
+
+test('software GSO on a link with checksum offload: each segment carries its own partial sum', (t) => {
+  const clock = new VirtualClock();
+  const wire = new Wire(clock);
+  const neighbors = new StaticNeighbors();
+  const rec = new Recorder(6);
+  const a = new Stack({ clock, neighbors, transports: (net) => ((rec.net = net), [rec]) });
+  const b = new Stack({ clock, neighbors, rng: new SeededRng(2) });
+  const na = a.addNic(wire.port({ txChecksumOffload: true }), { addresses: ['10.0.0.1/24'] });
+  neighbors.learn(na);
+  neighbors.learn(b.addNic(wire.port(), { addresses: ['10.0.0.2/24'] }));
+  const sent: Frame[] = [];
+  const orig = na.link.writeFrames.bind(na.link);
+  na.link.writeFrames = (fs) => {
+    for (const f of fs) sent.push({ data: f.data.slice(), offload: f.offload });
+    return orig(fs);
+  };
+  const src = ip('10.0.0.1');
+  const dst = ip('10.0.0.2');
+  const payload = pattern(2500);
+  // This time the transport computed a complete checksum for the aggregate (no checksumOffset).
+  const header = tcpHeader(7, 0x10);
+  const c = transportChecksum(src, dst, 6, header, payload);
+  header[16] = c >> 8;
+  header[17] = c & 0xff;
+  t.is(a.sendIp({ src, dst, protocol: 6, header, payload, gso: { kind: 'tcp', mss: 1000 } }), undefined);
+  clock.advance(0);
+  t.is(sent.length, 3);
+  for (const f of sent) {
+    t.deepEqual(f.offload, { csumStart: 34, csumOffset: 16 });
+    finishPartialChecksum(f.data, 34, 16);
+    t.true(verifyTransportChecksum(src, dst, 6, f.data.subarray(34)), 'the device would produce a valid sum');
+  }
+});
+
+test('software GSO when the transport filled the whole checksum: segments are re-summed', (t) => {
+  const { clock, a, b } = pair();
+  const rec = new Recorder(6);
+  b.registerTransport(rec);
+  const src = ip('10.0.0.1');
+  const dst = ip('10.0.0.2');
+  const payload = pattern(2500);
+  const header = tcpHeader(7, 0x10);
+  const c = transportChecksum(src, dst, 6, header, payload);
+  header[16] = c >> 8;
+  header[17] = c & 0xff;
+  t.is(a.sendIp({ src, dst, protocol: 6, header, payload, gso: { kind: 'tcp', mss: 1000 } }), undefined);
+  clock.advance(1);
+  t.is(rec.got.length, 3);
+  for (const d of rec.got) t.true(verifyTransportChecksum(d.src, d.dst, 6, d.payload));
 });
