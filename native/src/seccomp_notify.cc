@@ -87,7 +87,7 @@ void Stop(Watcher* w) {
 void Call(Watcher* w, Napi::FunctionReference& fn, const std::vector<napi_value>& args) {
   Napi::Env env(w->env);
   if (fn.IsEmpty()) return;
-  fn.MakeCallback(env.Undefined(), args, w->asyncContext);
+  fn.MakeCallback(env.Global(), args, w->asyncContext);
   if (env.IsExceptionPending()) {
     // The callback threw: report it like any uncaught exception instead of losing it.
     Napi::Error e = env.GetAndClearPendingException();
@@ -103,7 +103,7 @@ void End(Watcher* w, const std::string& reason) {
   Napi::FunctionReference onEnd = std::move(w->onEnd);
   Stop(w);
   if (!onEnd.IsEmpty()) {
-    onEnd.MakeCallback(env.Undefined(), {Napi::String::New(env, reason)}, w->asyncContext);
+    onEnd.MakeCallback(env.Global(), {Napi::String::New(env, reason)}, w->asyncContext);
     if (env.IsExceptionPending()) napi_fatal_exception(w->env, env.GetAndClearPendingException().Value());
   }
 }

@@ -1,0 +1,338 @@
+// The seccomp supervisor end to end: real guests (test/kernel/supervisor/guests/netprobe.c) whose
+// trapped calls are answered by hand. Root: the guest gets its own network namespace.
+
+import test from 'ava';
+import { Socket } from 'node:net';
+import { native } from '../../../src/net-plumbing/native.js';
+import { ERRNO } from '../../../src/kernel/errno.js';
+import { SYSCALLS_X86_64 as NR, AF_INET, AF_INET6, AF_UNIX, SIOC_FIRST } from '../../../src/kernel/supervisor/index.js';
+import type { SyscallAnswer, TrappedCall } from '../../../src/kernel/supervisor/index.js';
+import { privilegedTest } from '../../helpers/privileged.js';
+import { answerSocket, cleanupGuests, runGuest } from './guest-harness.js';
+
+test.after.always(() => cleanupGuests());
+
+function closeAll(fds: number[]): void {
+  for (const fd of fds.splice(0)) {
+    try {
+      native().closeFd(fd);
+    } catch {
+      /* already closed */
+    }
+  }
+}
+
+/** Reads from a stream socketpair end until EOF. */
+function readAll(fd: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = new Socket({ fd, readable: true, writable: false });
+    let data = '';
+    s.setEncoding('utf8');
+    s.on('data', (d: string) => (data += d));
+    s.on('end', () => {
+      s.destroy();
+      resolve(data);
+    });
+    s.on('error', reject);
+  });
+}
+
+function deferred<T = void>(): { promise: Promise<T>; resolve: (v: T) => void } {
+  let resolve!: (v: T) => void;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+privilegedTest('socket() is answered with an injected fd: the guest writes "hello" into moat\'s socketpair', async (t) => {
+  const kept: number[] = [];
+  try {
+    const g = await runGuest('netprobe', ['socket-write'], (call) => {
+      if (call.name === 'socket') return answerSocket(call, kept);
+      return { errno: 'ENOSYS' };
+    });
+    const hello = readAllAfter(kept, 0);
+    const { exit, out } = await g.done();
+    t.deepEqual(exit, { code: 0, signal: null });
+    const lines = out.all;
+    t.regex(lines[0] ?? '', /^socket=\d+$/);
+    t.true(Number(lines[0]!.split('=')[1]) >= 3, 'a real fd number, past stdio');
+    t.is(lines[1], 'nonblock=0 cloexec=0');
+    t.is(lines[2], 'write=5');
+    t.regex(lines[3] ?? '', /^socket6=\d+$/);
+    t.is(lines[4], 'nonblock=1 cloexec=1', 'SOCK_NONBLOCK and SOCK_CLOEXEC are honoured');
+    t.is(await hello, 'hello');
+    t.deepEqual(
+      g.calls.map((c) => [c.name, c.argInt(0)]),
+      [
+        ['socket', AF_INET],
+        ['socket', AF_INET6],
+      ],
+    );
+    t.is(g.supervisor.stats.answered, 2);
+    t.is(g.supervisor.stats.stale, 0);
+  } finally {
+    closeAll(kept);
+  }
+});
+
+/** Resolves with what arrives on kept[i] once the handler has created it. */
+async function readAllAfter(kept: number[], i: number): Promise<string> {
+  while (kept.length <= i) await new Promise((r) => setImmediate(r));
+  const fd = kept[i]!;
+  kept.splice(i, 1);
+  return readAll(fd);
+}
+
+privilegedTest('connect answered with ECONNREFUSED: the guest sees that errno, and moat read its sockaddr', async (t) => {
+  const kept: number[] = [];
+  const seen: { sockaddr?: Uint8Array | string } = {};
+  try {
+    const g = await runGuest('netprobe', ['connect-refused'], (call) => {
+      if (call.name === 'socket') return answerSocket(call, kept);
+      if (call.name === 'connect') {
+        seen.sockaddr = call.memory.readSockaddr(call.args[1]!, call.args[2]!);
+        return { errno: 'ECONNREFUSED' };
+      }
+      return { errno: 'ENOSYS' };
+    });
+    const { exit, out } = await g.done();
+    t.is(exit.code, 0);
+    t.is(out.values.get('connect'), '-1 ECONNREFUSED');
+    const sa = seen.sockaddr;
+    if (!(sa instanceof Uint8Array)) return t.fail(`sockaddr read failed: ${String(sa)}`);
+    // struct sockaddr_in for 127.0.0.1:7777: family 2 (host order), port 0x1e61 (network order).
+    t.deepEqual(Buffer.from(sa).subarray(0, 8), Buffer.from([2, 0, 0x1e, 0x61, 127, 0, 0, 1]));
+    t.is(sa.length, 16);
+  } finally {
+    closeAll(kept);
+  }
+});
+
+privilegedTest('a bad sockaddr pointer passed to connect reads as EFAULT and the guest gets EFAULT', async (t) => {
+  const kept: number[] = [];
+  const seen: Array<Uint8Array | string> = [];
+  try {
+    const g = await runGuest('netprobe', ['connect-badptr'], (call) => {
+      if (call.name === 'socket') return answerSocket(call, kept);
+      if (call.name === 'connect') {
+        const r = call.memory.readSockaddr(call.args[1]!, call.args[2]!);
+        seen.push(r);
+        return typeof r === 'string' ? { errno: r === 'GONE' ? 'EINTR' : r } : { value: 0 };
+      }
+      return { errno: 'ENOSYS' };
+    });
+    const { exit, out } = await g.done();
+    t.is(exit.code, 0);
+    t.deepEqual(seen, ['EFAULT']);
+    t.is(out.values.get('connect'), '-1 EFAULT');
+  } finally {
+    closeAll(kept);
+  }
+});
+
+privilegedTest('AF_UNIX and netlink sockets work without a notification; socketpair(AF_INET) is trapped', async (t) => {
+  const g = await runGuest('netprobe', ['unix'], (call) => {
+    t.is(call.name, 'socketpair');
+    t.is(call.argInt(0), AF_INET);
+    return { errno: 'EOPNOTSUPP' };
+  });
+  const { exit, out } = await g.done();
+  t.is(exit.code, 0);
+  const v = out.values;
+  t.is(v.get('socketpair'), '0');
+  t.is(v.get('write'), '4');
+  t.is(v.get('got'), 'ping');
+  t.is(v.get('unixdgram'), 'ok');
+  t.is(v.get('netlink'), 'ok');
+  t.is(v.get('socketpair-inet'), '-1 EOPNOTSUPP');
+  t.is(g.supervisor.stats.received, 1, 'only socketpair(AF_INET) reached moat');
+  t.not(AF_UNIX, AF_INET);
+});
+
+privilegedTest('io_uring_setup, io_uring_enter and io_uring_register return ENOSYS', async (t) => {
+  const g = await runGuest('netprobe', ['io_uring'], () => ({ errno: 'EIO' }));
+  const { exit, out } = await g.done();
+  t.is(exit.code, 0);
+  t.is(out.values.get('io_uring_setup'), '-1 ENOSYS');
+  t.is(out.values.get('io_uring_enter'), '-1 ENOSYS');
+  t.is(out.values.get('io_uring_register'), '-1 ENOSYS');
+  t.is(g.supervisor.stats.received, 0, 'refused in BPF, never notified');
+});
+
+privilegedTest("the guest's network namespace has only lo", async (t) => {
+  const g = await runGuest('netprobe', ['netdev'], () => ({ errno: 'EIO' }));
+  const { exit, out } = await g.done();
+  t.is(exit.code, 0);
+  t.is(out.values.get('ifaces'), 'lo');
+});
+
+privilegedTest('a 32-bit socketcall via int 0x80 and an x32 socket() both get ENOSYS without reaching moat', async (t) => {
+  const g = await runGuest('netprobe', ['int80'], () => ({ value: 0 }));
+  const { exit, out } = await g.done();
+  t.is(exit.code, 0);
+  t.is(out.values.get('int80'), String(-ERRNO.ENOSYS));
+  t.is(out.values.get('x32'), '-1 ENOSYS');
+  t.is(g.supervisor.stats.received, 0);
+});
+
+privilegedTest('socket ioctls (SIOC*) are trapped; FIONREAD on a pipe is not', async (t) => {
+  const seen: number[] = [];
+  const g = await runGuest('netprobe', ['ioctl'], (call) => {
+    seen.push(call.argU32(1));
+    return { errno: 'ENODEV' };
+  });
+  const { exit, out } = await g.done();
+  t.is(exit.code, 0);
+  t.deepEqual(seen, [0x8933], 'SIOCGIFINDEX only');
+  t.true(seen[0]! >= SIOC_FIRST);
+  t.is(out.values.get('siocgifindex'), '-1 ENODEV');
+  t.is(out.values.get('fionread'), '0');
+  t.is(out.values.get('avail'), '3');
+});
+
+privilegedTest('guest memory: getsockname writes a sockaddr (and truncates), sendmsg gathers, recvmsg scatters', async (t) => {
+  const kept: number[] = [];
+  let gathered = '';
+  try {
+    const g = await runGuest('netprobe', ['memory'], (call): SyscallAnswer => {
+      const m = call.memory;
+      switch (call.name) {
+        case 'socket':
+          return answerSocket(call, kept);
+        case 'getsockname': {
+          const sin = Buffer.from([2, 0, 0x1f, 0x90, 10, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 0]);
+          const r = m.writeSockaddr(call.args[1]!, call.args[2]!, sin);
+          return r === true ? { value: 0 } : { errno: r === 'GONE' ? 'EINTR' : r };
+        }
+        case 'sendmsg': {
+          const h = m.readMsghdr(call.args[1]!);
+          if (typeof h === 'string') return { errno: 'EFAULT' };
+          const iov = m.readIovecs(h.iov, h.iovlen);
+          if (typeof iov === 'string') return { errno: 'EFAULT' };
+          const data = m.gather(iov);
+          if (typeof data === 'string') return { errno: 'EFAULT' };
+          gathered = Buffer.from(data).toString();
+          return { value: data.length };
+        }
+        case 'recvmsg': {
+          const h = m.readMsghdr(call.args[1]!);
+          if (typeof h === 'string') return { errno: 'EFAULT' };
+          const iov = m.readIovecs(h.iov, h.iovlen);
+          if (typeof iov === 'string') return { errno: 'EFAULT' };
+          const n = m.scatter(iov, Buffer.from('abcdefgh'));
+          return typeof n === 'number' ? { value: n } : { errno: 'EFAULT' };
+        }
+        default:
+          return { errno: 'ENOSYS' };
+      }
+    });
+    const { exit, out } = await g.done();
+    t.is(exit.code, 0);
+    const v = out.values;
+    t.is(v.get('name'), '10.0.0.7:8080 len=16');
+    t.is(v.get('short-len'), '16 family=2', 'truncated copy, full length written back');
+    t.is(v.get('sendmsg'), '5');
+    t.is(gathered, 'hello');
+    t.is(v.get('recvmsg'), '8');
+    t.is(v.get('a'), 'abc b=defgh');
+  } finally {
+    closeAll(kept);
+  }
+});
+
+privilegedTest("a thread blocked in a trapped accept does not hold up another thread's connect", async (t) => {
+  const kept: number[] = [];
+  const acceptPending = deferred<TrappedCall>();
+  const releaseAccept = deferred();
+  try {
+    const g = await runGuest('netprobe', ['threads'], async (call): Promise<SyscallAnswer> => {
+      if (call.name === 'socket') return answerSocket(call, kept);
+      if (call.name === 'accept') {
+        acceptPending.resolve(call);
+        await releaseAccept.promise;
+        return { errno: 'ECONNABORTED' };
+      }
+      if (call.name === 'connect') {
+        // Answer only while accept is still pending: proves the two calls were in flight together.
+        await acceptPending.promise;
+        return { errno: 'ECONNREFUSED' };
+      }
+      return { errno: 'ENOSYS' };
+    });
+    const acceptCall = await acceptPending.promise;
+    await g.out.waitFor(/^connect=/);
+    t.is(g.out.values.get('connect'), '-1 ECONNREFUSED');
+    t.false(g.out.all.some((l) => l.startsWith('accept=')), 'accept still blocked');
+    t.true(acceptCall.isValid());
+    t.is(g.supervisor.pending, 1);
+    releaseAccept.resolve();
+    const { exit, out } = await g.done();
+    t.is(exit.code, 0);
+    t.is(out.values.get('accept'), '-1 ECONNABORTED');
+    t.not(acceptCall.tid, g.guest.pid, 'accept came from the second thread');
+  } finally {
+    closeAll(kept);
+  }
+});
+
+privilegedTest('a guest killed mid-call: the answer reports ENOENT (counted as stale) and the supervisor keeps serving', async (t) => {
+  const first = deferred<TrappedCall>();
+  const release = deferred();
+  let settled: unknown;
+  const g = await runGuest('netprobe', ['fork-kill'], async (call): Promise<SyscallAnswer> => {
+    if (call.name !== 'socket') return { errno: 'ENOSYS' };
+    if (g0 === undefined || call.tid !== g0) {
+      first.resolve(call);
+      await release.promise;
+      return { value: 3, onSettled: (o) => (settled = o) };
+    }
+    return { errno: 'EACCES' };
+  });
+  const g0 = g.guest.pid;
+  const call = await first.promise;
+  const childPid = Number((await g.out.waitFor(/^child=(\d+)$/))[1]);
+  t.is(call.tid, childPid);
+  process.kill(childPid, 'SIGKILL');
+  await g.out.waitFor(/^child-signal=/);
+  t.is(g.out.values.get('child-signal'), '9');
+  t.false(call.isValid());
+  t.is(g.supervisor.sweep(), 1, 'the sweep finds the dead caller');
+  t.true(call.signal.aborted);
+  release.resolve();
+  await g.supervisor.idle();
+  t.deepEqual(settled, { ok: false, code: 'ENOENT' });
+  t.is(g.supervisor.stats.stale, 1);
+  const { exit, out } = await g.done();
+  t.is(exit.code, 0);
+  t.is(out.values.get('socket-after'), '-1 EACCES', 'the next call is still answered');
+  t.is(g.supervisor.stats.answered, 1);
+});
+
+privilegedTest('a handler that throws gives the guest EIO and is reported, and the supervisor carries on', async (t) => {
+  const guest = await runGuest('netprobe', ['connect-refused'], (call) => {
+    if (call.name === 'socket') throw new Error('boom');
+    return { errno: 'ECONNREFUSED' };
+  });
+  const { exit, out } = await guest.done();
+  t.is(exit.code, 0);
+  t.is(guest.supervisor.stats.handlerErrors, 1);
+  // socket() failed with EIO, so connect ran on fd -1: the filter still traps it, moat answers.
+  t.is(out.values.get('connect'), '-1 ECONNREFUSED');
+});
+
+privilegedTest('spawnGuest reports a missing program as an exec failure with ENOENT', async (t) => {
+  const { spawnGuest, GuestSpawnError } = await import('../../../src/kernel/supervisor/index.js');
+  const err = await t.throwsAsync(spawnGuest({ file: '/nonexistent/moat-guest', stdio: ['ignore', 'ignore', 'ignore'] }));
+  t.true(err instanceof GuestSpawnError);
+  t.is((err as InstanceType<typeof GuestSpawnError>).stage, 'exec');
+  t.is((err as InstanceType<typeof GuestSpawnError>).code, 'ENOENT');
+});
+
+test('syscall table matches the x86_64 numbers the filter uses', (t) => {
+  t.is(NR.socket, 41);
+  t.is(NR.connect, 42);
+  t.is(NR.accept4, 288);
+  t.is(NR.recvmmsg, 299);
+  t.is(NR.sendmmsg, 307);
+  t.is(NR.io_uring_setup, 425);
+});
