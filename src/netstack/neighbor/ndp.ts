@@ -64,6 +64,8 @@ export function createNdp(host: NeighborHost, opts?: NdpOptions): Ndp {
   const timers = host.timers;
   let stopped = false;
   let started = false;
+  /** A router advertised itself (non-zero lifetime): no solicitation needed (§6.3.7). */
+  let routerHeard = false;
   const linkLocal = linkLocalFromMac(host.mac);
 
   const findMine = (addr: IpAddr) => host.ipv6Addresses().find((a) => a.cidr.addr.equals(addr));
@@ -146,7 +148,7 @@ export function createNdp(host: NeighborHost, opts?: NdpOptions): Ndp {
     sendNs: (addr, nonce) => sendNdp(IpAddr.ANY6, solicitedNode(addr), buildNs(addr, null, nonce)),
     succeeded(addr) {
       // RFC 4861 §6.3.7 sends RSs from a valid address when it can: wait for the link-local one.
-      if (started && !stopped && o.routerSolicit && addr.equals(linkLocal)) solicitor.start();
+      if (started && !stopped && o.routerSolicit && !routerHeard && addr.equals(linkLocal)) solicitor.start();
     },
     failed(addr) {
       slaac.forget(addr);
@@ -182,8 +184,12 @@ export function createNdp(host: NeighborHost, opts?: NdpOptions): Ndp {
       return;
     }
     count('rx.ra');
-    // §6.3.7: a valid RA with a non-zero Router Lifetime ends solicitation.
-    if (m.routerLifetime > 0) solicitor.stop();
+    // §6.3.7: a valid RA with a non-zero Router Lifetime ends solicitation, or makes it
+    // unnecessary when it arrives before our link-local address is ready to solicit from.
+    if (m.routerLifetime > 0) {
+      routerHeard = true;
+      solicitor.stop();
+    }
     if (m.curHopLimit !== 0) host.setCurHopLimit?.(m.curHopLimit);
     if (m.reachableTime !== 0) cache.setBaseReachableTime(m.reachableTime);
     if (m.retransTimer !== 0) cache.params.retransTimerMs = m.retransTimer;

@@ -640,3 +640,15 @@ test('a SLAAC address removed behind the module (by hand, by the NIC) is formed 
   t.is(a.n('ndp.slaac.address-added'), 2);
   t.is(a.n('ndp.dad.ok'), 2);
 });
+
+test('an RA heard before the link-local address leaves DAD makes router solicitation unnecessary', (t) => {
+  const lan = new Lan();
+  const { sendRa } = withRouter(lan, () => ({ routerLifetimeS: 600 }));
+  const a = new FakeHost(lan, 1, MAC_A).withNdp();
+  a.ndp!.start();
+  sendRa(); // unsolicited, while fe80::5054:ff:fe12:3456 is still tentative
+  lan.advance(30_000);
+  t.false(a.hasV6(LL_A)!.tentative);
+  t.is(a.routers.get('fe80::1'), 600);
+  t.is(ndpSent(a, 133).length, 0);
+});
