@@ -23,6 +23,7 @@ export const NdpOptionType = {
   PREFIX_INFO: 3,
   REDIRECTED_HEADER: 4,
   MTU: 5,
+  NONCE: 14, // RFC 3971 §5.3.2, used by DAD (RFC 7527 §4.1); kept raw
   ROUTE_INFO: 24, // RFC 4191 (kept raw)
   RDNSS: 25,
   DNSSL: 31, // RFC 8106 (kept raw)
