@@ -122,6 +122,8 @@ export class TcpEndpoint {
   // --- ACK scheduling ---
   /** Full segments received since the last ACK we sent. */
   unackedSegs = 0;
+  /** Data arrived that no ACK has covered yet. */
+  ackPending = false;
   quickAcks = 0;
   ackNow = false;
 
@@ -246,7 +248,17 @@ export class TcpEndpoint {
         return 'EPIPE';
     }
     if (this.finQueued) return 'EPIPE';
-    const n = Math.min(data.length, this.writable);
+    let n = Math.min(data.length, this.writable);
+    const room = this.stack.memoryRoom();
+    if (room < n) {
+      // Stack-wide buffer memory is exhausted: accept what fits (ENOBUFS when nothing does).
+      this.stack.stats.memoryLimitHits++;
+      n = room;
+      if (n === 0) {
+        this.writeBlocked = true;
+        return this.sendQueue.length > 0 ? 0 : 'ENOBUFS';
+      }
+    }
     if (n < data.length) this.writeBlocked = true;
     if (n === 0) return 0;
     this.sendQueue.push(n === data.length ? data : data.subarray(0, n));

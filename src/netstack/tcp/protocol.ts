@@ -474,6 +474,10 @@ export class TcpProtocol implements TransportProtocol {
 
   // ------------------------------------------------------------------ memory and events
 
+  /** Buffer bytes the stack can still take. */
+  memoryRoom(): number {
+    return Math.max(0, this.config.maxBufferMemory - this.memory);
+  }
   canCharge(n: number): boolean {
     return this.memory + n <= this.config.maxBufferMemory;
   }

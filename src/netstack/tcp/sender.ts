@@ -88,6 +88,7 @@ export function transmit(ep: TcpEndpoint, flags: number, seq: number, payload: U
   if (flags & ACK) {
     ep.lastAckSent = ep.rcvNxt;
     ep.unackedSegs = 0;
+    ep.ackPending = false;
     ep.ackNow = false;
     ep.delackTimer?.cancel();
   }
@@ -360,7 +361,7 @@ export function onKeepaliveTimer(ep: TcpEndpoint): void {
 }
 
 export function onDelackTimer(ep: TcpEndpoint): void {
-  if (ep.unackedSegs > 0 || ep.ackNow) sendAck(ep);
+  if (ep.ackPending || ep.ackNow) sendAck(ep);
 }
 
 /**
@@ -369,6 +370,7 @@ export function onDelackTimer(ep: TcpEndpoint): void {
  * after the delayed-ACK timeout.
  */
 export function scheduleAck(ep: TcpEndpoint, fullSegment: boolean): void {
+  ep.ackPending = true;
   if (fullSegment) ep.unackedSegs++;
   if (ep.quickAcks > 0 || ep.opts.quickAck) {
     if (ep.quickAcks > 0) ep.quickAcks--;
@@ -387,8 +389,9 @@ export function maybeWindowUpdate(ep: TcpEndpoint): void {
   if (ep.state !== TcpState.ESTABLISHED && ep.state !== TcpState.FIN_WAIT_1 && ep.state !== TcpState.FIN_WAIT_2) return;
   const free = Math.max(0, ep.rcvBuf - ep.recvQueue.length - ep.ooo.bytes);
   const cur = Math.max(0, seqDiff(ep.rcvAdv, ep.rcvNxt));
-  const step = Math.min(ep.rcvBuf / 2, 2 * ep.advMss);
-  if (free - cur >= step || (cur < ep.advMss && free >= ep.advMss && free > cur)) sendAck(ep);
+  // As Linux's tcp_cleanup_rbuf: worth a segment when the window at least doubles, and (SWS)
+  // when it grows by min(RCV.BUFF/2, MSS) at least.
+  if (free >= 2 * cur && free - cur >= Math.min(ep.rcvBuf / 2, ep.advMss)) sendAck(ep);
 }
 
 /** Restarts the retransmission timer after progress (RFC 6298 §5.3) or stops it (§5.2). */
