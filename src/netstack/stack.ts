@@ -8,7 +8,7 @@
 // (flush()); API calls outside a step arm a zero-delay wakeup that flushes.
 
 import { IpAddr, IpCidr } from './wire/ip-address.js';
-import { foldSum, pseudoHeaderSum, sumWords } from './wire/checksum.js';
+import { finishPartialChecksum, foldSum, pseudoHeaderSum, sumWords } from './wire/checksum.js';
 import type { Clock, WakeupHandle } from './clock.js';
 import { TimerQueue } from './timers.js';
 import { SeededRng, type Rng } from './random.js';
@@ -718,7 +718,7 @@ export class Stack implements NetworkLayer, IcmpHost, NicOwner {
     if (isFragment && h.fragOffset + h.totalLen - h.hdrLen > 65535 - 20) return this.stats.count('ipv4.dropped.oversized-fragment');
     if (this.filter && !this.hook('PREROUTING', { family: 4, src: h.src, dst: h.dst, protocol: h.protocol, transport: pkt.subarray(h.hdrLen), fragment: h.fragOffset !== 0, length: h.totalLen, inNic: nic.nicId })) return;
     const kind = this.dstKind4(nic, h.dst);
-    if (kind === null) return this.forwardIpv4(nic, h, pkt, linkBroadcast);
+    if (kind === null) return this.forwardIpv4(nic, h, pkt, linkBroadcast, offload);
     const bcast = kind !== 'unicast' || linkBroadcast;
     if (isFragment) {
       // RFC 791 §3.2: fragments of one datagram share src, dst, protocol and id.
@@ -772,7 +772,7 @@ export class Stack implements NetworkLayer, IcmpHost, NicOwner {
     }
   }
 
-  private forwardIpv4(nic: Nic, h: Ipv4Header, pkt: Uint8Array, linkBroadcast: boolean): void {
+  private forwardIpv4(nic: Nic, h: Ipv4Header, pkt: Uint8Array, linkBroadcast: boolean, offload: FrameOffload | undefined): void {
     if (!this.forward4) return this.stats.count('ipv4.dropped.not-for-us');
     // RFC 1812 §5.3.4/§4.2.2.11: no forwarding of link broadcasts, multicast (no mrouting), or
     // link-local sources (RFC 3927 §7).
@@ -796,6 +796,7 @@ export class Stack implements NetworkLayer, IcmpHost, NicOwner {
     if (this.filter && !this.hook('POSTROUTING', { family: 4, src: h.src, dst: h.dst, protocol: h.protocol, transport: pkt.subarray(h.hdrLen), fragment: h.fragOffset !== 0, length: h.totalLen, inNic: nic.nicId, outNic: out.nicId })) return;
     const kind = rt.gateway === null && this.isBroadcastV4(h.dst, out) ? 'broadcast' : 'unicast';
     const r: ResolvedRoute = { nic: out, nextHop: rt.gateway ?? h.dst, gateway: rt.gateway, src: h.src, mtu: out.mtu, kind };
+    if (offload?.gsoType) return this.forwardOffloaded(nic, out, 4, pkt, h.hdrLen, r.nextHop, kind, offload, h.src, h.dst);
     if (h.totalLen > out.mtu) {
       if (h.df) {
         // RFC 1191 §4: tell the sender the next-hop MTU.
@@ -808,13 +809,7 @@ export class Stack implements NetworkLayer, IcmpHost, NicOwner {
       this.fragment4(r, { tos: h.tos, id: h.id, ttl: h.ttl - 1, protocol: h.protocol, src: h.src, dst: h.dst }, pkt.subarray(h.hdrLen), h.fragOffset, h.mf);
       return;
     }
-    const L = out.linkHeaderLen;
-    const frame = new Uint8Array(L + pkt.length);
-    frame.set(pkt, L);
-    frame[L + 8] = h.ttl - 1;
-    setIpv4Checksum(frame, L, h.hdrLen);
-    this.stats.count('ipv4.forwarded');
-    out.transmit(frame, 4, r.nextHop, kind);
+    this.forwardOffloaded(nic, out, 4, pkt, h.hdrLen, r.nextHop, kind, offload, h.src, h.dst);
   }
 
   private reassemblyTimeout4(first: Uint8Array): void {
@@ -837,7 +832,7 @@ export class Stack implements NetworkLayer, IcmpHost, NicOwner {
     if (this.filter && !this.hook('PREROUTING', { family: 6, src: h.src, dst: h.dst, protocol: h.nextHeader, transport: pkt.subarray(IPV6_HEADER), fragment: false, length: h.end, inNic: nic.nicId })) return;
     const kind = this.dstKind6(nic, h.dst);
     if (kind === 'not-member') return this.stats.count('ipv6.dropped.not-member');
-    if (kind === null) return this.forwardIpv6(nic, h, pkt, linkMulticast);
+    if (kind === null) return this.forwardIpv6(nic, h, pkt, linkMulticast, offload);
     const multi = kind !== 'unicast';
     const verified = !!offload && nic.caps.rxChecksumOffload && (offload.csumValid === true || offload.csumStart !== undefined);
     this.walkIpv6(nic, h, pkt, h.nextHeader, IPV6_HEADER, 6, multi, verified);
@@ -923,7 +918,7 @@ export class Stack implements NetworkLayer, IcmpHost, NicOwner {
     }
   }
 
-  private forwardIpv6(nic: Nic, h: Ipv6Header, pkt: Uint8Array, linkMulticast: boolean): void {
+  private forwardIpv6(nic: Nic, h: Ipv6Header, pkt: Uint8Array, linkMulticast: boolean, offload: FrameOffload | undefined): void {
     if (!this.forward6) return this.stats.count('ipv6.dropped.not-for-us');
     if (linkMulticast || h.dst.isMulticast()) return this.stats.count('ipv6.dropped.not-forwardable');
     const off = { h, packet: pkt, multicastOrBroadcast: false };
@@ -948,18 +943,102 @@ export class Stack implements NetworkLayer, IcmpHost, NicOwner {
     }
     if (this.filter && !this.hook('FORWARD', { family: 6, src: h.src, dst: h.dst, protocol: h.nextHeader, transport: pkt.subarray(IPV6_HEADER), fragment: false, length: h.end, inNic: nic.nicId, outNic: out.nicId })) return;
     if (this.filter && !this.hook('POSTROUTING', { family: 6, src: h.src, dst: h.dst, protocol: h.nextHeader, transport: pkt.subarray(IPV6_HEADER), fragment: false, length: h.end, inNic: nic.nicId, outNic: out.nicId })) return;
+    if (offload?.gsoType) return this.forwardOffloaded(nic, out, 6, pkt, IPV6_HEADER, rt.gateway ?? h.dst, 'unicast', offload, h.src, h.dst);
     if (pkt.length > out.mtu) {
       // RFC 8200 §5: routers never fragment; RFC 4443 §3.2 packet too big with the MTU.
       this.stats.count('ipv6.dropped.too-big');
       this.icmp.error6(off, ICMP6.PACKET_TOO_BIG, 0, out.mtu);
       return;
     }
+    this.forwardOffloaded(nic, out, 6, pkt, IPV6_HEADER, rt.gateway ?? h.dst, 'unicast', offload, h.src, h.dst);
+  }
+
+  /**
+   * Sends a datagram being forwarded (checks done), keeping what the receive offload promised:
+   * a partial checksum is handed on to an offloading link or finished here; a GSO aggregate is
+   * handed on to a link that takes it or cut into segments here (Linux does the same when it
+   * forwards GRO packets: skb_gso_segment before a device without TSO).
+   */
+  private forwardOffloaded(
+    inNic: Nic,
+    out: Nic,
+    family: 4 | 6,
+    pkt: Uint8Array,
+    ipLen: number,
+    nextHop: IpAddr,
+    kind: 'unicast' | 'broadcast' | 'multicast',
+    offload: FrameOffload | undefined,
+    src: IpAddr,
+    dst: IpAddr,
+  ): void {
     const L = out.linkHeaderLen;
+    const caps = out.caps;
+    const partial = offload?.csumStart !== undefined && offload.csumOffset !== undefined && !offload.csumValid;
+    const ipStart = partial ? offload!.csumStart! - inNic.linkHeaderLen : 0;
+    const gsoOk = caps.gsoMaxSize >= pkt.length && caps.txChecksumOffload && out.medium === 'ethernet';
+    if (offload?.gsoType && offload.gsoSize && !gsoOk) {
+      const tcp = family === 4 ? pkt[9] === 6 : pkt[6] === 6;
+      if (!tcp || pkt.length < ipLen + 20) return this.stats.count(`ipv${family}.dropped.gso-not-tcp`);
+      const thl = (pkt[ipLen + 12] >> 4) * 4;
+      if (thl < 20 || ipLen + thl > pkt.length || ipLen + thl + offload.gsoSize > out.mtu) {
+        return this.stats.count(`ipv${family}.dropped.gso-too-big`);
+      }
+      const segs = segmentTcp(pkt.subarray(ipLen, ipLen + thl), pkt.subarray(ipLen + thl), offload.gsoSize);
+      this.stats.count('gso.software-forward');
+      const id = family === 4 ? (pkt[4] << 8) | pkt[5] : 0;
+      for (let i = 0; i < segs.length; i++) {
+        const tlen = thl + segs[i].payload.length;
+        const frame = new Uint8Array(L + ipLen + tlen);
+        frame.set(pkt.subarray(0, ipLen), L);
+        frame.set(segs[i].header, L + ipLen);
+        frame.set(segs[i].payload, L + ipLen + thl);
+        if (family === 4) {
+          frame[L + 2] = (ipLen + tlen) >>> 8;
+          frame[L + 3] = (ipLen + tlen) & 0xff;
+          frame[L + 4] = ((id + i) >>> 8) & 0xff; // RFC 6864: IDs advance per segment, as TSO does
+          frame[L + 5] = (id + i) & 0xff;
+          frame[L + 8] -= 1;
+          setIpv4Checksum(frame, L, ipLen);
+        } else {
+          frame[L + 4] = tlen >>> 8;
+          frame[L + 5] = tlen & 0xff;
+          frame[L + 7] -= 1;
+        }
+        let segOff: FrameOffload | undefined;
+        if (caps.txChecksumOffload) {
+          const ps = foldSum(pseudoHeaderSum(src, dst, 6, tlen));
+          frame[L + ipLen + TCP_CSUM_OFFSET] = ps >>> 8;
+          frame[L + ipLen + TCP_CSUM_OFFSET + 1] = ps & 0xff;
+          segOff = { csumStart: L + ipLen, csumOffset: TCP_CSUM_OFFSET };
+        } else {
+          this.finishChecksum(frame, L + ipLen, TCP_CSUM_OFFSET, 6, src, dst, tlen);
+        }
+        this.stats.count(`ipv${family}.forwarded`);
+        out.transmit(frame, family, nextHop, kind, segOff);
+      }
+      return;
+    }
     const frame = new Uint8Array(L + pkt.length);
     frame.set(pkt, L);
-    frame[L + 7] = h.hopLimit - 1;
-    this.stats.count('ipv6.forwarded');
-    out.transmit(frame, 6, rt.gateway ?? h.dst, 'unicast');
+    if (family === 4) {
+      frame[L + 8] -= 1;
+      setIpv4Checksum(frame, L, ipLen);
+    } else {
+      frame[L + 7] -= 1;
+    }
+    let outOff: FrameOffload | undefined;
+    if (partial) {
+      const start = L + ipStart;
+      if (caps.txChecksumOffload) {
+        outOff = offload!.gsoType
+          ? { ...offload!, csumStart: start, hdrLen: offload!.hdrLen !== undefined ? offload!.hdrLen - inNic.linkHeaderLen + L : undefined }
+          : { csumStart: start, csumOffset: offload!.csumOffset };
+      } else {
+        finishPartialChecksum(frame, start, offload!.csumOffset!);
+      }
+    }
+    this.stats.count(`ipv${family}.forwarded`);
+    out.transmit(frame, family, nextHop, kind, outOff);
   }
 
   private reassemblyTimeout6(stored: Uint8Array): void {

@@ -340,3 +340,48 @@ test('software GSO when the transport filled the whole checksum: segments are re
   t.is(rec.got.length, 3);
   for (const d of rec.got) t.true(verifyTransportChecksum(d.src, d.dst, 6, d.payload));
 });
+
+for (const farOffload of [false, true]) {
+  test(`a router forwards a GSO aggregate: ${farOffload ? 'handed on whole' : 'segmented in software'}`, (t) => {
+    const clock = new VirtualClock();
+    const neighbors = new StaticNeighbors();
+    const w1 = new Wire(clock);
+    const w2 = new Wire(clock);
+    const off = { txChecksumOffload: true, rxChecksumOffload: true, gsoMaxSize: 65536 };
+    const recA = new Recorder(6);
+    const recB = new Recorder(6);
+    const a = new Stack({ clock, neighbors, transports: (net) => ((recA.net = net), [recA]) });
+    const r = new Stack({ clock, neighbors, rng: new SeededRng(2), forwarding: true });
+    const b = new Stack({ clock, neighbors, rng: new SeededRng(3), transports: () => [recB] });
+    const na = a.addNic(w1.port(off), { addresses: ['10.0.1.1/24'] });
+    const r1 = r.addNic(w1.port(off), { addresses: ['10.0.1.254/24'] });
+    const r2 = r.addNic(w2.port(farOffload ? off : {}), { addresses: ['10.0.2.254/24'] });
+    const nb = b.addNic(w2.port(farOffload ? off : {}), { addresses: ['10.0.2.1/24'] });
+    for (const n of [na, r1, r2, nb]) neighbors.learn(n);
+    a.addRoute('0.0.0.0/0', na, '10.0.1.254');
+    const src = ip('10.0.1.1');
+    const dst = ip('10.0.2.1');
+    const payload = pattern(4000);
+    const header = tcpHeader(100, 0x18);
+    const ps = partialChecksum(src, dst, 6, header.length + payload.length);
+    header[16] = ps >> 8;
+    header[17] = ps & 0xff;
+    t.is(recA.net.sendIp({ src, dst, protocol: 6, header, payload, checksumOffset: 16, gso: { kind: 'tcp', mss: 1460 }, dontFragment: true }), undefined);
+    clock.advance(1);
+    t.is(r.stats.get('ipv4.dropped.frag-needed'), 0, 'an aggregate is not "too big"');
+    if (farOffload) {
+      t.is(recB.got.length, 1);
+      t.true(recB.got[0].checksumVerified);
+      t.is(recB.got[0].ttl, 63);
+      t.deepEqual(recB.got[0].payload.subarray(20), payload);
+      return;
+    }
+    t.is(r.stats.get('gso.software-forward'), 1);
+    t.deepEqual(recB.got.map((d) => d.payload.length - 20), [1460, 1460, 1080]);
+    for (const d of recB.got) {
+      t.true(verifyTransportChecksum(d.src, d.dst, 6, d.payload));
+      t.is(d.ttl, 63);
+    }
+    t.deepEqual(Uint8Array.from(recB.got.flatMap((d) => [...d.payload.subarray(20)])), payload);
+  });
+}
