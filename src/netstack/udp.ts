@@ -106,8 +106,9 @@ export class DatagramEndpointBase {
   /** @internal Returns false (and counts) when the queue is full. */
   enqueue(d: Datagram): boolean {
     const size = truesize(d.data.length);
-    // Linux admits a datagram while the queue is below the limit (sk_rmem_alloc < sk_rcvbuf).
-    if (this.queued > 0 && this.queued + size > this.rcvBuf) {
+    // Linux __udp_enqueue_schedule_skb admits a datagram while what is queued does not exceed
+    // the limit, so the queue may overshoot by one datagram.
+    if (this.queued > this.rcvBuf) {
       this.drops++;
       return false;
     }
