@@ -190,6 +190,13 @@ export function createArp(host: NeighborHost, opts?: ArpOptions): Arp {
       stopped = true;
       cache.stop();
     },
+    linkStateChanged(up) {
+      if (stopped) return;
+      // Down: cached mappings may be wrong when the carrier returns (another switch port,
+      // another segment). Up: tell the segment where our addresses are (RFC 5227 §2.3).
+      if (!up) cache.flushLearned();
+      else for (const c of host.ipv4Addresses()) announce(c.addr);
+    },
   };
 }
 

@@ -268,6 +268,11 @@ export class NeighborCache {
     return out;
   }
 
+  /** Forgets every learned entry (carrier loss: nothing learned may still hold); static ones stay. */
+  flushLearned(): void {
+    for (const e of [...this.map.values()]) if (e.state !== 'PERMANENT') this.drop(e);
+  }
+
   /** Cancels every timer and fails every waiting packet; the cache stays empty afterwards. */
   stop(): void {
     this.stopped = true;

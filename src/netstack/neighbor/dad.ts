@@ -119,9 +119,14 @@ export class DuplicateAddressDetection {
     this.probes.delete(addr.key);
   }
 
-  stop(): void {
-    this.stopped = true;
+  /** Abandons every probe in progress (the addresses stay tentative until start() again). */
+  cancelAll(): void {
     for (const probe of this.probes.values()) probe.timer.cancel();
     this.probes.clear();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.cancelAll();
   }
 }

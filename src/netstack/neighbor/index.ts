@@ -151,6 +151,8 @@ export type Arp = NeighborResolver & {
   announce(ip: IpAddr): void;
   /** Cancels timers and fails queued packets. */
   stop?(): void;
+  /** Carrier lost: learned entries are flushed; regained: our addresses are announced. */
+  linkStateChanged?(up: boolean): void;
 };
 export type Ndp = NeighborResolver & {
   handleNdp(src: IpAddr, dst: IpAddr, hopLimit: number, icmp: Uint8Array): void;
@@ -163,6 +165,8 @@ export type Ndp = NeighborResolver & {
   duplicateAddresses?(): IpAddr[];
   /** Routers learned from RAs whose lifetime has not run out. */
   defaultRouters?(): IpAddr[];
+  /** Carrier lost: learned entries flushed, DAD/RS paused; regained: DAD on every address, RS. */
+  linkStateChanged?(up: boolean): void;
 };
 
 export { createArp } from './arp.js';

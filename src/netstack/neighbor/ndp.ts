@@ -376,6 +376,27 @@ export function createNdp(host: NeighborHost, opts?: NdpOptions): Ndp {
     } else if (o.routerSolicit) solicitor.start();
   }
 
+  /**
+   * Carrier changes. Down: what was learned about neighbors may be stale, and probing is
+   * pointless. Up: RFC 4862 §5.4 runs DAD again on every address ("whenever an interface is
+   * initialized ... re-enabled") and, once the link-local one is done, §6.3.7 solicitation.
+   */
+  function linkStateChanged(up: boolean): void {
+    if (stopped) return;
+    if (!up) {
+      dad.cancelAll();
+      solicitor.stop();
+      cache.flushLearned();
+      count('link-down');
+      return;
+    }
+    count('link-up');
+    routerHeard = false;
+    const addrs = host.ipv6Addresses().map((a) => a.cidr.addr).filter((a) => !a.isLoopback());
+    for (const a of addrs) dad.start(a);
+    if (started && o.routerSolicit && !addrs.some((a) => a.equals(linkLocal))) solicitor.start();
+  }
+
   function stop(): void {
     if (stopped) return;
     stopped = true;
@@ -404,6 +425,7 @@ export function createNdp(host: NeighborHost, opts?: NdpOptions): Ndp {
     start,
     startDad: (addr) => dad.start(addr),
     stop,
+    linkStateChanged,
     linkLocalAddress: () => linkLocal,
     duplicateAddresses: () => dad.duplicates(),
     defaultRouters: () => routers.list(),

@@ -288,3 +288,16 @@ test('stop() fails queued packets and silences the resolver', (t) => {
   lan.advance(10_000);
   t.is(a.sentFrames.length, 1);
 });
+
+test('carrier down flushes learned entries (static ones stay); carrier up announces our addresses', (t) => {
+  const { lan, a } = pair();
+  a.sendIp4(ip('10.0.0.2'), 'p1');
+  lan.advance(10);
+  a.arp!.addStatic(ip('10.0.0.7'), mac('02:00:00:00:00:07'));
+  a.arp!.linkStateChanged!(false);
+  t.deepEqual(a.arp!.entries().map((e) => e.ip.key), ['10.0.0.7']);
+  const before = a.sentFrames.length;
+  a.arp!.linkStateChanged!(true);
+  const ann = a.sentFrames[before];
+  t.is(hex(ann.payload), '0001080006040001' + '020000000001' + '0a000001' + '000000000000' + '0a000001');
+});

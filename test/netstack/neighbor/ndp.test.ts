@@ -652,3 +652,29 @@ test('an RA heard before the link-local address leaves DAD makes router solicita
   t.is(a.routers.get('fe80::1'), 600);
   t.is(ndpSent(a, 133).length, 0);
 });
+
+test('carrier down flushes learned neighbors; carrier up runs DAD on every address, then RS', (t) => {
+  const { lan, a, send } = pair();
+  a.addV6('fd00::a/64');
+  a.ndp!.addStatic(ip('fe80::5'), mac('02:00:00:00:00:05'));
+  send('p1');
+  lan.advance(10);
+  t.is(stateOf(a.ndp!, LL_B), 'REACHABLE');
+  a.ndp!.start(); // link-local already valid: straight to RS
+  lan.advance(1000);
+  const rsBefore = ndpSent(a, 133).length;
+  a.ndp!.linkStateChanged!(false);
+  t.is(stateOf(a.ndp!, LL_B), 'none');
+  t.is(stateOf(a.ndp!, 'fe80::5'), 'PERMANENT');
+  lan.advance(60_000);
+  t.is(ndpSent(a, 133).length, rsBefore); // nothing sent while down
+  a.ndp!.linkStateChanged!(true);
+  t.true(a.hasV6(LL_A)!.tentative);
+  t.true(a.hasV6('fd00::a')!.tentative);
+  lan.advance(2001);
+  t.false(a.hasV6(LL_A)!.tentative);
+  t.false(a.hasV6('fd00::a')!.tentative);
+  t.deepEqual(ndpSent(a, 135).filter((p) => p.src.isUnspecified()).map((p) => p.dst.key).sort(), ['ff02::1:ff00:a', 'ff02::1:ff12:3456']);
+  lan.advance(1000);
+  t.is(ndpSent(a, 133).length, rsBefore + 1);
+});
