@@ -292,6 +292,12 @@ int main(int argc, char** argv) {
   /* The listener is O_CLOEXEC already; closing it here makes that explicit: a guest holding its
    * own listener could answer its own calls. */
   close((int)listener);
+  /* Nothing moat did not mean to give reaches the guest: an fd inherited from moat's own parent
+   * could be a socket in the host's network namespace, whose read/write are never trapped. The
+   * stdio moat passed sits below the control fd; the control fd itself is close-on-exec. */
+  if (syscall(SYS_close_range, (unsigned)control_fd + 1, ~0U, 0) < 0) {
+    for (int fd = control_fd + 1; fd < 65536; fd++) (void)close(fd);
+  }
 
   execvp(file, guest_argv);
   fail(STAGE_EXEC, errno, file);

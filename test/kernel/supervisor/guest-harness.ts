@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { packageRoot, native } from '../../../src/net-plumbing/native.js';
 import { Supervisor, spawnGuest } from '../../../src/kernel/supervisor/index.js';
-import type { GuestExit, SpawnGuestOptions, SpawnedGuest, SyscallAnswer, SyscallHandler, TrappedCall } from '../../../src/kernel/supervisor/index.js';
+import type { GuestExit, SpawnGuestOptions, SupervisorOptions, SpawnedGuest, SyscallAnswer, SyscallHandler, TrappedCall } from '../../../src/kernel/supervisor/index.js';
 import { SOCK_CLOEXEC, SOCK_NONBLOCK, SOCK_TYPE_MASK } from '../../../src/kernel/supervisor/index.js';
 
 let dir: string | undefined;
@@ -101,9 +101,10 @@ export async function runGuest(
   name: string,
   args: string[],
   handler: SyscallHandler,
-  opts: Partial<SpawnGuestOptions> = {},
+  opts: Partial<SpawnGuestOptions> & { supervisor?: SupervisorOptions } = {},
 ): Promise<RunningGuest> {
-  const guest = await spawnGuest({ file: guestBinary(name), args, stdio: ['ignore', 'pipe', 'inherit'], ...opts });
+  const { supervisor: supOpts, ...spawnOpts } = opts;
+  const guest = await spawnGuest({ file: guestBinary(name), args, stdio: ['ignore', 'pipe', 'inherit'], ...spawnOpts });
   const out = new Lines(guest.child.stdout as Readable);
   const calls: TrappedCall[] = [];
   const supervisor = new Supervisor(
@@ -112,7 +113,7 @@ export async function runGuest(
       calls.push(call);
       return handler(call);
     },
-    { sweepIntervalMs: 0 },
+    { sweepIntervalMs: 0, ...supOpts },
   ).start();
   return {
     guest,

@@ -287,7 +287,7 @@ privilegedTest('a guest killed mid-call: the answer reports ENOENT (counted as s
       return { value: 3, onSettled: (o) => (settled = o) };
     }
     return { errno: 'EACCES' };
-  });
+  }, { stdio: ['pipe', 'pipe', 'inherit'] });
   const g0 = g.guest.pid;
   const call = await first.promise;
   const childPid = Number((await g.out.waitFor(/^child=(\d+)$/))[1]);
@@ -302,6 +302,8 @@ privilegedTest('a guest killed mid-call: the answer reports ENOENT (counted as s
   await g.supervisor.idle();
   t.deepEqual(settled, { ok: false, code: 'ENOENT' });
   t.is(g.supervisor.stats.stale, 1);
+  t.is(g.supervisor.pending, 0);
+  g.guest.child.stdin!.end('go\n');
   const { exit, out } = await g.done();
   t.is(exit.code, 0);
   t.is(out.values.get('socket-after'), '-1 EACCES', 'the next call is still answered');
@@ -309,15 +311,102 @@ privilegedTest('a guest killed mid-call: the answer reports ENOENT (counted as s
 });
 
 privilegedTest('a handler that throws gives the guest EIO and is reported, and the supervisor carries on', async (t) => {
-  const guest = await runGuest('netprobe', ['connect-refused'], (call) => {
-    if (call.name === 'socket') throw new Error('boom');
-    return { errno: 'ECONNREFUSED' };
-  });
+  const errors: string[] = [];
+  const guest = await runGuest(
+    'netprobe',
+    ['connect-refused'],
+    (call) => {
+      if (call.name === 'socket') throw new Error('boom');
+      return { errno: 'ECONNREFUSED' };
+    },
+    { supervisor: { onHandlerError: (err, call) => errors.push(`${call.name}: ${(err as Error).message}`) } },
+  );
   const { exit, out } = await guest.done();
   t.is(exit.code, 0);
   t.is(guest.supervisor.stats.handlerErrors, 1);
-  // socket() failed with EIO, so connect ran on fd -1: the filter still traps it, moat answers.
+  t.deepEqual(errors, ['socket: boom']);
+  // socket() failed (EIO), so connect ran on fd -1: the filter still traps it and moat answers.
   t.is(out.values.get('connect'), '-1 ECONNREFUSED');
+});
+
+privilegedTest('answers that are not answers (negative value, bad errno) become EIO and are reported', async (t) => {
+  const errors: string[] = [];
+  const g = await runGuest(
+    'netprobe',
+    ['connect-refused'],
+    (call): SyscallAnswer => (call.name === 'socket' ? { value: -5 } : { errno: 99999 }),
+    { supervisor: { onHandlerError: (err) => errors.push((err as Error).message) } },
+  );
+  const { exit, out } = await g.done();
+  t.is(exit.code, 0);
+  t.is(out.values.get('connect'), '-1 EIO');
+  t.is(errors.length, 2);
+  t.is(g.supervisor.stats.handlerErrors, 2);
+});
+
+privilegedTest('stop() closes the listener: the pending call and later trapped calls fail with ENOSYS', async (t) => {
+  const g = await runGuest('netprobe', ['connect-refused'], async (call) => {
+    // Stop while this socket() call is still pending.
+    g0.supervisor.stop();
+    return { value: 0 };
+  });
+  const g0 = g;
+  const { exit, out } = await g.done();
+  t.is(exit.code, 0);
+  t.is(await g.supervisor.ended, 'stopped');
+  t.is(out.values.get('connect'), '-1 ENOSYS');
+  t.is(g.supervisor.stats.received, 1);
+  t.is(g.supervisor.stats.aborted, 1);
+});
+
+privilegedTest('the guest runs with no_new_privs, a seccomp filter, only stdio fds, and our cwd/env/argv0', async (t) => {
+  const g = await runGuest('netprobe', ['status'], () => ({ errno: 'EIO' }), {
+    cwd: '/tmp',
+    argv0: 'probe-zero',
+    env: { ...process.env, MOAT_TEST_VAR: 'x y' },
+  });
+  const { exit, out } = await g.done();
+  t.is(exit.code, 0);
+  const v = out.values;
+  t.is(v.get('NoNewPrivs'), '1');
+  t.is(v.get('Seccomp'), '2');
+  t.is(v.get('fds'), '0,1,2', 'neither the control socket nor the listener leaks into the guest');
+  t.is(v.get('cwd'), '/tmp');
+  t.is(v.get('argv0'), 'probe-zero');
+  t.is(v.get('env'), 'x y');
+  t.is(g.supervisor.stats.received, 0);
+});
+
+privilegedTest("GuestFds: pidfd_getfd on the caller's fd finds the socketpair end moat injected (by inode), also from a non-leader thread", async (t) => {
+  const kept: number[] = [];
+  const injected: bigint[] = [];
+  const found: Array<{ name: string; ino: bigint; leader: boolean }> = [];
+  try {
+    const g = await runGuest('netprobe', ['threads'], (call): SyscallAnswer => {
+      if (call.name === 'socket') {
+        const a = answerSocket(call, kept) as { injectFd: number };
+        injected.push(native().fstatIno(a.injectFd).ino);
+        return a as SyscallAnswer;
+      }
+      const d = g0.supervisor.fds.dup(call, call.argInt(0));
+      if (typeof d === 'string') return { errno: 'EBADF' };
+      native().closeFd(d.fd);
+      t.true(d.isSocket);
+      found.push({ name: call.name ?? '?', ino: d.ino, leader: call.tid === g0.guest.pid });
+      return { errno: call.name === 'accept' ? 'ECONNABORTED' : 'ECONNREFUSED' };
+    });
+    const g0 = g;
+    const { exit } = await g.done();
+    t.is(exit.code, 0);
+    t.is(injected.length, 2);
+    found.sort((a, b) => a.name.localeCompare(b.name));
+    t.deepEqual(found, [
+      { name: 'accept', ino: injected[0]!, leader: false },
+      { name: 'connect', ino: injected[1]!, leader: true },
+    ]);
+  } finally {
+    closeAll(kept);
+  }
 });
 
 privilegedTest('spawnGuest reports a missing program as an exec failure with ENOENT', async (t) => {

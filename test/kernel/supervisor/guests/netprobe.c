@@ -138,6 +138,9 @@ int main(int argc, char** argv) {
     int status = 0;
     waitpid(child, &status, 0);
     printf("child-signal=%d\n", WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+    /* Wait for the test's go-ahead (a line on stdin) so it can inspect the supervisor first. */
+    char go;
+    if (read(0, &go, 1) != 1) return 3;
     report("socket-after", socket(AF_INET, SOCK_STREAM, 0));
     return 0;
   }
@@ -197,6 +200,34 @@ int main(int argc, char** argv) {
     long n = recvmsg(s, &mi, 0);
     report("recvmsg", n);
     printf("a=%.3s b=%.10s\n", a, b);
+    return 0;
+  }
+  if (!strcmp(mode, "status")) {
+    /* What the exec helper left us: no_new_privs, a filter, and no fds beyond stdio. */
+    FILE* f = fopen("/proc/self/status", "r");
+    char line[256];
+    while (f && fgets(line, sizeof line, f)) {
+      if (!strncmp(line, "NoNewPrivs:", 11) || !strncmp(line, "Seccomp:", 8)) {
+        char* v = strchr(line, ':') + 1;
+        while (*v == ' ' || *v == '\t') v++;
+        v[strcspn(v, "\n")] = 0;
+        printf("%.*s=%s\n", (int)(strchr(line, ':') - line), line, v);
+      }
+    }
+    if (f) fclose(f);
+    printf("fds=");
+    for (int fd = 0, first = 1; fd < 1024; fd++) {
+      if (fcntl(fd, F_GETFD) >= 0) {
+        printf("%s%d", first ? "" : ",", fd);
+        first = 0;
+      }
+    }
+    printf("\n");
+    char cwd[512];
+    printf("cwd=%s\n", getcwd(cwd, sizeof cwd) ? cwd : "?");
+    printf("argv0=%s\n", argv[0]);
+    const char* e = getenv("MOAT_TEST_VAR");
+    printf("env=%s\n", e ? e : "(unset)");
     return 0;
   }
   fprintf(stderr, "netprobe: unknown mode %s\n", mode);
