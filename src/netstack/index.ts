@@ -1,6 +1,28 @@
 // The netstack's public API: the only door the kernel layer and net-plumbing use. Everything a
 // caller needs to build a stack, attach links, configure addresses and routes, open UDP and
 // ping endpoints, plug in transports (TCP) and a filter, and read counters is exported here.
+//
+// What the IP layer does (smoltcp-style list; RFC sections are cited in the files):
+//   Ethernet II in/out, multicast MAC mapping; ARP/NDP through src/netstack/neighbor/.
+//   IPv4: header checks (RFC 1122 §3.2.1), option walk with parameter problem, source routes
+//     refused; fragmentation on send and at routers, reassembly (30 s, 4 MiB cap, overlaps
+//     dropped like Linux); DF and path MTU from "fragmentation needed" (RFC 1191, plateaus).
+//   IPv6: extension-header walk (hop-by-hop first only, option action bits, routing type 0
+//     refused per RFC 5095, atomic fragments), source fragmentation, reassembly (60 s, RFC 5722
+//     overlaps dropped), packet too big and PMTU (RFC 8201).
+//   Forwarding (off by default): TTL/hop limit, time exceeded, net unreachable, frag-needed /
+//     packet too big, router re-fragmentation (IPv4), offloaded partial checksums and GSO
+//     aggregates handed on or finished in software.
+//   ICMP/ICMPv6: echo reply (broadcast echo ignored), errors with RFC 1122/4443 suppression rules
+//     and Linux-like token buckets; errors delivered to TCP/UDP/ping endpoints; PMTU learning.
+//   UDP: Linux bind rules (REUSEADDR/REUSEPORT, v6only, v4-mapped), connect, broadcast, bounded
+//     queues, RECVERR error queue, SO_ERROR; ping sockets (Linux semantics).
+//   Offloads: CHECKSUM_PARTIAL and TCP GSO to capable links, software segmentation otherwise.
+//   Filter: five hook points (FilterHooks), accept/drop(reason).
+// Not (yet): IP options on send or copied into router fragments, ICMP redirects (sent or
+// obeyed), IGMP/MLD reports and multicast routing, multicast loopback to local sockets,
+// IP_MULTICAST_IF, SO_BINDTODEVICE routing (it filters receive and refuses other NICs on send),
+// hop-by-hop processing at routers, jumbograms, IPsec, per-destination IPv4 IDs.
 
 export { Stack, HOOK_POINTS } from './stack.js';
 export type { StackOptions, AddNicOptions, FilterHooks, FilterPacket, FilterVerdict, HookPoint } from './stack.js';
