@@ -41,15 +41,24 @@ function isFault(r: unknown): r is string {
   return typeof r === 'string';
 }
 
+/** struct mmsghdr (sendmmsg/recvmmsg): a msghdr, then unsigned int msg_len, padded to 64 bytes. */
+export const MMSGHDR_SIZE = 64;
+
 export class GuestMemory {
+  private readonly isValid: () => boolean;
+
   /**
    * @param pid the caller's thread id (any thread of the process shares its memory)
    * @param isValid SECCOMP_IOCTL_NOTIF_ID_VALID for the call this memory belongs to
    */
   constructor(
     readonly pid: number,
-    private readonly isValid: () => boolean,
-  ) {}
+    isValid: () => boolean,
+  ) {
+    // The kernel reports pid 0 for a caller outside moat's pid namespace (an agent that runs in a
+    // container of its own). process_vm_*(0) would mean moat ITSELF: never touch that.
+    this.isValid = pid > 0 ? isValid : () => false;
+  }
 
   /** Exactly `len` bytes at `addr`, or a fault. A short read (range ends in unmapped memory) is EFAULT. */
   read(addr: bigint, len: number): Uint8Array | GuestFault {
