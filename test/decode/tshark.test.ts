@@ -87,7 +87,8 @@ function compare(d: DecodedFrame, L: Layers): string[] {
       eq('ip.proto', d.ip.protocol, int(first('ip.proto')));
       eq('ip.flags.df', d.ip.dontFragment, flag(first('ip.flags.df')));
       eq('ip.flags.mf', d.ip.fragment?.more ?? false, flag(first('ip.flags.mf')));
-      eq('ip.frag_offset', d.ip.fragment?.offset ?? 0, int(first('ip.frag_offset')));
+      // tshark's ip.frag_offset counts 8-byte units, as the field does; moat's is in bytes.
+      eq('ip.frag_offset', (d.ip.fragment?.offset ?? 0) / 8, int(first('ip.frag_offset')));
       const st = first('ip.checksum.status');
       if (st === '0' || st === '1') eq('ip.checksum.status', d.ip.checksum, st === '1' ? 'ok' : 'bad');
     }
