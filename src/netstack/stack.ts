@@ -618,6 +618,7 @@ export class Stack implements NetworkLayer, IcmpHost, NicOwner {
         writeIpv6Header(frame, L, { trafficClass: tos, flowLabel: 0, payloadLen: tlen, nextHeader: p.protocol, hopLimit: ttl, src: p.src, dst: p.dst });
       }
       this.stats.count(`ipv${family}.sent`);
+      if (r.kind !== 'unicast') this.loopCopy(frame.subarray(L), L, offload);
       r.nic.transmit(frame, family, r.nextHop, r.kind, offload);
       return;
     }
@@ -632,6 +633,21 @@ export class Stack implements NetworkLayer, IcmpHost, NicOwner {
       this.fragment6(r, body, p.protocol, ttl, tos, p.src, p.dst);
     }
     return;
+  }
+
+  /**
+   * Broadcasts and multicasts we send also reach our own sockets, as on Linux (ip_mc_output's
+   * loopback copy; IP_MULTICAST_LOOP defaults to on).
+   */
+  private loopCopy(ipPacket: Uint8Array, linkHeaderLen: number, offload: FrameOffload | undefined): void {
+    const lo = this.loopbackNic;
+    if (!lo) return;
+    const copy = ipPacket.slice();
+    // Loopback has no checksum offload: finish a partial sum (offsets count the link header).
+    if (offload?.csumStart !== undefined && offload.csumOffset !== undefined) {
+      finishPartialChecksum(copy, offload.csumStart - linkHeaderLen, offload.csumOffset);
+    }
+    lo.transmit(copy, copy[0] >> 4 === 4 ? 4 : 6, IpAddr.ANY4, 'unicast');
   }
 
   private fragment4(

@@ -370,3 +370,21 @@ test('a zero UDP checksum means "none" over IPv4 and is dropped over IPv6 (RFC 8
   t.is(srv.recv(), 'EAGAIN');
   t.is(b.stats.get('udp.dropped.zero-checksum'), 1);
 });
+
+test('our own broadcasts reach our own sockets too (Linux loops them back)', (t) => {
+  const { clock, a, b } = pair();
+  const mine = a.udp.endpoint(4);
+  mine.bind(null, 68);
+  const theirs = b.udp.endpoint(4);
+  theirs.bind(null, 68);
+  const s = a.udp.endpoint(4);
+  s.broadcast = true;
+  t.is(s.send(pattern(6), { addr: IpAddr.BROADCAST4, port: 68 }), 6);
+  clock.advance(1);
+  const d = mine.recv();
+  if (typeof d === 'string') return t.fail(d);
+  t.is(d.from.key, '10.0.0.1');
+  t.is(d.dst.key, '255.255.255.255');
+  t.not(theirs.recv(), 'EAGAIN');
+  t.is(a.stats.get('udp.dropped.bad-checksum'), 0);
+});
