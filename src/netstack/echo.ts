@@ -15,6 +15,8 @@ export class EchoEndpoint extends DatagramEndpointBase {
   /** IP_TTL / IPV6_UNICAST_HOPS; null: the stack default. */
   ttl: number | null = null;
   tos = 0;
+  /** SO_BINDTODEVICE: requests leave through this NIC. */
+  boundNic: number | undefined = undefined;
   /** @internal */ localAddr: IpAddr | null = null;
   /** @internal */ ident = 0;
   /** @internal */ remoteAddr: IpAddr | null = null;
@@ -69,7 +71,7 @@ export class EchoEndpoint extends DatagramEndpointBase {
    * Sends an echo request. `msg` is the ICMP message as the user writes it: type (must be echo
    * request), code 0, then identifier (overwritten with ours), sequence and data; at least 8 bytes.
    */
-  send(msg: Uint8Array, to?: IpAddr): NetResult<number> {
+  send(msg: Uint8Array, to?: IpAddr, nicId?: number): NetResult<number> {
     if (this.closed) return 'EPIPE';
     if (msg.length < 8) return 'EINVAL';
     const dst = to ?? this.remoteAddr;
@@ -85,7 +87,8 @@ export class EchoEndpoint extends DatagramEndpointBase {
       const b = this.proto.bindEndpoint(this, null, 0);
       if (isNetError(b)) return b;
     }
-    const r = this.proto.net.route(dst, this.localAddr);
+    const via = nicId ?? this.boundNic;
+    const r = this.proto.net.route(dst, this.localAddr, via);
     if (isNetError(r)) return r;
     const src = this.localAddr ?? r.src;
     const header = msg.slice(0, 8);
@@ -108,6 +111,7 @@ export class EchoEndpoint extends DatagramEndpointBase {
       tos: this.tos,
       header,
       payload: data,
+      nicId: via,
     });
     if (isNetError(res)) return res;
     this.proto.stats.count(`echo${this.family}.sent`);

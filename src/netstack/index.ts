@@ -21,7 +21,6 @@
 //   Filter: five hook points (FilterHooks), accept/drop(reason).
 // Not (yet): IP options on send or copied into router fragments, ICMP redirects (sent or
 // obeyed), IGMP/MLD reports and multicast routing, IP_MULTICAST_LOOP off,
-// IP_MULTICAST_IF, SO_BINDTODEVICE routing (it filters receive and refuses other NICs on send),
 // hop-by-hop processing at routers, jumbograms, IPsec, per-destination IPv4 IDs.
 
 export { Stack, HOOK_POINTS } from './stack.js';

@@ -452,7 +452,7 @@ export class Stack implements NetworkLayer, IcmpHost, NicOwner {
       return { nic, nextHop: gateway ?? dst, gateway, src: s, mtu, kind };
     };
     // Our own addresses go through loopback (Linux's local table).
-    if (this.loopbackNic && (dst.isLoopback() || this.isLocalAddress(dst))) {
+    if (this.loopbackNic && (dst.isLoopback() || this.isLocalAddress(dst)) && (nicId === undefined || this.isLocalAddress(dst, nicId) || nicId === this.loopbackNic.nicId)) {
       return this.localRoute(dst, src);
     }
     if (dst.family === 4 && dst.equals(IpAddr.BROADCAST4)) {
@@ -490,8 +490,8 @@ export class Stack implements NetworkLayer, IcmpHost, NicOwner {
     return null;
   }
 
-  route(dst: IpAddr, src?: IpAddr | null): NetResult<RouteInfo> {
-    const r = this.resolveRoute(dst, src ?? null);
+  route(dst: IpAddr, src?: IpAddr | null, nicId?: number): NetResult<RouteInfo> {
+    const r = this.resolveRoute(dst, src ?? null, nicId);
     if (typeof r === 'string') return r;
     const caps = r.nic.caps;
     return {
@@ -520,7 +520,7 @@ export class Stack implements NetworkLayer, IcmpHost, NicOwner {
   sendIp(p: IpSendParams): NetResult<void> {
     if (this.closed) return 'ENETDOWN';
     if (p.src.family !== p.dst.family) return 'EINVAL';
-    const r = this.resolveRoute(p.dst, p.src.isUnspecified() ? null : p.src);
+    const r = this.resolveRoute(p.dst, p.src.isUnspecified() ? null : p.src, p.nicId);
     if (typeof r === 'string') {
       this.stats.count(`ipv${p.dst.family}.out.no-route`);
       return r;

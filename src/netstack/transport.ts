@@ -100,6 +100,11 @@ export interface IpSendParams {
   readonly gso?: GsoRequest;
   /** Owner of the flow (for the filter's owner match and the audit log). */
   readonly owner?: FlowOwner;
+  /**
+   * Leave through this NIC (SO_BINDTODEVICE, an IPv6 scope id, IP_MULTICAST_IF); the route
+   * is then looked up among that NIC's routes only. Default: whichever NIC the route names.
+   */
+  readonly nicId?: number;
 }
 
 /** Who made a flow: known because moat served the socket call. */
@@ -128,8 +133,11 @@ export interface NetworkLayer {
   readonly rng: Rng;
   /** Sends one transport datagram; errors are immediate (no route, too big with DF, filtered). */
   sendIp(p: IpSendParams): NetResult<void>;
-  /** Route lookup for `dst`, optionally from a bound `src` (which must then be local). */
-  route(dst: IpAddr, src?: IpAddr | null): NetResult<RouteInfo>;
+  /**
+   * Route lookup for `dst`, optionally from a bound `src` (which must then be local), optionally
+   * restricted to one NIC (see IpSendParams.nicId).
+   */
+  route(dst: IpAddr, src?: IpAddr | null, nicId?: number): NetResult<RouteInfo>;
   /** True when `a` is one of the stack's own unicast addresses (on any NIC, or on `nicId`). */
   isLocalAddress(a: IpAddr, nicId?: number): boolean;
 }

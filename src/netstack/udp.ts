@@ -255,7 +255,7 @@ export class UdpEndpoint extends DatagramEndpointBase {
     if (port < 1 || port > 65535) return 'EINVAL';
     const dst = this.normalize(addr);
     if (isNetError(dst)) return dst;
-    const r = this.proto.net.route(dst, this.localAddr);
+    const r = this.proto.net.route(dst, this.localAddr, this.boundNic);
     if (isNetError(r)) return r;
     if (this.localPort === 0) {
       const b = this.proto.bindEndpoint(this, null, 0);
@@ -275,7 +275,8 @@ export class UdpEndpoint extends DatagramEndpointBase {
   }
 
   /** sendto(2)/send(2). Returns the bytes sent. */
-  send(data: Uint8Array, to?: { addr: IpAddr; port: number }): NetResult<number> {
+  /** `to.nicId`: the interface to leave by (an IPv6 scope id, IP_PKTINFO's ifindex). */
+  send(data: Uint8Array, to?: { addr: IpAddr; port: number; nicId?: number }): NetResult<number> {
     if (this.closed) return 'EPIPE';
     let dst: IpAddr;
     let dport: number;
@@ -302,9 +303,9 @@ export class UdpEndpoint extends DatagramEndpointBase {
     let src = to ? this.localAddr : (this.connSrc ?? this.localAddr);
     if (src && (src.isMulticast() || (src.family === 4 && this.proto.isBroadcastAddress(src)))) src = null;
     if (src && src.family !== dst.family) return 'EINVAL';
-    const r = this.proto.net.route(dst, src);
+    const nicId = to?.nicId ?? this.boundNic;
+    const r = this.proto.net.route(dst, src, nicId);
     if (isNetError(r)) return r;
-    if (this.boundNic !== undefined && r.nicId !== this.boundNic && !dst.isMulticast()) return 'ENETUNREACH';
     const s = src ?? r.src;
     const header = new Uint8Array(UDP_HEADER);
     const len = UDP_HEADER + data.length;
@@ -328,6 +329,7 @@ export class UdpEndpoint extends DatagramEndpointBase {
       header,
       payload: data,
       checksumOffset: 6,
+      nicId,
     });
     if (isNetError(res)) return res;
     this.proto.stats.count('udp.sent');

@@ -2,6 +2,11 @@ import test from 'ava';
 import { pair, routed, ip, pattern } from './topo.js';
 import { IpAddr } from '../../src/netstack/wire/ip-address.js';
 import type { UdpEndpoint } from '../../src/netstack/udp.js';
+import { VirtualClock } from '../../src/netstack/clock.js';
+import { SeededRng } from '../../src/netstack/random.js';
+import { Stack as StackClass } from '../../src/netstack/stack.js';
+import { StaticNeighbors } from '../../src/netstack/nic.js';
+import { Wire } from '../../src/netstack/links/wire.js';
 import { writeIpv4Header } from '../../src/netstack/ipv4.js';
 import { writeIpv6Header } from '../../src/netstack/ipv6.js';
 import type { Stack } from '../../src/netstack/stack.js';
@@ -387,4 +392,33 @@ test('our own broadcasts reach our own sockets too (Linux loops them back)', (t)
   t.is(d.dst.key, '255.255.255.255');
   t.not(theirs.recv(), 'EAGAIN');
   t.is(a.stats.get('udp.dropped.bad-checksum'), 0);
+});
+
+test('the same link-local prefix on two NICs: the scope (nicId) picks the way out', (t) => {
+  const clock = new VirtualClock();
+  const neighbors = new StaticNeighbors();
+  const w1 = new Wire(clock);
+  const w2 = new Wire(clock);
+  const a = new StackClass({ clock, neighbors });
+  const b = new StackClass({ clock, neighbors, rng: new SeededRng(2) });
+  a.addNic(w1.port(), { addresses: ['fe80::a1/64'] });
+  const a2 = a.addNic(w2.port(), { addresses: ['fe80::a2/64'] });
+  neighbors.learn(b.addNic(w2.port(), { addresses: ['fe80::b/64'] }));
+  const srv = b.udp.endpoint(6);
+  srv.bind(null, 7);
+  const c = a.udp.endpoint(6);
+  c.send(pattern(3), { addr: ip('fe80::b'), port: 7 }); // first fe80::/64 route: the wrong wire
+  clock.advance(1);
+  t.is(srv.recv(), 'EAGAIN');
+  t.is(w1.framesSent, 1, 'it left by the first NIC');
+  t.is(c.send(pattern(3), { addr: ip('fe80::b'), port: 7, nicId: a2.nicId }), 3);
+  clock.advance(1);
+  const d = srv.recv();
+  if (typeof d === 'string') return t.fail(d);
+  t.is(d.from.key, 'fe80::a2', 'source from the scoped NIC');
+  const bound = a.udp.endpoint(6);
+  bound.boundNic = a2.nicId;
+  t.is(bound.send(pattern(3), { addr: ip('fe80::b'), port: 7 }), 3);
+  clock.advance(1);
+  t.not(srv.recv(), 'EAGAIN');
 });
