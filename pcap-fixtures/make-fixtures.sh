@@ -186,7 +186,7 @@ start_capture() { # ns file tool args...
   rm -f "$file"
   : >"$WORK/cap.err"
   if [[ $tool == tcpdump ]]; then
-    ip netns exec "$ns" tcpdump -n -U --immediate-mode -Z root -w "$file" "$@" 2>"$WORK/cap.err" &
+    ip netns exec "$ns" tcpdump -n -U --immediate-mode -B 65536 -Z root -w "$file" "$@" 2>"$WORK/cap.err" &
   else
     ip netns exec "$ns" dumpcap -q -w "$file" "$@" 2>"$WORK/cap.err" &
   fi
@@ -207,7 +207,12 @@ stop_capture() {
   # and dumpcap flush and close the file on SIGTERM.
   kill -TERM "$CAP_PID"
   wait "$CAP_PID" || true
-  log "$(grep -E 'captured|Packets' "$WORK/cap.err" | tr '\n' ' ')"
+  log "$(grep -E 'captured|received by filter|dropped|Packets' "$WORK/cap.err" | tr '\n' ' ')"
+  # A fixture with holes the kernel made would teach the tests wrong things.
+  if grep -qE '^[1-9][0-9]* packets dropped by (kernel|interface)' "$WORK/cap.err"; then
+    log "FAIL: the capture lost packets"
+    return 1
+  fi
 }
 flush_neigh() { # so every capture starts with ARP / neighbour discovery
   for ns in "$@"; do
@@ -343,5 +348,12 @@ fi
 log "writing *.expect.json"
 chmod 644 "$OUT"/*.pcap "$OUT"/*.pcapng # dumpcap creates 0600 files
 "$PY" "$HERE/expect.py" "$OUT"/*.pcap "$OUT"/*.pcapng
+# Offloads were off, so no frame may carry a partial or wrong checksum.
+"$PY" - "$OUT" <<'PYEOF'
+import glob, json, sys
+bad = {f: e["badChecksums"] for f in glob.glob(sys.argv[1] + "/*.expect.json") for e in [json.load(open(f))] if e["badChecksums"]}
+if bad:
+    sys.exit(f"frames with bad checksums: {bad}")
+PYEOF
 du -ch "$OUT"/*.pcap "$OUT"/*.pcapng | tail -1 >&2
 log "done"
