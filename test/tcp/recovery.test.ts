@@ -20,7 +20,7 @@ test('SYN retransmissions back off 1, 2, 4 ... s and the connect times out (RFC 
   t.is(errAt, 127000);
 });
 
-test('data RTO doubles from SRTT + max(4*RTTVAR, 200 ms) up to the 120 s cap, then ETIMEDOUT', (t) => {
+test('data RTO: a tail loss probe, then doubling from SRTT + max(4*RTTVAR, 200 ms) up to the 120 s cap, then ETIMEDOUT', (t) => {
   const net = new TestNet();
   const a = net.addHost('10.0.0.1', { retries2: 12 });
   const b = net.addHost('10.0.0.2');
@@ -35,8 +35,11 @@ test('data RTO doubles from SRTT + max(4*RTTVAR, 200 ms) up to the 120 s cap, th
   client.write(new Uint8Array(1000));
   t.true(net.runUntil(() => client.stateName === 'CLOSED', 3_600_000));
   const times = net.trace.filter((e) => e.event === 'dropped' && e.len === 1000).map((e) => e.t - t0);
-  const expected = [0];
-  let at = 0;
+  // A tail loss probe first (RFC 8985 §7.2: PTO = 2*SRTT + 200 ms with one segment in flight,
+  // capped by the RTO), then the RTO series restarted from the probe.
+  const pto = Math.min(2 * 10 + 200, rto0);
+  const expected = [0, pto];
+  let at = pto;
   for (let i = 0; i < 12; i++) {
     at += Math.min(120_000, rto0 * 2 ** i);
     expected.push(at);
@@ -187,4 +190,52 @@ test('CORK holds partial segments until uncorked', (t) => {
   t.is(sink.bytes, 200);
   t.is(net.trace.filter((e) => e.event === 'sent' && e.len > 0).length, 1);
   void formatTrace;
+});
+
+test('tail loss probe repairs a lost last segment without waiting for the RTO (RFC 8985 §7)', (t) => {
+  const net = new TestNet();
+  const a = net.addHost('10.0.0.1');
+  const b = net.addHost('10.0.0.2');
+  const { client, server } = connectPair(net, a, b);
+  // the last two segments are lost: PTO = 2*SRTT (+ a small floor) with more than one in flight
+  net.setLink(a, b, { delayMs: 5, dropIf: patternLoss(new Set([8, 9])) });
+  const sink = new Sink(server);
+  const t0 = net.clock.now();
+  client.write(new Uint8Array(10 * 1448));
+  t.true(net.runUntil(() => sink.bytes === 10 * 1448 && client.tcpInfo().unacked === 0, 5000));
+  t.is(a.tcp.stats.tailLossProbes, 1);
+  t.is(a.tcp.stats.rtos, 0);
+  t.is(a.tcp.stats.tlpRecoveries, 1, 'the probe repaired a loss: congestion response');
+  t.true(net.clock.now() - t0 < 100, `${net.clock.now() - t0} ms`);
+});
+
+test('RACK marks a lost retransmission lost again without an RTO', (t) => {
+  // segment 20 is lost twice: the first retransmission too
+  let seen = 0;
+  let base = -1;
+  const net = new TestNet();
+  const a = net.addHost('10.0.0.1');
+  const b = net.addHost('10.0.0.2');
+  const { client, server } = connectPair(net, a, b);
+  net.setLink(a, b, {
+    delayMs: 5,
+    dropIf: (_n, pkt) => {
+      if (pkt.dataLen === 0) return false;
+      const x = pkt.bytes;
+      const seq = ((x[4] << 24) | (x[5] << 16) | (x[6] << 8) | x[7]) >>> 0;
+      if (base < 0) base = seq;
+      if ((seq - base) >>> 0 === 20 * 1448 && seen < 2) {
+        seen++;
+        return true;
+      }
+      return false;
+    },
+  });
+  const data = pattern(300_000, 8);
+  const sink = new Sink(server);
+  new Writer(client, data);
+  t.true(net.runUntil(() => sink.eof, 60_000));
+  t.is(sink.digest(), sha256(data));
+  t.is(seen, 2);
+  t.is(a.tcp.stats.rtos, 0);
 });

@@ -130,10 +130,18 @@ export class TcpEndpoint {
   // --- timers (created on first use: an idle endpoint holds only what it needs) ---
   rtoTimer: Timer | null = null;
   delackTimer: Timer | null = null;
+  /** RACK reordering timer (RFC 8985 §6.3), created at the first loss. */
+  reoTimer: Timer | null = null;
   /** Keepalive, TIME_WAIT, FIN_WAIT_2 and SYN-ACK lifetime share one slot as on Linux. */
   kaTimer: Timer | null = null;
   /** The RTO slot currently runs the persist timer (RFC 9293 §3.8.6.1). */
   persistMode = false;
+  /** The RTO slot currently runs the tail loss probe timer (RFC 8985 §7.2). */
+  tlpArmed = false;
+  /** SND.NXT when a tail loss probe went out, or -1 (RFC 8985 §7.3 TLP.end_seq). */
+  tlpHighSeq = -1;
+  tlpWasRetransmit = false;
+  tlpDsacks = 0;
   lastRecvTime = 0;
 
   // --- listener side ---
@@ -498,6 +506,7 @@ export class TcpEndpoint {
     this.rtoTimer?.cancel();
     this.delackTimer?.cancel();
     this.kaTimer?.cancel();
+    this.reoTimer?.cancel();
     this.sb.clear();
     this.ooo.clear();
     this.stack.uncharge(this, this.charged);
@@ -511,6 +520,7 @@ export class TcpEndpoint {
     this.state = TcpState.TIME_WAIT;
     this.rtoTimer?.cancel();
     this.delackTimer?.cancel();
+    this.reoTimer?.cancel();
     this.sb.clear();
     this.sendQueue = new ByteQueue();
     this.ooo.clear();

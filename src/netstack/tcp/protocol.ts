@@ -36,6 +36,8 @@ export function newTcpStats() {
     estabResets: 0,
     rtos: 0,
     fastRetransmits: 0,
+    tailLossProbes: 0,
+    tlpRecoveries: 0,
     timeouts: 0,
     keepaliveTimeouts: 0,
     zeroWindowProbes: 0,

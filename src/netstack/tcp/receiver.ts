@@ -8,7 +8,7 @@ import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt } from '../wire/seq.js';
 import { ACK, FIN, RST, SYN, segLen, type Segment } from './segment.js';
 import { TcpState, canReceiveData, stateAfterFinAcked, stateAfterRecvFin } from './state.js';
 import { RECOVERY_FAST, RECOVERY_LOSS, RECOVERY_NONE, type TcpEndpoint } from './endpoint.js';
-import { enterRecovery, output, restartRto, scheduleAck, sendAck, sendRst, tsNow, sendChallengeAck } from './sender.js';
+import { enterRecovery, output, restartRto, scheduleAck, sendAck, sendRst, tsNow, sendChallengeAck, tlpEpisodeDone, rackDetect } from './sender.js';
 import { synSentInput, sendSynSegment } from './handshake.js';
 import type { AckResult } from './scoreboard.js';
 
@@ -214,6 +214,8 @@ function processAck(ep: TcpEndpoint, seg: Segment, now: number): void {
     if (wnd > ep.maxSndWnd) ep.maxSndWnd = wnd;
   }
   const sb = ep.sb;
+  sb.now = now;
+  sb.minRtt = ep.rtt.minRtt;
   ep.probes = 0; // any ACK answers keepalive and zero-window probes (Linux icsk_probes_out)
   if (seqGt(ack, ep.sndUna)) {
     sb.ack(ack, ackRes);
@@ -272,11 +274,12 @@ function processAck(ep: TcpEndpoint, seg: Segment, now: number): void {
   if (ep.sackOk && seg.sack.length > 0 && !sb.empty) {
     sb.applySack(seg.sack, ep.sndUna, ep.sndNxt);
     sb.markLost(ep.mss);
-    if (ep.recovery !== RECOVERY_NONE) {
-      const reo = ep.rtt.minRtt === Infinity ? 0 : ep.rtt.minRtt / 4;
-      sb.markLostRetransmissions(now, ep.rtt.srtt + reo);
-    }
   }
+  if (ep.sackOk && !sb.empty && (sb.sackedCount > 0 || ep.recovery !== RECOVERY_NONE)) {
+    // RFC 8985 §6.2: RACK.rtt + RACK.reo_wnd (min_RTT / 4), in time rather than in dupacks.
+    rackDetect(ep, now);
+  }
+  if (ep.tlpHighSeq >= 0 && seqGe(ep.sndUna, ep.tlpHighSeq)) tlpEpisodeDone(ep, now);
   if (ep.recovery === RECOVERY_NONE && !sb.empty && (ep.dupAcks >= 3 || (ep.sackOk && sb.lostCount > 0))) {
     enterRecovery(ep);
   }

@@ -54,6 +54,21 @@ export class Scoreboard {
   rackXmit = -1;
   lostCount = 0;
 
+  /** Smallest RTT seen, to tell a retransmission's own ACK from the original's (RFC 8985 §6.2 step 2). */
+  minRtt = Infinity;
+  now = 0;
+
+  /** RFC 8985 §6.2 step 2: RACK.xmit_ts from a delivered segment, unless its sample is ambiguous. */
+  private rackUpdate(s: SentSegment): void {
+    if (s.retx > 0 && this.now - s.xmitTime < this.minRtt) return;
+    if (s.xmitTime > this.rackXmit || (s.xmitTime === this.rackXmit && seqGt(s.end, this.rackEnd))) {
+      this.rackXmit = s.xmitTime;
+      this.rackEnd = s.end;
+    }
+  }
+  /** RACK.end_seq: breaks ties between segments sent at the same time (RFC 8985 §6.2 step 2). */
+  rackEnd = 0;
+
   get size(): number {
     return this.q.length - this.head;
   }
@@ -98,8 +113,8 @@ export class Scoreboard {
         if (s.sacked) {
           this.sackedBytes -= s.len;
           this.sackedCount--;
-        } else if (s.xmitTime > this.rackXmit) {
-          this.rackXmit = s.xmitTime;
+        } else {
+          this.rackUpdate(s);
         }
         if (s.lost) this.lostCount--;
         this.head++;
@@ -160,7 +175,7 @@ export class Scoreboard {
           this.sackedBytes += s.len;
           this.sackedCount++;
           newly += s.len;
-          if (s.xmitTime > this.rackXmit) this.rackXmit = s.xmitTime;
+          this.rackUpdate(s);
         }
       }
     }
@@ -200,20 +215,32 @@ export class Scoreboard {
   }
 
   /**
-   * RACK-style (RFC 8985 §6.2 step 5): a retransmission sent before a segment that has since
-   * been delivered, and older than `rtt + reoWnd`, was lost again.
+   * RACK (RFC 8985 §6.2 step 5): a segment sent before one that has since been delivered is
+   * lost once it is older than `rttPlusReo` (RACK.rtt + RACK.reo_wnd). A retransmission is held
+   * to the same rule, so a lost retransmission is found without waiting for the RTO. Returns
+   * the number of segments newly marked, and in `wait` the earliest time another may qualify.
    */
-  markLostRetransmissions(now: number, rttPlusReo: number): number {
+  markLostRack(now: number, rttPlusReo: number): { marked: number; wait: number } {
     let marked = 0;
+    let wait = Infinity;
+    if (this.rackXmit < 0) return { marked, wait };
     for (let i = this.head; i < this.q.length; i++) {
       const s = this.q[i];
-      if (s.sacked || !s.rtxOut) continue;
-      if (s.xmitTime < this.rackXmit && now - s.xmitTime >= rttPlusReo) {
+      if (s.sacked || (s.lost && !s.rtxOut)) continue;
+      if (s.xmitTime > this.rackXmit || (s.xmitTime === this.rackXmit && !seqLt(s.end, this.rackEnd))) continue;
+      const due = s.xmitTime + rttPlusReo;
+      if (now >= due) {
+        if (!s.lost) {
+          s.lost = true;
+          this.lostCount++;
+        }
         s.rtxOut = false;
         marked++;
+      } else if (due < wait) {
+        wait = due;
       }
     }
-    return marked;
+    return { marked, wait };
   }
 
   /** Marks the first unsacked segment lost (dupack threshold without SACK; NewReno partial ACK). */

@@ -187,8 +187,7 @@ function outputLoop(ep: TcpEndpoint): void {
 function armTimers(ep: TcpEndpoint): void {
   if (!ep.sb.empty) {
     if (ep.persistMode) ep.persistMode = false;
-    const t = ep.rto();
-    if (!t.scheduled) t.schedule(ep.rtt.rto);
+    if (!ep.rto().scheduled) schedulePtoOrRto(ep);
     return;
   }
   const unsent = seqDiff(seqAdd(ep.sendQueueSeq, ep.sendQueue.length), ep.sndNxt);
@@ -254,6 +253,11 @@ export function enterRecovery(ep: TcpEndpoint): void {
   ep.cc.onCongestionEvent(now, seqDiff(ep.sndNxt, ep.sndUna));
   if (!ep.sackOk || !ep.sb.headLost()) ep.sb.markHeadLost();
   ep.stack.stats.fastRetransmits++;
+  if (ep.tlpArmed) {
+    // Recovery has its own clock: the probe timer gives way to the RTO (RFC 8985 §7.2).
+    ep.tlpArmed = false;
+    ep.rto().schedule(ep.rtt.rto);
+  }
 }
 
 /** The RTO slot: retransmission timeout, or the persist timer when in persist mode. */
@@ -279,6 +283,11 @@ export function onRtoTimer(ep: TcpEndpoint): void {
     ep.rtt.backOff();
     ep.persistMode = true;
     ep.rto().schedule(Math.max(ep.rtt.rto, c.minRtoMs));
+    return;
+  }
+  if (ep.tlpArmed) {
+    ep.tlpArmed = false;
+    if (!ep.sb.empty && canOutput(ep.state)) sendTlp(ep, now);
     return;
   }
   const first = ep.sb.first();
@@ -309,6 +318,7 @@ export function onRtoTimer(ep: TcpEndpoint): void {
   else ep.cc.cwnd = ep.mss;
   ep.retransmits++;
   ep.rtt.backOff();
+  ep.tlpHighSeq = -1;
   ep.sb.markAllLost();
   ep.recovery = RECOVERY_LOSS;
   ep.recoverSeq = ep.sndNxt;
@@ -397,11 +407,72 @@ export function maybeWindowUpdate(ep: TcpEndpoint): void {
 /** Restarts the retransmission timer after progress (RFC 6298 §5.3) or stops it (§5.2). */
 export function restartRto(ep: TcpEndpoint): void {
   if (ep.sb.empty) {
-    if (!ep.persistMode) ep.rtoTimer?.cancel();
+    if (!ep.persistMode) {
+      ep.rtoTimer?.cancel();
+      ep.tlpArmed = false;
+    }
     return;
   }
   ep.persistMode = false;
+  schedulePtoOrRto(ep);
+}
+
+/**
+ * Arms the tail loss probe (RFC 8985 §7.2) when allowed, else the RTO: PTO = 2*SRTT, plus the
+ * worst-case delayed ACK when one segment is in flight, never later than the RTO.
+ */
+function schedulePtoOrRto(ep: TcpEndpoint): void {
+  const t = ep.rto();
+  const rto = ep.rtt.rto;
+  if (
+    ep.sackOk && ep.recovery === RECOVERY_NONE && ep.tlpHighSeq < 0 && ep.retransmits === 0 &&
+    (ep.state === TcpState.ESTABLISHED || ep.state === TcpState.CLOSE_WAIT)
+  ) {
+    let pto = ep.rtt.hasSample ? 2 * ep.rtt.srtt : 1000;
+    if (ep.sb.size === 1) pto += ep.stack.config.minRtoMs;
+    pto = Math.min(Math.max(pto, 10), rto);
+    ep.tlpArmed = true;
+    t.schedule(pto);
+    return;
+  }
+  ep.tlpArmed = false;
+  t.schedule(rto);
+}
+
+/** RFC 8985 §7.3: the probe is new data when the window allows, else the last segment again. */
+function sendTlp(ep: TcpEndpoint, now: number): void {
+  const unsent = seqDiff(seqAdd(ep.sendQueueSeq, ep.sendQueue.length), ep.sndNxt);
+  const usable = seqDiff(seqAdd(ep.sndUna, ep.sndWnd), ep.sndNxt);
+  ep.tlpWasRetransmit = false;
+  if (unsent > 0 && usable >= Math.min(unsent, ep.mss)) {
+    const len = Math.min(ep.mss, unsent, usable);
+    sendData(ep, ep.sndNxt, len, ep.finQueued && len === unsent, now);
+  } else {
+    const last = ep.sb.last();
+    if (!last) return;
+    retransmit(ep, last, now);
+    ep.tlpWasRetransmit = true;
+  }
+  ep.stack.stats.tailLossProbes++;
+  ep.tlpHighSeq = ep.sndNxt;
+  ep.tlpDsacks = ep.sb.dsacks;
+  ep.tlpArmed = false;
   ep.rto().schedule(ep.rtt.rto);
+}
+
+/**
+ * RFC 8985 §7.4: the probe's episode ends with an ACK at or beyond TLP.end_seq. When the probe
+ * was a retransmission and no D-SACK says the original arrived, it repaired a loss: respond
+ * to congestion as fast recovery would.
+ */
+export function tlpEpisodeDone(ep: TcpEndpoint, now: number): void {
+  if (ep.tlpWasRetransmit && ep.sb.dsacks === ep.tlpDsacks) {
+    ep.cc.onCongestionEvent(now, seqDiff(ep.sndNxt, ep.sndUna) + ep.mss);
+    ep.cc.onRecoveryExit(now);
+    ep.stack.stats.tlpRecoveries++;
+  }
+  ep.tlpHighSeq = -1;
+  ep.tlpWasRetransmit = false;
 }
 
 export { RECOVERY_LOSS, RECOVERY_NONE };
@@ -414,4 +485,30 @@ export function sendChallengeAck(ep: TcpEndpoint): void {
   }
   ep.stack.stats.challengeAcks++;
   sendAck(ep);
+}
+
+/**
+ * RACK loss detection (RFC 8985 §6.2) and its reordering timer (§6.3): segments that are not
+ * yet old enough to be called lost get a timer for the moment they will be.
+ */
+export function rackDetect(ep: TcpEndpoint, now: number): number {
+  const reo = ep.rtt.minRtt === Infinity ? 0 : ep.rtt.minRtt / 4;
+  const r = ep.sb.markLostRack(now, (ep.rtt.latest || ep.rtt.srtt) + reo);
+  if (r.wait < Infinity) {
+    ep.reoTimer ??= ep.stack.timers.timer(() => ep.stack.guard(() => onReoTimer(ep)));
+    ep.reoTimer.scheduleAt(r.wait);
+  } else {
+    ep.reoTimer?.cancel();
+  }
+  return r.marked;
+}
+
+function onReoTimer(ep: TcpEndpoint): void {
+  if (!canOutput(ep.state) || ep.sb.empty) return;
+  const now = ep.stack.now();
+  ep.sb.now = now;
+  if (rackDetect(ep, now) > 0) {
+    if (ep.recovery === RECOVERY_NONE) enterRecovery(ep);
+    output(ep);
+  }
 }
