@@ -175,6 +175,7 @@ export class TcpEndpoint {
       rcvBuf: c.rcvBuf,
       sndBuf: c.sndBuf,
       rcvBufLocked: false,
+      sndBufLocked: false,
       maxSeg: 0,
       congestion: c.congestion,
       quickAck: false,
@@ -397,8 +398,10 @@ export class TcpEndpoint {
     this.rcvBuf = bytes;
     maybeWindowUpdate(this);
   }
+  /** SO_SNDBUF: fixes the send buffer (turns its auto-tuning off, as on Linux). */
   setSndBuf(bytes: number): void {
     this.opts.sndBuf = bytes;
+    this.opts.sndBufLocked = true;
   }
   setMaxSeg(bytes: number): void {
     this.opts.maxSeg = bytes;

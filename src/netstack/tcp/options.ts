@@ -97,6 +97,7 @@ export interface EndpointOptions {
   rcvBuf: number;
   sndBuf: number;
   rcvBufLocked: boolean;
+  sndBufLocked: boolean;
   /** TCP_MAXSEG: an upper bound on the MSS; 0 = none. */
   maxSeg: number;
   congestion: CongestionAlgorithm;

@@ -261,7 +261,7 @@ function processAck(ep: TcpEndpoint, seg: Segment, now: number): void {
     if (ep.state === TcpState.CLOSED) return;
     // Send-buffer auto-tuning: room for two congestion windows (Linux tcp_sndbuf_expand).
     const want = Math.min(stack.config.sndBufMax, 2 * ep.cc.cwnd + 4 * ep.mss);
-    if (want > ep.opts.sndBuf && !ep.opts.rcvBufLocked) ep.opts.sndBuf = want;
+    if (want > ep.opts.sndBuf && !ep.opts.sndBufLocked) ep.opts.sndBuf = want;
     if (ep.writeBlocked && ep.writable >= ep.opts.sndBuf / 3) {
       ep.writeBlocked = false;
       ep.writableEvent();
