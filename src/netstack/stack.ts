@@ -320,10 +320,12 @@ export class Stack implements NetworkLayer, IcmpHost, NicOwner {
   // ---- NicOwner callbacks ----
 
   prefixAdded(nic: Nic, cidr: IpCidr): void {
+    this.bcastCache = null;
     if (nic === this.loopbackNic) return;
     this.routes.add({ dest: cidr, nicId: nic.nicId, metric: cidr.family === 6 ? 256 : 0, origin: 'connected' });
   }
   prefixRemoved(nic: Nic, cidr: IpCidr): void {
+    this.bcastCache = null;
     const net = IpCidr.of(cidr.network(), cidr.prefixLen).toString();
     this.routes.remove((r) => r.origin === 'connected' && r.nicId === nic.nicId && r.dest.toString() === net);
   }
@@ -374,11 +376,24 @@ export class Stack implements NetworkLayer, IcmpHost, NicOwner {
   /** The limited broadcast, or the directed broadcast of a prefix we have. */
   isBroadcastV4(a: IpAddr, nic?: Nic): boolean {
     if (a.family !== 4) return false;
-    if (a.equals(IpAddr.BROADCAST4)) return true;
-    const list = nic ? [nic] : this.nics.values();
-    for (const n of list) for (const c of n.ipv4Addresses()) if (c.prefixLen < 31 && c.broadcast().equals(a)) return true;
+    if (a.key === '255.255.255.255') return true;
+    // Asked on every send and route lookup: keep the directed broadcasts per NIC in sets.
+    let cache = this.bcastCache;
+    if (!cache) {
+      cache = new Map();
+      for (const n of this.nics.values()) {
+        const set = new Set<string>();
+        // RFC 3021: /31 and /32 prefixes have no broadcast address.
+        for (const c of n.ipv4Addresses()) if (c.prefixLen < 31) set.add(c.broadcast().key);
+        cache.set(n.nicId, set);
+      }
+      this.bcastCache = cache;
+    }
+    if (nic) return cache.get(nic.nicId)?.has(a.key) ?? false;
+    for (const set of cache.values()) if (set.has(a.key)) return true;
     return false;
   }
+  private bcastCache: Map<number, Set<string>> | null = null;
 
   private dstKind4(nic: Nic, dst: IpAddr): DstKind {
     if (this.isLocalAddress(dst)) return 'unicast';
