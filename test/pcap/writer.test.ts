@@ -163,3 +163,12 @@ test('endStream: false leaves the caller\'s stream open', async (t) => {
   c.stream.write(Uint8Array.of(1, 2, 3));
   t.is(c.bytes().length, 24 + 16 + 3 + 3);
 });
+
+test('a file that cannot be opened: close() rejects with the error, frames after it are counted', async (t) => {
+  const w = new PcapngWriter('/nonexistent-moat-dir/x.pcapng', { interfaces: [{}] });
+  await new Promise((r) => setImmediate(r));
+  await t.throwsAsync(w.flush(), { code: 'ENOENT' });
+  w.writeFrame(1n, payload(10, 1));
+  t.is(w.droppedAfterError, 1);
+  await t.throwsAsync(w.close(), { code: 'ENOENT' });
+});
