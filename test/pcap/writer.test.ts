@@ -143,15 +143,21 @@ test('writers to a file path; flush makes the bytes visible; both are PacketSink
   }
 });
 
-test('programmer errors: unknown interface, negative or unrepresentable timestamps', (t) => {
+test('programmer errors: unknown interface, negative or unrepresentable timestamps', async (t) => {
   const c = collector();
   const ng = new PcapngWriter(c.stream, { interfaces: [{}] });
   t.throws(() => ng.writeFrame(0n, payload(1, 1), 1), { instanceOf: RangeError });
   t.throws(() => ng.writeFrame(-1n, payload(1, 1)), { instanceOf: RangeError });
+  t.throws(() => ng.writeFrame(1n << 64n, payload(1, 1)), { instanceOf: RangeError });
+  ng.writeFrame((1n << 64n) - 1n, payload(1, 1));
+  await ng.close();
+  t.deepEqual(
+    readPcapBuffer(c.bytes()).map((r) => r.timestampNs),
+    [(1n << 64n) - 1n],
+  );
   const pc = new PcapWriter(collector().stream);
   t.throws(() => pc.writeFrame(0x1_0000_0000n * 1_000_000_000n, payload(1, 1)), { instanceOf: RangeError });
   pc.writeFrame(0xffff_ffffn * 1_000_000_000n + 999_999_999n, payload(1, 1)); // the last second u32 holds
-  t.pass();
 });
 
 test('endStream: false leaves the caller\'s stream open', async (t) => {

@@ -135,8 +135,12 @@ abstract class CaptureWriterBase implements PacketSink {
   }
 }
 
-function checkTimestamp(ts: bigint, maxSeconds: bigint): void {
-  if (ts < 0n || ts / NS_PER_S > maxSeconds) {
+/** Classic pcap: u32 seconds. pcapng with if_tsresol=9: a u64 count of nanoseconds. */
+const MAX_CLASSIC_NS = 0xffffffffn * NS_PER_S + NS_PER_S - 1n;
+const MAX_PCAPNG_NS = 0xffffffffffffffffn;
+
+function checkTimestamp(ts: bigint, maxNs: bigint): void {
+  if (ts < 0n || ts > maxNs) {
     throw new RangeError(`timestamp ${ts} ns is outside what the capture format can hold`);
   }
 }
@@ -176,7 +180,7 @@ export class PcapWriter extends CaptureWriterBase {
   }
 
   writeFrame(timestampNs: bigint, data: Uint8Array, _interfaceId?: number, _comment?: string): void {
-    checkTimestamp(timestampNs, 0xffffffffn);
+    checkTimestamp(timestampNs, MAX_CLASSIC_NS);
     const cap = Math.min(data.length, this.snapLength);
     // §5: seconds, fraction (µs or ns per the magic), CapLen, OrigLen, then CapLen bytes.
     const rec = new Uint8Array(16 + cap);
@@ -295,7 +299,7 @@ export class PcapngWriter extends CaptureWriterBase {
   writeFrame(timestampNs: bigint, data: Uint8Array, interfaceId = 0, comment?: string): void {
     const snap = this.snaps[interfaceId];
     if (snap === undefined) throw new RangeError(`interface ${interfaceId} was not added (have ${this.snaps.length})`);
-    checkTimestamp(timestampNs, 0xffffffffffffffffn / NS_PER_S);
+    checkTimestamp(timestampNs, MAX_PCAPNG_NS);
     const cap = snap === 0 ? data.length : Math.min(data.length, snap);
     // §4.3: Interface ID, Timestamp (upper, lower), Captured Len, Original Len, data, options.
     const padded = (cap + 3) & ~3;
