@@ -72,6 +72,8 @@ export class Nic implements NeighborHost, LinkDispatcher {
   readonly arp: ArpResolver | null;
   readonly ndp: NdpResolver | null;
   up = true;
+  /** Interface counters (what /proc/net/dev and `ip -s link` show). */
+  readonly counters = { rxFrames: 0, rxBytes: 0, txFrames: 0, txBytes: 0, txDropped: 0 };
   private mtuValue: number;
   private v4: IpCidr[] = [];
   private v6: Ipv6AddressState[] = [];
@@ -237,6 +239,8 @@ export class Nic implements NeighborHost, LinkDispatcher {
 
   private input(f: Frame): void {
     const d = f.data;
+    this.counters.rxFrames++;
+    this.counters.rxBytes += d.length;
     if (!this.up) return this.owner.count('nic.dropped.down');
     if (this.medium === 'ip') {
       if (d.length < 1) return this.owner.count('nic.dropped.short');
@@ -340,7 +344,12 @@ export class Nic implements NeighborHost, LinkDispatcher {
     const q = this.txQueue;
     this.txQueue = [];
     const n = this.link.writeFrames(q);
-    if (n < q.length) this.owner.count('nic.dropped.tx-queue-full');
+    this.counters.txFrames += n;
+    for (let i = 0; i < n; i++) this.counters.txBytes += q[i].data.length;
+    if (n < q.length) {
+      this.counters.txDropped += q.length - n;
+      this.owner.count('nic.dropped.tx-queue-full');
+    }
   }
 
   get pendingFrames(): number {

@@ -69,6 +69,8 @@ test('one writeFrames per NIC per processing step (batched flush)', (t) => {
   t.deepEqual(calls, [], 'nothing leaves during the API turn');
   clock.advance(0);
   t.deepEqual(calls, [10]);
+  t.is(na.counters.txFrames, 10);
+  t.is(na.counters.txBytes, 10 * (14 + 20 + 8 + 10));
   // A fragmented datagram is one batch too.
   c.send(pattern(5000), { addr: ip('10.0.0.2'), port: 9 });
   clock.advance(0);
