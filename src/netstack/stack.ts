@@ -239,6 +239,19 @@ export class Stack implements NetworkLayer, IcmpHost, NicOwner {
     return nic;
   }
 
+  /** Detaches a NIC: its routes go, its link is closed, queued frames are dropped. */
+  removeNic(nic: Nic | number): boolean {
+    const n = typeof nic === 'number' ? this.nics.get(nic) : nic;
+    if (!n || !this.nics.has(n.nicId) || n === this.loopbackNic) return false;
+    n.ndp?.stop?.();
+    this.nics.delete(n.nicId);
+    this.routes.remove((r) => r.nicId === n.nicId);
+    this.bcastCache = null;
+    n.up = false;
+    n.link.close();
+    return true;
+  }
+
   nic(id: number): Nic | undefined {
     return this.nics.get(id);
   }

@@ -387,3 +387,15 @@ for (const farOffload of [false, true]) {
     t.deepEqual(Uint8Array.from(recB.got.flatMap((d) => [...d.payload.subarray(20)])), payload);
   });
 }
+
+test('removing a NIC takes its routes and addresses out of service', (t) => {
+  const { clock, a, na } = pair();
+  a.addRoute('0.0.0.0/0', na, '10.0.0.2');
+  t.true(a.removeNic(na));
+  t.false(a.removeNic(na));
+  t.false(a.removeNic(a.loopbackNic!), 'loopback stays');
+  t.is(a.routes.list().filter((r) => r.nicId === na.nicId).length, 0);
+  t.false(a.isLocalAddress(ip('10.0.0.1')));
+  t.is(a.udp.endpoint(4).send(pattern(1), { addr: ip('10.0.0.2'), port: 1 }), 'ENETUNREACH');
+  clock.advance(1);
+});
