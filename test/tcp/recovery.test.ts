@@ -173,6 +173,23 @@ test('Nagle holds small writes while data is unacknowledged; NODELAY sends at on
   t.is(count(true), 10);
 });
 
+test('CORK flushes a partial segment after the 200 ms ceiling', (t) => {
+  const net = new TestNet();
+  const a = net.addHost('10.0.0.1');
+  const b = net.addHost('10.0.0.2');
+  const { client } = connectPair(net, a, b);
+  client.setCork(true);
+  net.trace = [];
+  const t0 = net.clock.now();
+  client.write(new Uint8Array(100));
+  net.run(150);
+  t.is(net.trace.filter((e) => e.len > 0).length, 0);
+  net.run(100);
+  const sent = net.trace.filter((e) => e.event === 'sent' && e.len > 0);
+  t.is(sent.length, 1);
+  t.is(sent[0].t - t0, 200);
+});
+
 test('CORK holds partial segments until uncorked', (t) => {
   const net = new TestNet();
   const a = net.addHost('10.0.0.1');
@@ -182,7 +199,7 @@ test('CORK holds partial segments until uncorked', (t) => {
   net.trace = [];
   client.write(new Uint8Array(100));
   client.write(new Uint8Array(100));
-  net.run(1000);
+  net.run(100);
   t.is(net.trace.filter((e) => e.len > 0).length, 0);
   client.setCork(false);
   const sink = new Sink(server);

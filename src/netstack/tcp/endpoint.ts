@@ -130,6 +130,8 @@ export class TcpEndpoint {
   // --- timers (created on first use: an idle endpoint holds only what it needs) ---
   rtoTimer: Timer | null = null;
   delackTimer: Timer | null = null;
+  /** Flushes corked data after TCP_CORK's 200 ms ceiling. */
+  corkTimer: Timer | null = null;
   /** RACK reordering timer (RFC 8985 §6.3), created at the first loss. */
   reoTimer: Timer | null = null;
   /** Keepalive, TIME_WAIT, FIN_WAIT_2 and SYN-ACK lifetime share one slot as on Linux. */
@@ -362,10 +364,14 @@ export class TcpEndpoint {
     this.opts.noDelay = on;
     if (on) output(this);
   }
+  /** TCP_CORK: hold partial segments until uncorked, or for 200 ms at most (Linux). */
   setCork(on: boolean): void {
     this.opts.cork = on;
     this.corkSince = on ? this.stack.now() : -1;
-    if (!on) output(this);
+    if (!on) {
+      this.corkTimer?.cancel();
+      output(this);
+    }
   }
   setKeepAlive(on: boolean, idleMs?: number, intvlMs?: number, cnt?: number): void {
     this.opts.keepAlive = on;
@@ -510,6 +516,7 @@ export class TcpEndpoint {
     this.delackTimer?.cancel();
     this.kaTimer?.cancel();
     this.reoTimer?.cancel();
+    this.corkTimer?.cancel();
     this.sb.clear();
     this.ooo.clear();
     this.stack.uncharge(this, this.charged);

@@ -7,7 +7,7 @@ import type { NetError, NetResult } from '../errors.js';
 import { isNetError } from '../errors.js';
 import type { Timer, TimerQueue } from '../timers.js';
 import type { DeliverVerdict, IpDelivery, NetworkLayer, TransportError, TransportProtocol } from '../transport.js';
-import type { IpAddr } from '../wire/ip-address.js';
+import { IpAddr } from '../wire/ip-address.js';
 import { seqAdd, seqGe, seqLt } from '../wire/seq.js';
 import type { Rng } from '../random.js';
 import { decodeSegment, encodeSegment, TCP_CHECKSUM_OFFSET } from './codec.js';
@@ -438,8 +438,10 @@ export class TcpProtocol implements TransportProtocol {
     }
     if (ep.state !== TcpState.CLOSED || ep.remoteAddr) return 'EINVAL';
     if (!ep.bound) {
-      // Linux autobinds an unbound listener to an ephemeral port on the wildcard address.
-      return 'EDESTADDRREQ';
+      // Linux autobinds an unbound listener to an ephemeral port on the wildcard address
+      // (IPv4 here: an IPv6 socket layer binds explicitly first).
+      const r = this.bind(ep, IpAddr.ANY4, 0);
+      if (r) return r;
     }
     // Two listeners on one port need SO_REUSEPORT on both (checked again, since
     // SO_REUSEADDR allowed the binds).

@@ -14,6 +14,8 @@ import type { SentSegment } from './scoreboard.js';
 import { sendSynSegment } from './handshake.js';
 
 const MAX_WINDOW_FIELD = 65535;
+/** TCP_CORK's ceiling (Linux, tcp(7)). */
+const CORK_CEILING_MS = 200;
 
 /** Our timestamp clock (RFC 7323 §5.4: 1 ms ticks), with a per-connection random offset. */
 export function tsNow(ep: TcpEndpoint): number {
@@ -164,10 +166,19 @@ function outputLoop(ep: TcpEndpoint): void {
         const isLast = len === unsent;
         // Nagle (RFC 9293 §3.7.4): a small segment only when nothing is unacknowledged,
         // or with NODELAY; never under CORK unless the FIN goes with it.
-        const pushOk = isLast && (ep.finQueued || (!ep.opts.cork && (ep.opts.noDelay || ep.sb.empty)));
+        // Linux caps TCP_CORK at 200 ms: a corked partial segment then goes anyway.
+        const corkExpired = ep.opts.cork && now - ep.corkSince >= CORK_CEILING_MS;
+        const pushOk = isLast && (ep.finQueued || corkExpired || (!ep.opts.cork && (ep.opts.noDelay || ep.sb.empty)));
         // Sender SWS avoidance: a window-limited piece only if it is half the largest window.
         const swsOk = !isLast && ep.maxSndWnd > 0 && len >= ep.maxSndWnd / 2 && ep.sb.empty;
-        if (!pushOk && !swsOk) break;
+        if (!pushOk && !swsOk) {
+          if (ep.opts.cork && isLast) {
+            ep.corkTimer ??= ep.stack.timers.timer(() => ep.stack.guard(() => output(ep)));
+            if (!ep.corkTimer.scheduled) ep.corkTimer.scheduleAt(ep.corkSince + CORK_CEILING_MS);
+          }
+          break;
+        }
+        if (corkExpired) ep.corkSince = now;
       }
       const fin = ep.finQueued && len === unsent;
       sendData(ep, ep.sndNxt, len, fin, now);
