@@ -92,3 +92,27 @@ for (const ef of expectFiles) {
     t.deepEqual(ours, theirs);
   });
 }
+
+test('streaming the largest fixtures in odd-sized chunks gives the same records as one buffer', async (t) => {
+  for (const name of ['tcp-loss.pcap', 'routed.pcapng']) {
+    const bytes = new Uint8Array(readFileSync(join(FIXTURE_DIR, name)));
+    const whole = readPcapBuffer(bytes);
+    let seed = 7;
+    async function* odd(): AsyncGenerator<Uint8Array> {
+      for (let o = 0; o < bytes.length; ) {
+        seed = (seed * 1103515245 + 12345) >>> 0;
+        const n = 1 + (seed % 9000);
+        yield bytes.subarray(o, o + n);
+        o += n;
+      }
+    }
+    let i = 0;
+    let same = true;
+    for await (const r of readPcap(odd())) {
+      const w = whole[i++];
+      same &&= w.offset === r.offset && w.timestampNs === r.timestampNs && Buffer.compare(w.data, r.data) === 0;
+    }
+    t.is(i, whole.length, name);
+    t.true(same, name);
+  }
+});

@@ -152,3 +152,31 @@ test('tshark.pcapng (dumpcap): interface, ns timestamps, ISB skipped; PcapngWrit
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+let editcap = false;
+try {
+  execFileSync('editcap', ['-h'], { stdio: 'ignore' });
+  editcap = true;
+} catch {
+  editcap = false;
+}
+
+(editcap ? test : test.skip)('editcap -F pcapng of the tcpdump files reads as the same records', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'moat-pcap-'));
+  try {
+    for (const name of ['tcpdump-us.pcap', 'tcpdump-ns.pcap']) {
+      const out = join(dir, `${name}ng`);
+      execFileSync('editcap', ['-F', 'pcapng', join(DATA_DIR, name), out], { stdio: 'ignore' });
+      const classic = readPcapBuffer(readFileSync(join(DATA_DIR, name)));
+      const { records, parser } = readPcapBufferWithParser(readFileSync(out));
+      t.is(parser.format, 'pcapng');
+      t.deepEqual(
+        records.map((r) => [r.linkType, r.timestampNs, Buffer.from(r.data).toString('hex'), r.originalLength]),
+        classic.map((r) => [r.linkType, r.timestampNs, Buffer.from(r.data).toString('hex'), r.originalLength]),
+        name,
+      );
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
