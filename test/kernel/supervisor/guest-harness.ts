@@ -87,6 +87,17 @@ export class Lines {
   }
 }
 
+const running = new Set<RunningGuest>();
+
+/** Kills guests a failed test left behind (afterEach.always), and stops their supervisors. */
+export function killLeftoverGuests(): void {
+  for (const g of running) {
+    if (g.guest.child.exitCode === null && g.guest.child.signalCode === null) g.guest.child.kill('SIGKILL');
+    g.supervisor.stop();
+  }
+  running.clear();
+}
+
 export interface RunningGuest {
   guest: SpawnedGuest;
   supervisor: Supervisor;
@@ -115,7 +126,7 @@ export async function runGuest(
     },
     { sweepIntervalMs: 0, ...supOpts },
   ).start();
-  return {
+  const r: RunningGuest = {
     guest,
     supervisor,
     out,
@@ -124,9 +135,12 @@ export async function runGuest(
       const exit = await guest.exited;
       await out.finished();
       await supervisor.ended;
+      running.delete(r);
       return { exit, out };
     },
   };
+  running.add(r);
+  return r;
 }
 
 /**

@@ -3,13 +3,15 @@
 
 import test from 'ava';
 import { Socket } from 'node:net';
+import { readFileSync } from 'node:fs';
 import { native } from '../../../src/net-plumbing/native.js';
 import { ERRNO } from '../../../src/kernel/errno.js';
 import { SYSCALLS_X86_64 as NR, AF_INET, AF_INET6, AF_UNIX, SIOC_FIRST } from '../../../src/kernel/supervisor/index.js';
 import type { SyscallAnswer, TrappedCall } from '../../../src/kernel/supervisor/index.js';
 import { privilegedTest } from '../../helpers/privileged.js';
-import { answerSocket, cleanupGuests, runGuest } from './guest-harness.js';
+import { answerSocket, cleanupGuests, killLeftoverGuests, runGuest } from './guest-harness.js';
 
+test.afterEach.always(() => killLeftoverGuests());
 test.after.always(() => cleanupGuests());
 
 function closeAll(fds: number[]): void {
@@ -407,6 +409,95 @@ privilegedTest("GuestFds: pidfd_getfd on the caller's fd finds the socketpair en
   } finally {
     closeAll(kept);
   }
+});
+
+privilegedTest('a flood of trapped calls from 8 threads is answered, every one, in order of arrival per thread', async (t) => {
+  const threads = 8;
+  const perThread = 100;
+  const byTid = new Map<number, number>();
+  const g = await runGuest('netprobe', ['flood', String(threads), String(perThread)], async (call) => {
+    byTid.set(call.tid, (byTid.get(call.tid) ?? 0) + 1);
+    // Some answers take a turn of the event loop, some do not: both paths must hold up.
+    if (call.id % 3n === 0n) await new Promise((r) => setImmediate(r));
+    return { errno: 'ECONNREFUSED' };
+  });
+  const { exit, out } = await g.done();
+  t.is(exit.code, 0);
+  t.is(out.values.get('refused'), String(threads * perThread));
+  t.is(g.supervisor.stats.received, threads * perThread);
+  t.is(g.supervisor.stats.answered, threads * perThread);
+  t.is(byTid.size, threads);
+  t.true([...byTid.values()].every((n) => n === perThread));
+});
+
+privilegedTest('two guests, two supervisors, one process: each guest is answered by its own handler', async (t) => {
+  const [a, b] = await Promise.all([
+    runGuest('netprobe', ['signal'], () => ({ errno: 'ECONNREFUSED' })),
+    runGuest('netprobe', ['signal'], () => ({ errno: 'ENETUNREACH' })),
+  ]);
+  const [ra, rb] = await Promise.all([a.done(), b.done()]);
+  t.not(a.guest.pid, b.guest.pid);
+  t.is(ra.out.values.get('connect'), '-1 ECONNREFUSED');
+  t.is(rb.out.values.get('connect'), '-1 ENETUNREACH');
+});
+
+/** Is `sig` pending for the process (ShdPnd) or its main thread (SigPnd)? */
+function signalPending(pid: number, sig: number): boolean {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const mask = (name: string) => BigInt(`0x${new RegExp(`^${name}:\\s*([0-9a-f]+)$`, 'm').exec(status)?.[1] ?? '0'}`);
+  const bit = 1n << BigInt(sig - 1);
+  return ((mask('ShdPnd') | mask('SigPnd')) & bit) !== 0n;
+}
+
+privilegedTest('with WAIT_KILLABLE_RECV a non-fatal signal waits: the received call stays valid and gets its answer', async (t) => {
+  const pending = deferred<TrappedCall>();
+  const release = deferred();
+  const g = await runGuest('netprobe', ['signal'], async (call) => {
+    pending.resolve(call);
+    await release.promise;
+    return { errno: 'ECONNREFUSED' };
+  });
+  t.true(g.guest.waitKillable, 'this kernel (>= 5.19) accepts the flag');
+  const call = await pending.promise;
+  try {
+    t.false(signalPending(g.guest.pid, 10));
+    process.kill(g.guest.pid, 'SIGUSR1');
+    t.true(signalPending(g.guest.pid, 10), 'SIGUSR1 is queued, not delivered');
+    t.true(call.isValid());
+  } finally {
+    release.resolve();
+  }
+  const { exit, out } = await g.done();
+  t.is(exit.code, 0);
+  t.is(out.values.get('connect'), '-1 ECONNREFUSED');
+  t.is(out.values.get('usr1'), '1', 'the handler ran after the call returned');
+  t.is(g.supervisor.stats.stale, 0);
+});
+
+privilegedTest('without WAIT_KILLABLE_RECV a signal withdraws the call: the guest sees EINTR and the late answer is stale', async (t) => {
+  const pending = deferred<TrappedCall>();
+  const release = deferred();
+  const g = await runGuest(
+    'netprobe',
+    ['signal'],
+    async (call) => {
+      pending.resolve(call);
+      await release.promise;
+      return { errno: 'ECONNREFUSED' };
+    },
+    { waitKillable: false },
+  );
+  t.false(g.guest.waitKillable);
+  const call = await pending.promise;
+  process.kill(g.guest.pid, 'SIGUSR1');
+  await g.out.waitFor(/^connect=/);
+  t.is(g.out.values.get('connect'), '-1 EINTR');
+  t.false(call.isValid());
+  release.resolve();
+  const { exit, out } = await g.done();
+  t.is(exit.code, 0);
+  t.is(out.values.get('usr1'), '1');
+  t.is(g.supervisor.stats.stale, 1);
 });
 
 privilegedTest('spawnGuest reports a missing program as an exec failure with ENOENT', async (t) => {

@@ -42,6 +42,24 @@ static void* accept_thread(void* arg) {
   return NULL;
 }
 
+struct flood_arg {
+  int calls;
+  int refused;
+};
+
+static void* flood_thread(void* p) {
+  struct flood_arg* a = p;
+  for (int i = 0; i < a->calls; i++)
+    if (connect(-1, NULL, 0) < 0 && errno == ECONNREFUSED) a->refused++;
+  return NULL;
+}
+
+static volatile sig_atomic_t got_usr1 = 0;
+static void on_usr1(int sig) {
+  (void)sig;
+  got_usr1 = 1;
+}
+
 int main(int argc, char** argv) {
   setvbuf(stdout, NULL, _IONBF, 0);
   const char* mode = argc > 1 ? argv[1] : "";
@@ -228,6 +246,34 @@ int main(int argc, char** argv) {
     printf("argv0=%s\n", argv[0]);
     const char* e = getenv("MOAT_TEST_VAR");
     printf("env=%s\n", e ? e : "(unset)");
+    return 0;
+  }
+  if (!strcmp(mode, "flood")) {
+    int nthreads = argc > 2 ? atoi(argv[2]) : 4, calls = argc > 3 ? atoi(argv[3]) : 50;
+    if (nthreads < 1 || nthreads > 64) nthreads = 4;
+    pthread_t t[64];
+    struct flood_arg a[64];
+    for (int i = 0; i < nthreads; i++) {
+      a[i].calls = calls;
+      a[i].refused = 0;
+      pthread_create(&t[i], NULL, flood_thread, &a[i]);
+    }
+    int total = 0;
+    for (int i = 0; i < nthreads; i++) {
+      pthread_join(t[i], NULL);
+      total += a[i].refused;
+    }
+    printf("refused=%d\n", total);
+    return 0;
+  }
+  if (!strcmp(mode, "signal")) {
+    /* No SA_RESTART: an interrupted call would fail with EINTR. */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_usr1;
+    sigaction(SIGUSR1, &sa, NULL);
+    report("connect", connect(-1, NULL, 0));
+    printf("usr1=%d\n", (int)got_usr1);
     return 0;
   }
   fprintf(stderr, "netprobe: unknown mode %s\n", mode);
