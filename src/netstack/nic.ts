@@ -276,7 +276,15 @@ export class Nic implements NeighborHost, LinkDispatcher {
    * Sends a frame whose first `linkHeaderLen` bytes are room for the link header. `nextHop` is
    * resolved to a MAC unless `kind` says broadcast or multicast (then `group` is the group).
    */
-  transmit(frame: Uint8Array, family: 4 | 6, nextHop: IpAddr, kind: 'unicast' | 'broadcast' | 'multicast', offload?: FrameOffload): void {
+  transmit(
+    frame: Uint8Array,
+    family: 4 | 6,
+    nextHop: IpAddr,
+    kind: 'unicast' | 'broadcast' | 'multicast',
+    offload?: FrameOffload,
+    /** Runs with the IP packet when the next hop cannot be resolved (it is dropped). */
+    onUnresolved?: (ipPacket: Uint8Array) => void,
+  ): void {
     if (!this.up) return this.owner.count('nic.dropped.down');
     if (this.medium === 'ip') return this.enqueue(frame, offload);
     const etherType = family === 4 ? ETHERTYPE_IPV4 : ETHERTYPE_IPV6;
@@ -299,7 +307,10 @@ export class Nic implements NeighborHost, LinkDispatcher {
         frame.set(m, 0);
         this.enqueue(frame, offload);
       },
-      () => this.owner.count(`neighbor.dropped.unresolved-v${family}`),
+      () => {
+        this.owner.count(`neighbor.dropped.unresolved-v${family}`);
+        onUnresolved?.(frame.subarray(this.linkHeaderLen));
+      },
     );
     if (mac) {
       frame.set(mac, 0);

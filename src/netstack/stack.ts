@@ -647,7 +647,7 @@ export class Stack implements NetworkLayer, IcmpHost, NicOwner {
       }
       this.stats.count(`ipv${family}.sent`);
       if (r.kind !== 'unicast') this.loopCopy(frame.subarray(L), L, offload);
-      r.nic.transmit(frame, family, r.nextHop, r.kind, offload);
+      r.nic.transmit(frame, family, r.nextHop, r.kind, offload, this.unreachable);
       return;
     }
     // Too big for the path: fragment (RFC 791 §3.2; RFC 8200 §4.5, the source only).
@@ -662,6 +662,23 @@ export class Stack implements NetworkLayer, IcmpHost, NicOwner {
     }
     return;
   }
+
+  /**
+   * A next hop that does not answer ARP/NDP: host unreachable to the sender, as Linux's
+   * ip_link_failure / ndisc_error_report do (RFC 1812 §5.2.7.1, RFC 4443 §3.1 code 3). For our
+   * own packets the error comes back to us over loopback, so sockets see EHOSTUNREACH.
+   */
+  private readonly unreachable = (ipPkt: Uint8Array): void => {
+    if (ipPkt[0] >> 4 === 4) {
+      const h = parseIpv4Header(ipPkt);
+      if (isIpv4Reject(h)) return;
+      this.icmp.error4({ h, packet: ipPkt, multicastOrBroadcast: false }, ICMP4.DEST_UNREACH, ICMP4_UNREACH.HOST);
+    } else {
+      const h = parseIpv6Header(ipPkt);
+      if (typeof h === 'string') return;
+      this.icmp.error6({ h, packet: ipPkt, multicastOrBroadcast: false }, ICMP6.DEST_UNREACH, ICMP6_UNREACH.ADDRESS);
+    }
+  };
 
   /**
    * Broadcasts and multicasts we send also reach our own sockets, as on Linux (ip_mc_output's
@@ -695,7 +712,7 @@ export class Stack implements NetworkLayer, IcmpHost, NicOwner {
       const mf = i < ranges.length - 1 || lastMf;
       writeIpv4Header(frame, L, { ...f, totalLen: 20 + len, df: false, mf, fragOffset: baseOffset + off });
       this.stats.count('ipv4.sent');
-      r.nic.transmit(frame, 4, r.nextHop, r.kind);
+      r.nic.transmit(frame, 4, r.nextHop, r.kind, undefined, this.unreachable);
     }
   }
 
@@ -712,7 +729,7 @@ export class Stack implements NetworkLayer, IcmpHost, NicOwner {
       writeFragmentHeader(frame, L + IPV6_HEADER, protocol, off, i < ranges.length - 1, ident);
       frame.set(body.subarray(off, off + len), L + IPV6_HEADER + IPV6_FRAG_HEADER);
       this.stats.count('ipv6.sent');
-      r.nic.transmit(frame, 6, r.nextHop, r.kind);
+      r.nic.transmit(frame, 6, r.nextHop, r.kind, undefined, this.unreachable);
     }
   }
 
@@ -1058,7 +1075,7 @@ export class Stack implements NetworkLayer, IcmpHost, NicOwner {
           this.finishChecksum(frame, L + ipLen, TCP_CSUM_OFFSET, 6, src, dst, tlen);
         }
         this.stats.count(`ipv${family}.forwarded`);
-        out.transmit(frame, family, nextHop, kind, segOff);
+        out.transmit(frame, family, nextHop, kind, segOff, this.unreachable);
       }
       return;
     }
@@ -1082,7 +1099,7 @@ export class Stack implements NetworkLayer, IcmpHost, NicOwner {
       }
     }
     this.stats.count(`ipv${family}.forwarded`);
-    out.transmit(frame, family, nextHop, kind, outOff);
+    out.transmit(frame, family, nextHop, kind, outOff, this.unreachable);
   }
 
   private reassemblyTimeout6(stored: Uint8Array): void {

@@ -399,3 +399,32 @@ test('removing a NIC takes its routes and addresses out of service', (t) => {
   t.is(a.udp.endpoint(4).send(pattern(1), { addr: ip('10.0.0.2'), port: 1 }), 'ENETUNREACH');
   clock.advance(1);
 });
+
+test('a neighbor that never answers: EHOSTUNREACH for our socket, host unreachable from a router', (t) => {
+  // Real ARP/NDP (3 probes, 1 s apart) against an address nobody has.
+  const clock = new VirtualClock();
+  const w1 = new Wire(clock);
+  const w2 = new Wire(clock);
+  const a = new Stack({ clock, rng: new SeededRng(1), ndp: { dupAddrDetectTransmits: 0, routerSolicit: false } });
+  const r = new Stack({ clock, rng: new SeededRng(2), forwarding: true, ndp: { dupAddrDetectTransmits: 0, routerSolicit: false } });
+  const na = a.addNic(w1.port(), { addresses: ['10.0.1.1/24', 'fd01::1/64'] });
+  r.addNic(w1.port(), { addresses: ['10.0.1.254/24', 'fd01::fe/64'] });
+  r.addNic(w2.port(), { addresses: ['10.0.2.254/24', 'fd02::fe/64'] });
+  a.addRoute('0.0.0.0/0', na, '10.0.1.254');
+  a.addRoute('::/0', na, 'fd01::fe');
+  clock.advance(10);
+  const local = a.udp.endpoint(4);
+  local.connect(ip('10.0.1.99'), 7); // on-link, nobody home
+  const viaRouter = a.udp.endpoint(6);
+  viaRouter.recvErr = true;
+  viaRouter.connect(ip('fd02::99'), 7); // behind the router, nobody home
+  local.recvErr = true;
+  local.send(pattern(4));
+  viaRouter.send(pattern(4));
+  clock.advance(5000);
+  t.is(local.readErrorQueue()?.kind, 'host-unreachable');
+  const e = viaRouter.readErrorQueue();
+  t.is(e?.kind, 'host-unreachable');
+  t.is(e?.from.key, 'fd01::fe', 'the router said so');
+  t.is(r.stats.get('neighbor.dropped.unresolved-v6'), 1);
+});
