@@ -1,3 +1,6 @@
+// Damaged capture files: a cut at every byte, random byte damage, and each structural fault
+// must end in PcapFormatError (typed code, byte offset), never another exception or a hang.
+
 import test from 'ava';
 import {
   LinkType,

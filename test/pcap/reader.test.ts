@@ -1,3 +1,6 @@
+// The pcap/pcapng reader on files built by hand field by field (build.ts), in both byte orders:
+// link types, resolutions, offsets, sections, SPB/OPB/unknown blocks, and chunked streaming.
+
 import test from 'ava';
 import { Readable } from 'node:stream';
 import {

@@ -1,3 +1,6 @@
+// The writers: golden bytes written by hand from the format drafts, round trips through the
+// reader, file and stream targets, and the programmer errors they refuse.
+
 import test from 'ava';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
