@@ -85,6 +85,29 @@ async function readAllAfter(kept: number[], i: number): Promise<string> {
   return readAll(fd);
 }
 
+privilegedTest('call.injectFd installs an fd without answering; the handler then answers with its number', async (t) => {
+  const kept: number[] = [];
+  try {
+    const g = await runGuest('netprobe', ['socket-write'], (call): SyscallAnswer => {
+      if (call.name !== 'socket') return { errno: 'ENOSYS' };
+      const [mine, theirs] = native().socketpair('stream');
+      native().setNonblocking(theirs, call.name === 'socket' && (call.argInt(1) & 0o4000) !== 0);
+      kept.push(mine);
+      const fd = call.injectFd(theirs, { cloexec: (call.argInt(1) & 0o2000000) !== 0 });
+      native().closeFd(theirs);
+      return typeof fd === 'number' ? { value: fd } : { errno: 'EMFILE' };
+    });
+    const hello = readAllAfter(kept, 0);
+    const { exit, out } = await g.done();
+    t.is(exit.code, 0);
+    t.is(out.values.get('write'), '5');
+    t.is(out.all[4], 'nonblock=1 cloexec=1');
+    t.is(await hello, 'hello');
+  } finally {
+    closeAll(kept);
+  }
+});
+
 privilegedTest('connect answered with ECONNREFUSED: the guest sees that errno, and moat read its sockaddr', async (t) => {
   const kept: number[] = [];
   const seen: { sockaddr?: Uint8Array | string } = {};
