@@ -13,7 +13,7 @@ import type { Clock, WakeupHandle } from './clock.js';
 import { TimerQueue } from './timers.js';
 import { SeededRng, type Rng } from './random.js';
 import type { FrameOffload, LinkEndpoint } from './link.js';
-import type { NetResult } from './errors.js';
+import type { NetError, NetResult } from './errors.js';
 import type {
   FlowOwner,
   IpDelivery,
@@ -75,7 +75,12 @@ export interface FilterPacket {
   readonly owner?: FlowOwner;
 }
 
-export type FilterVerdict = 'accept' | { readonly drop: string };
+/**
+ * `drop` names the reason (counted); `error` is what a local sender's send returns when OUTPUT
+ * or POSTROUTING drops its packet (default EPERM, as iptables DROP; a REJECT rule would give
+ * ECONNREFUSED or EHOSTUNREACH).
+ */
+export type FilterVerdict = 'accept' | { readonly drop: string; readonly error?: NetError };
 
 /**
  * Netfilter's five hook points. Every method is optional; a missing one accepts. A drop is
@@ -535,12 +540,16 @@ export class Stack implements NetworkLayer, IcmpHost, NicOwner {
   // ---- hooks ----
 
   private hook(point: HookPoint, p: Omit<FilterPacket, 'hook'>): boolean {
+    return this.hookVerdict(point, p) === 'accept';
+  }
+
+  private hookVerdict(point: HookPoint, p: Omit<FilterPacket, 'hook'>): FilterVerdict {
     const f = this.filter?.[point];
-    if (!f) return true;
+    if (!f) return 'accept';
     const v = f.call(this.filter, { hook: point, ...p });
-    if (v === 'accept') return true;
+    if (v === 'accept') return v;
     this.stats.count(`filter.${point}.dropped.${v.drop}`);
-    return false;
+    return v;
   }
 
   // ---- output ----
@@ -568,8 +577,12 @@ export class Stack implements NetworkLayer, IcmpHost, NicOwner {
           owner: p.owner,
         }
       : null;
-    if (hookPkt && !this.hook('OUTPUT', hookPkt)) return 'EPERM';
-    if (hookPkt && !this.hook('POSTROUTING', hookPkt)) return 'EPERM';
+    if (hookPkt) {
+      for (const point of ['OUTPUT', 'POSTROUTING'] as const) {
+        const v = this.hookVerdict(point, hookPkt);
+        if (v !== 'accept') return v.error ?? 'EPERM';
+      }
+    }
     const ttl = p.ttl ?? this.defaultTtl;
     const tos = p.tos ?? 0;
     const caps = r.nic.caps;

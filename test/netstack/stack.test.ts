@@ -221,7 +221,12 @@ test('filter hooks: OUTPUT drop fails with EPERM, INPUT and FORWARD drops are co
   const { clock, a, r, b } = routed({
     stack: {
       filter: {
-        OUTPUT: (p) => (p.protocol === 17 && ((p.transport[2] << 8) | p.transport[3]) === 666 ? { drop: 'port-666' } : 'accept'),
+        OUTPUT: (p) => {
+          const port = p.protocol === 17 ? (p.transport[2] << 8) | p.transport[3] : 0;
+          if (port === 666) return { drop: 'port-666' };
+          if (port === 667) return { drop: 'reject', error: 'ECONNREFUSED' };
+          return 'accept';
+        },
         INPUT: (p) => {
           seen.push(`${p.hook}:${p.src.key}`);
           return p.protocol === 17 && ((p.transport[2] << 8) | p.transport[3]) === 777 ? { drop: 'port-777' } : 'accept';
@@ -235,6 +240,7 @@ test('filter hooks: OUTPUT drop fails with EPERM, INPUT and FORWARD drops are co
   const c = a.udp.endpoint(4);
   t.is(c.send(pattern(4), { addr: ip('10.0.2.1'), port: 666 }), 'EPERM');
   t.is(a.stats.get('filter.OUTPUT.dropped.port-666'), 1);
+  t.is(c.send(pattern(4), { addr: ip('10.0.2.1'), port: 667 }), 'ECONNREFUSED', 'a reject names its error');
   t.is(c.send(pattern(4), { addr: ip('10.0.2.1'), port: 777 }), 4);
   clock.advance(1);
   t.is(srv.recv(), 'EAGAIN');
