@@ -140,7 +140,11 @@ export class Conntrack {
     return this.entries.size;
   }
 
+  /** False while a later hook re-looks a packet up: its events were counted at the first hook. */
+  private counting = true;
+
   count(what: string): void {
+    if (!this.counting) return;
     this.counters.set(what, (this.counters.get(what) ?? 0) + 1);
   }
 
@@ -233,6 +237,15 @@ export class Conntrack {
    * hook a packet meets (PREROUTING, OUTPUT), false at later ones, which only look up.
    */
   resolve(p: FilterInput, update: boolean): void {
+    this.counting = update;
+    try {
+      this.resolveInner(p, update);
+    } finally {
+      this.counting = true;
+    }
+  }
+
+  private resolveInner(p: FilterInput, update: boolean): void {
     p.ctDone = true;
     p.ct = null;
     p.ctDir = 0;
