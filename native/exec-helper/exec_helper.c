@@ -8,8 +8,8 @@
  * and reaping (the `exit` event) for free, and this small program does the three privileged steps
  * in a normal single-threaded process, then execs the guest in place (same pid, same stdio).
  *
- * Steps: unshare(CLONE_NEWNET) -> PR_SET_NO_NEW_PRIVS -> seccomp(NEW_LISTENER) -> hand the
- * listener to moat -> execvp(guest).
+ * Steps: unshare(CLONE_NEWNET) -> drop privileges -> PR_SET_NO_NEW_PRIVS -> seccomp(NEW_LISTENER)
+ * -> hand the listener to moat -> close stray fds -> execvp(guest).
  *
  * Handing the listener over: once the filter is installed, this process's own sendmsg() is
  * trapped, and nobody reads the listener yet (we hold it), so SCM_RIGHTS would deadlock. Instead
@@ -27,14 +27,16 @@
  * little-endian: u32 magic 'MOAT', u32 type, i32 value, u32 flags.
  *   type 1 LISTENER: value = the listener's fd number here, flags bit0 = WAIT_KILLABLE_RECV active
  *   type 2 ERROR:    value = errno, flags = stage (1 unshare, 2 no_new_privs, 3 seccomp, 4 exec,
- *                    5 usage, 6 handshake)
+ *                    5 usage, 6 handshake, 7 credentials)
  * moat answers the LISTENER record with one byte 'G'. The control socket is close-on-exec, so a
  * successful exec shows up as EOF on moat's side; a failed exec as an ERROR record with stage 4.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <linux/audit.h>
+#include <linux/capability.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <sched.h>
@@ -59,7 +61,7 @@
 #define MOAT_MAGIC 0x54414f4du
 #define REC_LISTENER 1
 #define REC_ERROR 2
-enum { STAGE_UNSHARE = 1, STAGE_NNP = 2, STAGE_SECCOMP = 3, STAGE_EXEC = 4, STAGE_USAGE = 5, STAGE_HANDSHAKE = 6 };
+enum { STAGE_UNSHARE = 1, STAGE_NNP = 2, STAGE_SECCOMP = 3, STAGE_EXEC = 4, STAGE_USAGE = 5, STAGE_HANDSHAKE = 6, STAGE_CREDS = 7 };
 
 /* ---- BPF program builder with forward labels ---- */
 
@@ -196,7 +198,8 @@ static void fail(int stage, int err, const char* what) {
 static void usage(const char* why) {
   fprintf(stderr,
           "moat-exec-helper: %s\n"
-          "usage: moat-exec-helper --control-fd N [--no-netns] [--no-wait-killable] [--trap-family AF]... -- FILE ARGV0 [ARGS...]\n",
+          "usage: moat-exec-helper --control-fd N [--no-netns] [--no-wait-killable] [--trap-family AF]...\n"
+          "                        [--uid N --gid N | --keep-caps] -- FILE ARGV0 [ARGS...]\n",
           why);
   send_record(REC_ERROR, EINVAL, STAGE_USAGE);
   _exit(125);
@@ -210,8 +213,35 @@ static long parse_int(const char* s, const char* what) {
   return v;
 }
 
+/* A guest that is root with full capabilities is not sandboxed by a filter on socket calls: it
+ * could setns(2) into the host's network namespace (then AF_PACKET/AF_NETLINK, which moat does not
+ * trap, reach the host network), ptrace moat, or load modules. So unless told otherwise the guest
+ * runs without any capability: as --uid/--gid if given (setuid clears the capability sets), else
+ * as uid 0 with an empty bounding set (so exec cannot regain any), no ambient, and zero
+ * effective/permitted/inheritable sets. A uid-0 guest still owns root's files: pass --uid for a
+ * filesystem boundary too (moat is a network sandbox; files are not its subject). */
+static void drop_privileges(long uid, long gid) {
+  if (gid >= 0) {
+    if (setgroups(0, NULL) < 0) fail(STAGE_CREDS, errno, "setgroups");
+    if (setresgid((gid_t)gid, (gid_t)gid, (gid_t)gid) < 0) fail(STAGE_CREDS, errno, "setresgid");
+  }
+  /* The bounding set can only shrink while we hold CAP_SETPCAP, i.e. before setuid. */
+  for (int cap = 0; cap <= 63; cap++) {
+    if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno == EINVAL) break; /* past CAP_LAST_CAP */
+  }
+  (void)prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+  if (uid >= 0) {
+    if (setresuid((uid_t)uid, (uid_t)uid, (uid_t)uid) < 0) fail(STAGE_CREDS, errno, "setresuid");
+  }
+  struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+  struct __user_cap_data_struct data[2];
+  memset(data, 0, sizeof data);
+  if (syscall(SYS_capset, &hdr, data) < 0) fail(STAGE_CREDS, errno, "capset");
+}
+
 int main(int argc, char** argv) {
-  int netns = 1, wait_killable = 1;
+  int netns = 1, wait_killable = 1, keep_caps = 0;
+  long uid = -1, gid = -1;
   uint32_t families[16];
   int nfamilies = 0;
   int i = 1;
@@ -225,6 +255,12 @@ int main(int argc, char** argv) {
       netns = 0;
     } else if (strcmp(argv[i], "--no-wait-killable") == 0) {
       wait_killable = 0;
+    } else if (strcmp(argv[i], "--keep-caps") == 0) {
+      keep_caps = 1;
+    } else if (strcmp(argv[i], "--uid") == 0 && i + 1 < argc) {
+      uid = parse_int(argv[++i], "bad --uid");
+    } else if (strcmp(argv[i], "--gid") == 0 && i + 1 < argc) {
+      gid = parse_int(argv[++i], "bad --gid");
     } else if (strcmp(argv[i], "--trap-family") == 0 && i + 1 < argc) {
       if (nfamilies >= 16) usage("too many --trap-family");
       families[nfamilies++] = (uint32_t)parse_int(argv[++i], "bad --trap-family");
@@ -233,6 +269,7 @@ int main(int argc, char** argv) {
     }
   }
   if (control_fd < 0) usage("--control-fd is required");
+  if (keep_caps && (uid >= 0 || gid >= 0)) usage("--keep-caps contradicts --uid/--gid");
   if (argc - i < 2) usage("missing FILE ARGV0");
   const char* file = argv[i];
   char** guest_argv = &argv[i + 1];
@@ -249,6 +286,8 @@ int main(int argc, char** argv) {
 
   /* Defence in depth: anything that slips past the filter finds a namespace with only a down `lo`. */
   if (netns && unshare(CLONE_NEWNET) < 0) fail(STAGE_UNSHARE, errno, "unshare(CLONE_NEWNET)");
+
+  if (!keep_caps) drop_privileges(uid, gid);
 
   /* Required for an unprivileged filter, and it also stops setuid binaries from gaining
    * privileges the filter was not designed around. */

@@ -28,6 +28,14 @@ export interface SpawnGuestOptions {
   trapFamilies?: readonly number[];
   /** Ask for SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (default true; the helper falls back without it on EINVAL). */
   waitKillable?: boolean;
+  /**
+   * Run the guest as this uid/gid (supplementary groups cleared). Without them the guest stays
+   * uid 0 but with no capabilities at all (so it cannot setns(2) back to the host's network).
+   */
+  uid?: number;
+  gid?: number;
+  /** Keep the capabilities moat has (default false). Only for trusted guests: a capable root guest can leave the sandbox. */
+  keepCapabilities?: boolean;
   /** The helper binary (default native/build/Release/moat-exec-helper). */
   helperPath?: string;
 }
@@ -52,7 +60,7 @@ export interface SpawnedGuest {
 export class GuestSpawnError extends Error {
   constructor(
     message: string,
-    readonly stage: 'spawn' | 'unshare' | 'no_new_privs' | 'seccomp' | 'exec' | 'usage' | 'handshake',
+    readonly stage: 'spawn' | 'unshare' | 'no_new_privs' | 'seccomp' | 'exec' | 'usage' | 'handshake' | 'credentials',
     readonly code: string,
   ) {
     super(message);
@@ -63,7 +71,7 @@ export class GuestSpawnError extends Error {
 const MAGIC = 0x54414f4d;
 const REC_LISTENER = 1;
 const REC_ERROR = 2;
-const STAGES = ['spawn', 'unshare', 'no_new_privs', 'seccomp', 'exec', 'usage', 'handshake'] as const;
+const STAGES = ['spawn', 'unshare', 'no_new_privs', 'seccomp', 'exec', 'usage', 'handshake', 'credentials'] as const;
 const ERRNO_NAMES: Record<number, string> = { 1: 'EPERM', 2: 'ENOENT', 13: 'EACCES', 22: 'EINVAL', 8: 'ENOEXEC', 38: 'ENOSYS' };
 
 export function execHelperPath(): string {
@@ -131,6 +139,9 @@ export async function spawnGuest(opts: SpawnGuestOptions): Promise<SpawnedGuest>
   const helperArgs = ['--control-fd', String(controlIndex)];
   if (opts.newNetns === false) helperArgs.push('--no-netns');
   if (opts.waitKillable === false) helperArgs.push('--no-wait-killable');
+  if (opts.keepCapabilities) helperArgs.push('--keep-caps');
+  if (opts.uid !== undefined) helperArgs.push('--uid', String(opts.uid));
+  if (opts.gid !== undefined) helperArgs.push('--gid', String(opts.gid));
   for (const f of opts.trapFamilies ?? [AF_INET, AF_INET6]) helperArgs.push('--trap-family', String(f));
   helperArgs.push('--', opts.file, opts.argv0 ?? opts.file, ...(opts.args ?? []));
 

@@ -2,7 +2,7 @@
 // Supervisor whose handler the test writes by hand.
 
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -18,7 +18,10 @@ const built = new Map<string, string>();
 export function guestBinary(name: string): string {
   const have = built.get(name);
   if (have) return have;
-  dir ??= mkdtempSync(join(tmpdir(), 'moat-guests-'));
+  if (dir === undefined) {
+    dir = mkdtempSync(join(tmpdir(), 'moat-guests-'));
+    chmodSync(dir, 0o755); // guests may run as another uid
+  }
   const out = join(dir, name);
   execFileSync('cc', ['-O1', '-pthread', '-Wall', '-o', out, join(packageRoot(), 'test', 'kernel', 'supervisor', 'guests', `${name}.c`)]);
   built.set(name, out);

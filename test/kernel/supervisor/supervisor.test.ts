@@ -399,7 +399,23 @@ privilegedTest('the guest runs with no_new_privs, a seccomp filter, only stdio f
   t.is(v.get('cwd'), '/tmp');
   t.is(v.get('argv0'), 'probe-zero');
   t.is(v.get('env'), 'x y');
+  t.is(v.get('CapEff'), '0000000000000000', 'no capabilities');
+  t.is(v.get('CapPrm'), '0000000000000000');
+  t.is(v.get('CapBnd'), '0000000000000000', 'and none to regain by exec');
+  t.notRegex(v.get('setns') ?? '', /^ok$/, 'cannot re-enter the host network namespace');
   t.is(g.supervisor.stats.received, 0);
+});
+
+privilegedTest('spawnGuest runs the guest as the given uid/gid with no supplementary groups', async (t) => {
+  const g = await runGuest('netprobe', ['status'], () => ({ errno: 'EIO' }), { uid: 65534, gid: 65534, cwd: '/' });
+  const { exit, out } = await g.done();
+  t.is(exit.code, 0);
+  const v = out.values;
+  t.is(v.get('Uid')?.split(/\s+/).join(','), '65534,65534,65534,65534');
+  t.is(v.get('Gid')?.split(/\s+/).join(','), '65534,65534,65534,65534');
+  t.is(v.get('Groups') ?? '', '');
+  t.is(v.get('CapEff'), '0000000000000000');
+  t.regex(v.get('setns') ?? '', /^(EPERM|EACCES)$/);
 });
 
 privilegedTest("GuestFds: pidfd_getfd on the caller's fd finds the socketpair end moat injected (by inode), also from a non-leader thread", async (t) => {

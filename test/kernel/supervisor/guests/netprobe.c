@@ -7,6 +7,7 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -225,7 +226,9 @@ int main(int argc, char** argv) {
     FILE* f = fopen("/proc/self/status", "r");
     char line[256];
     while (f && fgets(line, sizeof line, f)) {
-      if (!strncmp(line, "NoNewPrivs:", 11) || !strncmp(line, "Seccomp:", 8)) {
+      if (!strncmp(line, "NoNewPrivs:", 11) || !strncmp(line, "Seccomp:", 8) || !strncmp(line, "CapEff:", 7) ||
+          !strncmp(line, "CapBnd:", 7) || !strncmp(line, "CapPrm:", 7) || !strncmp(line, "Uid:", 4) || !strncmp(line, "Gid:", 4) ||
+          !strncmp(line, "Groups:", 7)) {
         char* v = strchr(line, ':') + 1;
         while (*v == ' ' || *v == '\t') v++;
         v[strcspn(v, "\n")] = 0;
@@ -246,6 +249,9 @@ int main(int argc, char** argv) {
     printf("argv0=%s\n", argv[0]);
     const char* e = getenv("MOAT_TEST_VAR");
     printf("env=%s\n", e ? e : "(unset)");
+    /* setns back into the host's network namespace (init's) must fail. */
+    int ns = open("/proc/1/ns/net", O_RDONLY);
+    printf("setns=%s\n", ns < 0 ? en(errno) : setns(ns, CLONE_NEWNET) == 0 ? "ok" : en(errno));
     return 0;
   }
   if (!strcmp(mode, "flood")) {
