@@ -531,6 +531,12 @@ export class Conntrack {
   applyNat(p: FilterInput, manip: 'src' | 'dst'): boolean {
     const e = p.ct;
     if (!e || !e.natted) return true;
+    // Linux nf_nat_packet(): a manip applies only when the flow has that kind of NAT in this
+    // direction (DNAT shows as dst manip on ORIGINAL and src manip on REPLY; SNAT the reverse).
+    // This matters for ICMP errors, whose outer source is often a third party.
+    const dnat = !e.reply.src.equals(e.orig.dst) || e.reply.sport !== e.orig.dport;
+    const snat = !e.reply.dst.equals(e.orig.src) || e.reply.dport !== e.orig.sport;
+    if (!((manip === 'dst') === (p.ctDir === CtDir.ORIGINAL) ? dnat : snat)) return true;
     // The packet must look like the inverse of the other direction's tuple.
     const want = p.ctDir === CtDir.ORIGINAL ? e.reply : e.orig;
     // For a packet in direction D, its wanted dst is want.src, its wanted src is want.dst.
