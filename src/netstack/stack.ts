@@ -73,6 +73,17 @@ export interface FilterPacket {
   readonly inNic?: number;
   readonly outNic?: number;
   readonly owner?: FlowOwner;
+  /**
+   * The whole IP datagram, owned by the stack for this packet: a hook may rewrite it (NAT). The
+   * stack re-reads the addresses after PREROUTING, OUTPUT and POSTROUTING and routes again when
+   * OUTPUT changed the destination (PREROUTING's change is seen by the routing decision that
+   * follows it). A rewriting hook keeps the IPv4 header checksum valid and adjusts transport
+   * checksums incrementally (RFC 1624), except when `checksumPartial` is set: then the field
+   * holds a pseudo-header sum that the stack recomputes itself.
+   */
+  readonly packet?: Uint8Array;
+  /** The transport checksum is CHECKSUM_PARTIAL (locally generated with offload semantics). */
+  readonly checksumPartial?: boolean;
 }
 
 /**
@@ -557,32 +568,19 @@ export class Stack implements NetworkLayer, IcmpHost, NicOwner {
   sendIp(p: IpSendParams): NetResult<void> {
     if (this.closed) return 'ENETDOWN';
     if (p.src.family !== p.dst.family) return 'EINVAL';
-    const r = this.resolveRoute(p.dst, p.src.isUnspecified() ? null : p.src, p.nicId);
+    let r = this.resolveRoute(p.dst, p.src.isUnspecified() ? null : p.src, p.nicId);
     if (typeof r === 'string') {
       this.stats.count(`ipv${p.dst.family}.out.no-route`);
       return r;
     }
+    if (this.filter && (this.filter.OUTPUT || this.filter.POSTROUTING)) {
+      const f = this.filterOutput(p, r);
+      if (typeof f === 'string') return f;
+      p = f.p;
+      r = f.r;
+    }
     const payload = p.payload ?? EMPTY;
     const family = p.dst.family;
-    const hookPkt = this.filter
-      ? {
-          family,
-          src: p.src,
-          dst: p.dst,
-          protocol: p.protocol,
-          transport: p.header,
-          fragment: false,
-          length: (family === 4 ? 20 : 40) + p.header.length + payload.length,
-          outNic: r.nic.nicId,
-          owner: p.owner,
-        }
-      : null;
-    if (hookPkt) {
-      for (const point of ['OUTPUT', 'POSTROUTING'] as const) {
-        const v = this.hookVerdict(point, hookPkt);
-        if (v !== 'accept') return v.error ?? 'EPERM';
-      }
-    }
     const ttl = p.ttl ?? this.defaultTtl;
     const tos = p.tos ?? 0;
     const caps = r.nic.caps;
@@ -612,6 +610,49 @@ export class Stack implements NetworkLayer, IcmpHost, NicOwner {
       return;
     }
     return this.emit(r, p, p.header, payload, ttl, tos, undefined, p.checksumOffset);
+  }
+
+  /**
+   * OUTPUT and POSTROUTING for a locally generated datagram. The hooks see it whole (built here,
+   * so they may rewrite it); what they leave is what gets sent, routed again if OUTPUT moved
+   * the destination (Linux's ip_route_me_harder after NAT).
+   */
+  private filterOutput(p: IpSendParams, r: ResolvedRoute): NetResult<{ p: IpSendParams; r: ResolvedRoute }> {
+    const family = p.dst.family;
+    const ipHdr = family === 4 ? 20 : IPV6_HEADER;
+    const payload = p.payload ?? EMPTY;
+    const tlen = p.header.length + payload.length;
+    if (ipHdr + tlen > 65535 + (family === 6 ? IPV6_HEADER : 0)) return 'EMSGSIZE';
+    const dg = new Uint8Array(ipHdr + tlen);
+    const ttl = p.ttl ?? this.defaultTtl;
+    if (family === 4) {
+      writeIpv4Header(dg, 0, { tos: p.tos ?? 0, totalLen: dg.length, id: 0, df: !!p.dontFragment, mf: false, fragOffset: 0, ttl, protocol: p.protocol, src: p.src, dst: p.dst });
+    } else {
+      writeIpv6Header(dg, 0, { trafficClass: p.tos ?? 0, flowLabel: 0, payloadLen: tlen, nextHeader: p.protocol, hopLimit: ttl, src: p.src, dst: p.dst });
+    }
+    dg.set(p.header, ipHdr);
+    dg.set(payload, ipHdr + p.header.length);
+    const aOff = family === 4 ? 12 : 8;
+    const aLen = family === 4 ? 4 : 16;
+    let src = p.src;
+    let dst = p.dst;
+    const base = { family, protocol: p.protocol, fragment: false, length: dg.length, owner: p.owner, packet: dg, transport: dg.subarray(ipHdr), checksumPartial: p.checksumOffset !== undefined };
+    for (const point of ['OUTPUT', 'POSTROUTING'] as const) {
+      const v = this.hookVerdict(point, { ...base, src, dst, outNic: r.nic.nicId });
+      if (v !== 'accept') return v.error ?? 'EPERM';
+      const nsrc = sameBytes(dg, aOff, src.bytes) ? src : IpAddr.read(family, dg, aOff);
+      const ndst = sameBytes(dg, aOff + aLen, dst.bytes) ? dst : IpAddr.read(family, dg, aOff + aLen);
+      if (point === 'OUTPUT' && ndst !== dst) {
+        const r2 = this.resolveRoute(ndst, this.isLocalAddress(nsrc) ? nsrc : null, p.nicId);
+        if (typeof r2 === 'string') return r2;
+        r = r2;
+        this.stats.count('filter.OUTPUT.rerouted');
+      }
+      src = nsrc;
+      dst = ndst;
+    }
+    const header = dg.subarray(ipHdr, ipHdr + p.header.length);
+    return { p: { ...p, src, dst, header, payload: dg.subarray(ipHdr + p.header.length) }, r };
   }
 
   /** One transport datagram: checksum, IP header(s), fragmentation, link. */
@@ -769,7 +810,7 @@ export class Stack implements NetworkLayer, IcmpHost, NicOwner {
 
   inputIpv4(nic: Nic, raw: Uint8Array, offload: FrameOffload | undefined, linkBroadcast: boolean): void {
     this.stats.count('ipv4.received');
-    const h = parseIpv4Header(raw);
+    let h = parseIpv4Header(raw);
     if (isIpv4Reject(h)) {
       this.stats.count(`ipv4.dropped.${h.drop}`);
       // RFC 1122 §3.2.2.5: a host should answer a malformed option with parameter problem.
@@ -785,12 +826,18 @@ export class Stack implements NetworkLayer, IcmpHost, NicOwner {
     if (nic !== this.loopbackNic && (h.src.bytes[0] === 127 || h.dst.bytes[0] === 127)) {
       return this.stats.count('ipv4.dropped.martian-loopback');
     }
-    const pkt = raw.subarray(0, h.totalLen);
+    // Hooks may rewrite the datagram (NAT), and a link's frame may be shared: give them a copy.
+    const pkt = this.filter ? raw.slice(0, h.totalLen) : raw.subarray(0, h.totalLen);
     const isFragment = h.mf || h.fragOffset !== 0;
     // RFC 791: no datagram is longer than 65535 bytes, so no fragment may reach past it (the
     // "ping of death" shape); Linux drops these as oversized too.
     if (isFragment && h.fragOffset + h.totalLen - h.hdrLen > 65535 - 20) return this.stats.count('ipv4.dropped.oversized-fragment');
-    if (this.filter && !this.hook('PREROUTING', { family: 4, src: h.src, dst: h.dst, protocol: h.protocol, transport: pkt.subarray(h.hdrLen), fragment: h.fragOffset !== 0, length: h.totalLen, inNic: nic.nicId })) return;
+    if (this.filter?.PREROUTING) {
+      if (!this.hook('PREROUTING', { family: 4, src: h.src, dst: h.dst, protocol: h.protocol, transport: pkt.subarray(h.hdrLen), fragment: h.fragOffset !== 0, length: h.totalLen, inNic: nic.nicId, packet: pkt })) return;
+      const h2 = this.reparse4(h, pkt);
+      if (!h2) return;
+      h = h2;
+    }
     const kind = this.dstKind4(nic, h.dst);
     if (kind === null) return this.forwardIpv4(nic, h, pkt, linkBroadcast, offload);
     const bcast = kind !== 'unicast' || linkBroadcast;
@@ -817,7 +864,7 @@ export class Stack implements NetworkLayer, IcmpHost, NicOwner {
 
   private deliverIpv4(nic: Nic, h: Ipv4Header, pkt: Uint8Array, bcast: boolean, verified: boolean): void {
     const payload = pkt.subarray(h.hdrLen);
-    if (this.filter && !this.hook('INPUT', { family: 4, src: h.src, dst: h.dst, protocol: h.protocol, transport: payload, fragment: false, length: pkt.length, inNic: nic.nicId })) return;
+    if (this.filter && !this.hook('INPUT', { family: 4, src: h.src, dst: h.dst, protocol: h.protocol, transport: payload, fragment: false, length: pkt.length, inNic: nic.nicId, packet: pkt })) return;
     this.stats.count('ipv4.delivered');
     if (h.protocol === 1) {
       this.icmp.input4(h.src, h.dst, payload, h.ttl, nic.nicId, bcast, verified);
@@ -846,7 +893,8 @@ export class Stack implements NetworkLayer, IcmpHost, NicOwner {
     }
   }
 
-  private forwardIpv4(nic: Nic, h: Ipv4Header, pkt: Uint8Array, linkBroadcast: boolean, offload: FrameOffload | undefined): void {
+  private forwardIpv4(nic: Nic, h0: Ipv4Header, pkt: Uint8Array, linkBroadcast: boolean, offload: FrameOffload | undefined): void {
+    let h = h0;
     if (!this.forward4) return this.stats.count('ipv4.dropped.not-for-us');
     // RFC 1812 §5.3.4/§4.2.2.11: no forwarding of link broadcasts, multicast (no mrouting), or
     // link-local sources (RFC 3927 §7).
@@ -866,24 +914,52 @@ export class Stack implements NetworkLayer, IcmpHost, NicOwner {
       this.icmp.error4(off, ICMP4.DEST_UNREACH, ICMP4_UNREACH.NET);
       return;
     }
-    if (this.filter && !this.hook('FORWARD', { family: 4, src: h.src, dst: h.dst, protocol: h.protocol, transport: pkt.subarray(h.hdrLen), fragment: h.fragOffset !== 0, length: h.totalLen, inNic: nic.nicId, outNic: out.nicId })) return;
-    if (this.filter && !this.hook('POSTROUTING', { family: 4, src: h.src, dst: h.dst, protocol: h.protocol, transport: pkt.subarray(h.hdrLen), fragment: h.fragOffset !== 0, length: h.totalLen, inNic: nic.nicId, outNic: out.nicId })) return;
+    if (h.totalLen > out.mtu && h.df && !offload?.gsoType) {
+      // RFC 1191 §4: tell the sender the next-hop MTU (before the hooks, as Linux's ip_forward:
+      // the quote must show the packet as the sender sent it, not as NAT left it).
+      this.stats.count('ipv4.dropped.frag-needed');
+      this.icmp.error4(off, ICMP4.DEST_UNREACH, ICMP4_UNREACH.FRAG_NEEDED, out.mtu & 0xffff);
+      return;
+    }
+    if (this.filter) {
+      for (const point of ['FORWARD', 'POSTROUTING'] as const) {
+        if (!this.hook(point, { family: 4, src: h.src, dst: h.dst, protocol: h.protocol, transport: pkt.subarray(h.hdrLen), fragment: h.fragOffset !== 0, length: h.totalLen, inNic: nic.nicId, outNic: out.nicId, packet: pkt })) return;
+      }
+      const h2 = this.reparse4(h, pkt); // SNAT at POSTROUTING
+      if (!h2) return;
+      h = h2;
+    }
     const kind = rt.gateway === null && this.isBroadcastV4(h.dst, out) ? 'broadcast' : 'unicast';
     const r: ResolvedRoute = { nic: out, nextHop: rt.gateway ?? h.dst, gateway: rt.gateway, src: h.src, mtu: out.mtu, kind };
     if (offload?.gsoType) return this.forwardOffloaded(nic, out, 4, pkt, h.hdrLen, r.nextHop, kind, offload, h.src, h.dst);
     if (h.totalLen > out.mtu) {
-      if (h.df) {
-        // RFC 1191 §4: tell the sender the next-hop MTU.
-        this.stats.count('ipv4.dropped.frag-needed');
-        this.icmp.error4(off, ICMP4.DEST_UNREACH, ICMP4_UNREACH.FRAG_NEEDED, out.mtu & 0xffff);
-        return;
-      }
       // Options are not copied into router-made fragments (a known simplification).
       this.stats.count('ipv4.forwarded');
       this.fragment4(r, { tos: h.tos, id: h.id, ttl: h.ttl - 1, protocol: h.protocol, src: h.src, dst: h.dst }, pkt.subarray(h.hdrLen), h.fragOffset, h.mf);
       return;
     }
     this.forwardOffloaded(nic, out, 4, pkt, h.hdrLen, r.nextHop, kind, offload, h.src, h.dst);
+  }
+
+  /** After a hook that may have rewritten `pkt`: the header again if the addresses changed. */
+  private reparse4(h: Ipv4Header, pkt: Uint8Array): Ipv4Header | null {
+    if (sameBytes(pkt, 12, h.src.bytes) && sameBytes(pkt, 16, h.dst.bytes) && pkt[9] === h.protocol) return h;
+    const h2 = parseIpv4Header(pkt);
+    if (isIpv4Reject(h2)) {
+      this.stats.count(`filter.dropped.mangled-${h2.drop}`);
+      return null;
+    }
+    return h2;
+  }
+
+  private reparse6(h: Ipv6Header, pkt: Uint8Array): Ipv6Header | null {
+    if (sameBytes(pkt, 8, h.src.bytes) && sameBytes(pkt, 24, h.dst.bytes)) return h;
+    const h2 = parseIpv6Header(pkt);
+    if (typeof h2 === 'string') {
+      this.stats.count(`filter.dropped.mangled-${h2}`);
+      return null;
+    }
+    return h2;
   }
 
   private reassemblyTimeout4(first: Uint8Array): void {
@@ -897,13 +973,18 @@ export class Stack implements NetworkLayer, IcmpHost, NicOwner {
 
   inputIpv6(nic: Nic, raw: Uint8Array, offload: FrameOffload | undefined, linkMulticast: boolean): void {
     this.stats.count('ipv6.received');
-    const h = parseIpv6Header(raw);
+    let h = parseIpv6Header(raw);
     if (typeof h === 'string') return this.stats.count(`ipv6.dropped.${h}`);
     // RFC 4291 §2.7: multicast is never a source.
     if (h.src.isMulticast()) return this.stats.count('ipv6.dropped.martian-source');
     if (nic !== this.loopbackNic && (h.src.isLoopback() || h.dst.isLoopback())) return this.stats.count('ipv6.dropped.martian-loopback');
-    const pkt = raw.subarray(0, h.end);
-    if (this.filter && !this.hook('PREROUTING', { family: 6, src: h.src, dst: h.dst, protocol: h.nextHeader, transport: pkt.subarray(IPV6_HEADER), fragment: false, length: h.end, inNic: nic.nicId })) return;
+    const pkt = this.filter ? raw.slice(0, h.end) : raw.subarray(0, h.end);
+    if (this.filter?.PREROUTING) {
+      if (!this.hook('PREROUTING', { family: 6, src: h.src, dst: h.dst, protocol: h.nextHeader, transport: pkt.subarray(IPV6_HEADER), fragment: false, length: h.end, inNic: nic.nicId, packet: pkt })) return;
+      const h2 = this.reparse6(h, pkt);
+      if (!h2) return;
+      h = h2;
+    }
     const kind = this.dstKind6(nic, h.dst);
     if (kind === 'not-member') return this.stats.count('ipv6.dropped.not-member');
     if (kind === null) return this.forwardIpv6(nic, h, pkt, linkMulticast, offload);
@@ -962,7 +1043,7 @@ export class Stack implements NetworkLayer, IcmpHost, NicOwner {
   private deliverIpv6(nic: Nic, h: Ipv6Header, pkt: Uint8Array, protocol: number, off: number, nhField: number, multi: boolean, verified: boolean): void {
     if (protocol === NH_NONE) return this.stats.count('ipv6.no-next-header');
     const payload = pkt.subarray(off, h.end);
-    if (this.filter && !this.hook('INPUT', { family: 6, src: h.src, dst: h.dst, protocol, transport: payload, fragment: false, length: h.end, inNic: nic.nicId })) return;
+    if (this.filter && !this.hook('INPUT', { family: 6, src: h.src, dst: h.dst, protocol, transport: payload, fragment: false, length: h.end, inNic: nic.nicId, packet: pkt })) return;
     this.stats.count('ipv6.delivered');
     if (protocol === NH_ICMPV6) {
       this.icmp.input6(h.src, h.dst, payload, h.hopLimit, nic.nicId, multi, verified);
@@ -992,7 +1073,8 @@ export class Stack implements NetworkLayer, IcmpHost, NicOwner {
     }
   }
 
-  private forwardIpv6(nic: Nic, h: Ipv6Header, pkt: Uint8Array, linkMulticast: boolean, offload: FrameOffload | undefined): void {
+  private forwardIpv6(nic: Nic, h0: Ipv6Header, pkt: Uint8Array, linkMulticast: boolean, offload: FrameOffload | undefined): void {
+    let h = h0;
     if (!this.forward6) return this.stats.count('ipv6.dropped.not-for-us');
     if (linkMulticast || h.dst.isMulticast()) return this.stats.count('ipv6.dropped.not-forwardable');
     const off = { h, packet: pkt, multicastOrBroadcast: false };
@@ -1015,15 +1097,22 @@ export class Stack implements NetworkLayer, IcmpHost, NicOwner {
       this.icmp.error6(off, ICMP6.DEST_UNREACH, ICMP6_UNREACH.NO_ROUTE);
       return;
     }
-    if (this.filter && !this.hook('FORWARD', { family: 6, src: h.src, dst: h.dst, protocol: h.nextHeader, transport: pkt.subarray(IPV6_HEADER), fragment: false, length: h.end, inNic: nic.nicId, outNic: out.nicId })) return;
-    if (this.filter && !this.hook('POSTROUTING', { family: 6, src: h.src, dst: h.dst, protocol: h.nextHeader, transport: pkt.subarray(IPV6_HEADER), fragment: false, length: h.end, inNic: nic.nicId, outNic: out.nicId })) return;
-    if (offload?.gsoType) return this.forwardOffloaded(nic, out, 6, pkt, IPV6_HEADER, rt.gateway ?? h.dst, 'unicast', offload, h.src, h.dst);
-    if (pkt.length > out.mtu) {
-      // RFC 8200 §5: routers never fragment; RFC 4443 §3.2 packet too big with the MTU.
+    if (pkt.length > out.mtu && !offload?.gsoType) {
+      // RFC 8200 §5: routers never fragment; RFC 4443 §3.2 packet too big with the MTU (before
+      // the hooks, so the quote is what the sender sent).
       this.stats.count('ipv6.dropped.too-big');
       this.icmp.error6(off, ICMP6.PACKET_TOO_BIG, 0, out.mtu);
       return;
     }
+    if (this.filter) {
+      for (const point of ['FORWARD', 'POSTROUTING'] as const) {
+        if (!this.hook(point, { family: 6, src: h.src, dst: h.dst, protocol: h.nextHeader, transport: pkt.subarray(IPV6_HEADER), fragment: false, length: h.end, inNic: nic.nicId, outNic: out.nicId, packet: pkt })) return;
+      }
+      const h2 = this.reparse6(h, pkt);
+      if (!h2) return;
+      h = h2;
+    }
+    if (offload?.gsoType) return this.forwardOffloaded(nic, out, 6, pkt, IPV6_HEADER, rt.gateway ?? h.dst, 'unicast', offload, h.src, h.dst);
     this.forwardOffloaded(nic, out, 6, pkt, IPV6_HEADER, rt.gateway ?? h.dst, 'unicast', offload, h.src, h.dst);
   }
 
@@ -1144,6 +1233,11 @@ export class Stack implements NetworkLayer, IcmpHost, NicOwner {
 }
 
 const EMPTY = new Uint8Array(0);
+
+function sameBytes(buf: Uint8Array, off: number, b: Uint8Array): boolean {
+  for (let i = 0; i < b.length; i++) if (buf[off + i] !== b[i]) return false;
+  return true;
+}
 /** RFC 9293 §3.1: the TCP checksum field's offset. */
 const TCP_CSUM_OFFSET = 16;
 
