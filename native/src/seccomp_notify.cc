@@ -73,6 +73,52 @@ void OnClosed(uv_handle_t* h) {
   delete w;
 }
 
+// An environment going away (a worker thread exiting) with watches still open: release the JS
+// references while the env is alive, and close the poll handles on its loop.
+std::mutex hookedMu;
+std::vector<napi_env> hooked;
+
+void CleanupEnv(void* arg) {
+  napi_env env = static_cast<napi_env>(arg);
+  {
+    std::lock_guard<std::mutex> lock(hookedMu);
+    for (auto it = hooked.begin(); it != hooked.end(); ++it)
+      if (*it == env) {
+        hooked.erase(it);
+        break;
+      }
+  }
+  std::vector<Watcher*> mine;
+  {
+    std::lock_guard<std::mutex> lock(watchersMu);
+    for (auto it = watchers.begin(); it != watchers.end();) {
+      if (it->second->env == env) {
+        mine.push_back(it->second);
+        it = watchers.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  for (Watcher* w : mine) {
+    w->stopped = true;
+    w->onNotification.Reset();
+    w->onEnd.Reset();
+    if (w->asyncContext) napi_async_destroy(w->env, w->asyncContext);
+    w->asyncContext = nullptr;
+    uv_poll_stop(&w->poll);
+    uv_close(reinterpret_cast<uv_handle_t*>(&w->poll), OnClosed);
+  }
+}
+
+void EnsureCleanupHook(napi_env env) {
+  std::lock_guard<std::mutex> lock(hookedMu);
+  for (napi_env e : hooked)
+    if (e == env) return;
+  hooked.push_back(env);
+  napi_add_env_cleanup_hook(env, CleanupEnv, env);
+}
+
 void Stop(Watcher* w) {
   if (w->stopped) return;
   w->stopped = true;
@@ -173,6 +219,7 @@ Napi::Value SeccompWatch(const Napi::CallbackInfo& info) {
     TypeFail(env, "seccompWatch: onNotification must be a function");
     return env.Undefined();
   }
+  EnsureCleanupHook(env);
   Watcher* w = new Watcher();
   w->fd = fd;
   w->env = env;

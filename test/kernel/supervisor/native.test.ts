@@ -3,7 +3,8 @@
 
 import test from 'ava';
 import { readFileSync } from 'node:fs';
-import { native } from '../../../src/net-plumbing/native.js';
+import { Worker } from 'node:worker_threads';
+import { addonPath, native } from '../../../src/net-plumbing/native.js';
 
 const n = native();
 
@@ -120,4 +121,33 @@ test('pidfdGetfd duplicates an fd of a process: same inode; missing fd is EBADF;
     n.closeFd(a);
     n.closeFd(b);
   }
+});
+
+test('a worker thread that exits with a watch still open releases it without crashing', async (t) => {
+  const w = new Worker(
+    `const n = require(${JSON.stringify(addonPath())});
+     const [a, b] = n.socketpair('stream');
+     n.seccompWatch(a, () => {}, () => {});
+     require('node:worker_threads').parentPort.postMessage('watching');`,
+    { eval: true },
+  );
+  const msg = await new Promise((resolve, reject) => {
+    w.once('message', resolve);
+    w.once('error', reject);
+  });
+  t.is(msg, 'watching');
+  t.is(await w.terminate(), 1);
+});
+
+test('seccompWatch reports "hangup"-style ends: a watched fd that closes its peer does not spin or throw', async (t) => {
+  // A socketpair is not a listener, but the poll/end plumbing is the same: POLLIN with RECV failing
+  // ends the watch with an error code instead of looping or throwing.
+  const [a, b] = n.socketpair('stream');
+  const seen: unknown[] = [];
+  const ended = new Promise<string>((resolve) => n.seccompWatch(a, (x) => seen.push(x), resolve));
+  n.closeFd(b); // a becomes readable (EOF / HUP)
+  const reason = await ended;
+  t.regex(reason, /^(hangup|error:E[A-Z]+)$/);
+  t.deepEqual(seen, []);
+  n.closeFd(a);
 });
