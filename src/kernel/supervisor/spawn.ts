@@ -53,6 +53,11 @@ export interface SpawnedGuest {
   /** Whether the kernel accepted SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV. */
   waitKillable: boolean;
   child: ChildProcess;
+  /**
+   * The guest's first process exited. Its descendants inherit the filter and keep the listener
+   * alive; `Supervisor.ended` resolves ("hangup") when the last of them exits. Until a Supervisor
+   * reads `listenerFd`, the guest's first trapped call blocks.
+   */
   exited: Promise<GuestExit>;
 }
 
