@@ -18,13 +18,15 @@
 //   UDP: Linux bind rules (REUSEADDR/REUSEPORT, v6only, v4-mapped), connect, broadcast, bounded
 //     queues, RECVERR error queue, SO_ERROR; ping sockets (Linux semantics).
 //   Offloads: CHECKSUM_PARTIAL and TCP GSO to capable links, software segmentation otherwise.
-//   Filter: five hook points (FilterHooks), accept/drop(reason).
+//   Filter: five hook points (FilterHooks), accept/drop(reason[, error]); hooks may rewrite the
+//     datagram (NAT: addresses re-read, OUTPUT re-routed), a per-packet FilterContext (mark,
+//     conntrack) travels between hooks; sendRawIp injects REJECT replies.
 // Not (yet): IP options on send or copied into router fragments, ICMP redirects (sent or
 // obeyed), IGMP/MLD reports and multicast routing, IP_MULTICAST_LOOP off,
 // hop-by-hop processing at routers, jumbograms, IPsec, per-destination IPv4 IDs.
 
 export { Stack, HOOK_POINTS } from './stack.js';
-export type { StackOptions, AddNicOptions, FilterHooks, FilterPacket, FilterVerdict, HookPoint } from './stack.js';
+export type { StackOptions, AddNicOptions, FilterHooks, FilterPacket, FilterVerdict, FilterContext, HookPoint } from './stack.js';
 export { Nic, StaticNeighbors, multicastMac } from './nic.js';
 export type { NeighborFactory, ArpResolver, NdpResolver, Ipv6AddressState } from './nic.js';
 export { Stats } from './stats.js';

@@ -84,6 +84,18 @@ export interface FilterPacket {
   readonly packet?: Uint8Array;
   /** The transport checksum is CHECKSUM_PARTIAL (locally generated with offload semantics). */
   readonly checksumPartial?: boolean;
+  /**
+   * One object per packet, the same at every hook the packet passes (PREROUTING then INPUT or
+   * FORWARD and POSTROUTING; OUTPUT then POSTROUTING): where a filter keeps the packet's mark
+   * and its conntrack entry between hooks (Linux's skb->mark and skb->_nfct).
+   */
+  readonly ctx?: FilterContext;
+}
+
+/** Per-packet state a filter carries from hook to hook. */
+export interface FilterContext {
+  mark: number;
+  conn: unknown;
 }
 
 /**
@@ -423,6 +435,8 @@ export class Stack implements NetworkLayer, IcmpHost, NicOwner {
     return false;
   }
   private bcastCache: Map<number, Set<string>> | null = null;
+  /** The FilterContext of the packet being processed (see FilterPacket.ctx). */
+  private pktCtx: FilterContext | null = null;
 
   private dstKind4(nic: Nic, dst: IpAddr): DstKind {
     if (this.isLocalAddress(dst)) return 'unicast';
@@ -557,7 +571,7 @@ export class Stack implements NetworkLayer, IcmpHost, NicOwner {
   private hookVerdict(point: HookPoint, p: Omit<FilterPacket, 'hook'>): FilterVerdict {
     const f = this.filter?.[point];
     if (!f) return 'accept';
-    const v = f.call(this.filter, { hook: point, ...p });
+    const v = f.call(this.filter, { hook: point, ...p, ctx: this.pktCtx ?? undefined });
     if (v === 'accept') return v;
     this.stats.count(`filter.${point}.dropped.${v.drop}`);
     return v;
@@ -618,6 +632,18 @@ export class Stack implements NetworkLayer, IcmpHost, NicOwner {
    * the destination (Linux's ip_route_me_harder after NAT).
    */
   private filterOutput(p: IpSendParams, r: ResolvedRoute): NetResult<{ p: IpSendParams; r: ResolvedRoute }> {
+    // A send can happen while an arriving packet is being processed (an answer from a socket
+    // callback, an ICMP error): keep that packet's context.
+    const outer = this.pktCtx;
+    this.pktCtx = { mark: 0, conn: undefined };
+    try {
+      return this.filterOutputHooks(p, r);
+    } finally {
+      this.pktCtx = outer;
+    }
+  }
+
+  private filterOutputHooks(p: IpSendParams, r: ResolvedRoute): NetResult<{ p: IpSendParams; r: ResolvedRoute }> {
     const family = p.dst.family;
     const ipHdr = family === 4 ? 20 : IPV6_HEADER;
     const payload = p.payload ?? EMPTY;
@@ -653,6 +679,39 @@ export class Stack implements NetworkLayer, IcmpHost, NicOwner {
     }
     const header = dg.subarray(ipHdr, ipHdr + p.header.length);
     return { p: { ...p, src, dst, header, payload: dg.subarray(ipHdr + p.header.length) }, r };
+  }
+
+  /**
+   * Sends a complete IP datagram built elsewhere (a REJECT rule's TCP RST or ICMP error, which
+   * carries the rejected packet's destination as its source). It is routed by its destination
+   * and skips the filter hooks; it must fit the route's MTU (no fragmentation).
+   */
+  sendRawIp(datagram: Uint8Array): NetResult<void> {
+    if (this.closed) return 'ENETDOWN';
+    const v = datagram.length > 0 ? datagram[0] >> 4 : 0;
+    let dst: IpAddr;
+    let len: number;
+    if (v === 4) {
+      const h = parseIpv4Header(datagram);
+      if (isIpv4Reject(h)) return 'EINVAL';
+      dst = h.dst;
+      len = h.totalLen;
+    } else if (v === 6) {
+      const h = parseIpv6Header(datagram);
+      if (typeof h === 'string') return 'EINVAL';
+      dst = h.dst;
+      len = h.end;
+    } else {
+      return 'EINVAL';
+    }
+    const r = this.resolveRoute(dst, null);
+    if (typeof r === 'string') return r;
+    if (len > r.mtu) return 'EMSGSIZE';
+    const L = r.nic.linkHeaderLen;
+    const frame = new Uint8Array(L + len);
+    frame.set(datagram.subarray(0, len), L);
+    this.stats.count(`ipv${v}.sent-raw`);
+    r.nic.transmit(frame, v as 4 | 6, r.nextHop, r.kind);
   }
 
   /** One transport datagram: checksum, IP header(s), fragmentation, link. */
@@ -828,6 +887,7 @@ export class Stack implements NetworkLayer, IcmpHost, NicOwner {
     }
     // Hooks may rewrite the datagram (NAT), and a link's frame may be shared: give them a copy.
     const pkt = this.filter ? raw.slice(0, h.totalLen) : raw.subarray(0, h.totalLen);
+    if (this.filter) this.pktCtx = { mark: 0, conn: undefined };
     const isFragment = h.mf || h.fragOffset !== 0;
     // RFC 791: no datagram is longer than 65535 bytes, so no fragment may reach past it (the
     // "ping of death" shape); Linux drops these as oversized too.
@@ -979,6 +1039,7 @@ export class Stack implements NetworkLayer, IcmpHost, NicOwner {
     if (h.src.isMulticast()) return this.stats.count('ipv6.dropped.martian-source');
     if (nic !== this.loopbackNic && (h.src.isLoopback() || h.dst.isLoopback())) return this.stats.count('ipv6.dropped.martian-loopback');
     const pkt = this.filter ? raw.slice(0, h.end) : raw.subarray(0, h.end);
+    if (this.filter) this.pktCtx = { mark: 0, conn: undefined };
     if (this.filter?.PREROUTING) {
       if (!this.hook('PREROUTING', { family: 6, src: h.src, dst: h.dst, protocol: h.nextHeader, transport: pkt.subarray(IPV6_HEADER), fragment: false, length: h.end, inNic: nic.nicId, packet: pkt })) return;
       const h2 = this.reparse6(h, pkt);

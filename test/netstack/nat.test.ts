@@ -5,7 +5,7 @@
 import test from 'ava';
 import { pair, routed, ip, pattern } from './topo.js';
 import { checksumAdjustBytes } from '../../src/netstack/wire/checksum.js';
-import { setIpv4Checksum } from '../../src/netstack/ipv4.js';
+import { setIpv4Checksum, writeIpv4Header } from '../../src/netstack/ipv4.js';
 import type { FilterPacket } from '../../src/netstack/stack.js';
 import type { IpAddr } from '../../src/netstack/wire/ip-address.js';
 
@@ -108,4 +108,48 @@ test('a hook that breaks the IPv4 header checksum gets its packet dropped and co
   a.udp.endpoint(4).send(pattern(1), { addr: ip('10.0.0.2'), port: 7 });
   clock.advance(1);
   t.is(b.stats.get('filter.dropped.mangled-bad-checksum'), 1);
+});
+
+test('one context object travels with a packet from hook to hook (marks, conntrack)', (t) => {
+  const { clock, a, r, b } = routed();
+  const seen: string[] = [];
+  r.filter = {
+    PREROUTING: (p) => {
+      p.ctx!.mark = 42;
+      p.ctx!.conn = `flow-${p.src.key}`;
+      return 'accept';
+    },
+    FORWARD: (p) => (seen.push(`F:${p.ctx?.mark}:${p.ctx?.conn}`), 'accept'),
+    POSTROUTING: (p) => (seen.push(`P:${p.ctx?.mark}:${p.ctx?.conn}`), 'accept'),
+  };
+  a.filter = {
+    OUTPUT: (p) => ((p.ctx!.mark = 7), 'accept'),
+    POSTROUTING: (p) => (seen.push(`A:${p.ctx?.mark}`), 'accept'),
+  };
+  const srv = b.udp.endpoint(4);
+  srv.bind(null, 7);
+  a.udp.endpoint(4).send(pattern(3), { addr: ip('10.0.2.1'), port: 7 });
+  clock.advance(1);
+  t.deepEqual(seen, ['A:7', 'F:42:flow-10.0.1.1', 'P:42:flow-10.0.1.1']);
+  t.not(srv.recv(), 'EAGAIN');
+});
+
+test('sendRawIp injects a finished datagram (a REJECT reply "from" the rejected destination)', (t) => {
+  const { clock, a, b } = pair();
+  const got = b.udp.endpoint(4);
+  got.bind(null, 5000);
+  // A UDP datagram from 10.0.0.77 (not A's address) to B, built by hand.
+  const dg = new Uint8Array(20 + 8 + 2);
+  writeIpv4Header(dg, 0, { tos: 0, totalLen: 30, id: 9, df: false, mf: false, fragOffset: 0, ttl: 64, protocol: 17, src: ip('10.0.0.77'), dst: ip('10.0.0.2') });
+  dg[21] = 99;
+  dg[22] = 0x13;
+  dg[23] = 0x88;
+  dg[25] = 10;
+  t.is(a.sendRawIp(dg), undefined);
+  t.is(a.sendRawIp(Uint8Array.of(1, 2, 3)), 'EINVAL');
+  clock.advance(1);
+  const d = got.recv();
+  if (typeof d === 'string') return t.fail(d);
+  t.is(d.from.key, '10.0.0.77');
+  t.is(d.port, 99);
 });
