@@ -274,8 +274,10 @@ export class UdpEndpoint extends DatagramEndpointBase {
     this.connSrc = null;
   }
 
-  /** sendto(2)/send(2). Returns the bytes sent. */
-  /** `to.nicId`: the interface to leave by (an IPv6 scope id, IP_PKTINFO's ifindex). */
+  /**
+   * sendto(2)/send(2); returns the bytes sent. `to.nicId` is the interface to leave by (an IPv6
+   * scope id, IP_PKTINFO's ifindex).
+   */
   send(data: Uint8Array, to?: { addr: IpAddr; port: number; nicId?: number }): NetResult<number> {
     if (this.closed) return 'EPIPE';
     let dst: IpAddr;
