@@ -193,7 +193,7 @@ export class EchoProtocol implements EchoSink {
     const id = (msg[4] << 8) | msg[5];
     const ep = this.find(id, dst, src);
     if (!ep) return false;
-    if (!ep.enqueue({ data: msg.slice(), from: src, port: id, dst, ttl, tos: 0, nicId })) {
+    if (!ep.enqueue({ data: msg.slice(), from: src, port: id, dst, ttl, tos: 0, nicId, receivedAt: this.net.timers.now() })) {
       this.stats.count(`echo${this.family}.dropped.queue-full`);
     }
     return true;

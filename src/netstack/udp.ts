@@ -24,6 +24,8 @@ export interface Datagram {
   readonly ttl: number;
   readonly tos: number;
   readonly nicId: number;
+  /** Stack clock time of arrival in ms (SO_TIMESTAMP). */
+  readonly receivedAt: number;
 }
 
 export interface DatagramEndpointOptions {
@@ -357,6 +359,7 @@ export class UdpEndpoint extends DatagramEndpointBase {
       ttl: d.ttl,
       tos: d.tos,
       nicId: d.nicId,
+      receivedAt: this.proto.net.timers.now(),
     });
   }
 }

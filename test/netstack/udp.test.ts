@@ -40,6 +40,7 @@ for (const family of [4, 6] as const) {
     t.is(d.from.key, B);
     t.is(d.port, 7);
     t.is(d.dst.key, A);
+    t.true(d.receivedAt > 0 && d.receivedAt <= clock.now(), 'arrival time from the stack clock');
   });
 
   test(`UDP echo v${family} through a router`, (t) => {
