@@ -248,6 +248,7 @@ class RuleParser {
         if (neg) this.fail('a target option cannot be negated', negTok!);
         continue;
       }
+      if (neg && !NEGATABLE.has(o)) this.fail("'!' cannot negate this option", negTok!);
       switch (o) {
         case '-4':
         case '--ipv4':
@@ -533,6 +534,12 @@ class RuleParser {
   }
 }
 
+const NEGATABLE = new Set([
+  '-s', '--source', '-d', '--destination', '-i', '--in-interface', '-o', '--out-interface', '-p', '--protocol',
+  '--sport', '--source-port', '--dport', '--destination-port', '--sports', '--source-ports', '--dports',
+  '--destination-ports', '--ports', '--tcp-flags', '--syn', '--icmp-type', '--icmpv6-type', '--ctstate', '--state',
+  '--match-set', '--uid-owner', '--pid-owner', '--cmd-owner', '--mark',
+]);
 const BUILTIN_TARGETS = new Set(['ACCEPT', 'DROP', 'REJECT', 'RETURN', 'LOG', 'MARK', 'DNAT', 'SNAT', 'MASQUERADE', 'REDIRECT']);
 const ALL_TARGET_OPTS: Record<string, string[]> = {
   REJECT: ['--reject-with'],
@@ -666,7 +673,7 @@ export function parseIptablesSave(text: string): TableSpec[] {
     }
     c.rules.push({ rule, counters });
   }
-  if (cur) throw new IptablesParseError(`table ${cur.name} was not committed`, lines.length, 1, '');
+  if (cur) throw new IptablesParseError(`table ${cur.name} was not committed (no COMMIT before the end)`, cur.line, 1, `*${cur.name}`);
   return out;
 }
 
