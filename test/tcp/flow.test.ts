@@ -117,3 +117,23 @@ test('tcpInfo reports a consistent snapshot after a transfer', (t) => {
   t.is(ci.congestion, 'cubic');
   t.is(ci.caState, 'open');
 });
+
+test('GSO: with an offloading route, full segments leave as aggregates and arrive intact', (t) => {
+  const net = new TestNet();
+  const a = net.addHost('10.0.0.1');
+  const b = net.addHost('10.0.0.2');
+  a.checksumOffload = true;
+  a.gsoMaxSize = 65536;
+  net.setBoth(a, b, { delayMs: 5, loss: 0.01, lossDataOnly: true });
+  const { client, server } = connectPair(net, a, b);
+  net.trace = [];
+  const data = pattern(3_000_000, 4);
+  const sink = new Sink(server);
+  new Writer(client, data);
+  t.true(net.runUntil(() => sink.eof, 600_000));
+  t.is(sink.digest(), sha256(data));
+  t.true(a.gsoAggregates > 50, `${a.gsoAggregates} aggregates`);
+  t.true(a.tcp.stats.gsoSends === a.gsoAggregates);
+  // on the wire every segment is at most one MSS
+  t.true(net.trace.every((e) => e.len <= 1448));
+});

@@ -8,6 +8,7 @@ import { privilegedTest } from '../helpers/privileged.js';
 import { DUT_IP, PEER_IP, runInNetns, vethFixture } from '../plumbing/fixture.js';
 import { PacketLink } from '../../src/net-plumbing/links/packet-link.js';
 import { RealClock } from '../../src/net-plumbing/clock.js';
+import { deleteNetns, listNetns } from '../../src/net-plumbing/netns.js';
 import { CryptoRng } from '../../src/net-plumbing/rng.js';
 import { Stack } from '../../src/netstack/stack.js';
 import { IpAddr } from '../../src/netstack/wire/ip-address.js';
@@ -138,7 +139,18 @@ privilegedTest('interop: moat connects to a Linux server, sends 8 MB and reads i
     c.close();
   } finally {
     peer.kill();
-    stack.close();
-    await fx.close();
+    try {
+      stack.close();
+    } finally {
+      link.close();
+      await fx.close();
+      // `ip netns del` can lose a race with the peer process still exiting: make sure.
+      for (let i = 0; i < 20; i++) {
+        const left = (await listNetns()).filter((n) => n === fx.peerNs || n === fx.dutNs);
+        if (left.length === 0) break;
+        await new Promise((r) => setTimeout(r, 100));
+        for (const n of left) await deleteNetns(n).catch(() => {});
+      }
+    }
   }
 });

@@ -26,7 +26,7 @@ function runUntil(clock: VirtualClock, pred: () => boolean, limitMs: number): bo
   return true;
 }
 
-function twoStacks(opts: { loss?: number; tcpOnB?: boolean } = {}) {
+function twoStacks(opts: { loss?: number; tcpOnB?: boolean; offload?: boolean } = {}) {
   const clock = new VirtualClock();
   const neighbors = new StaticNeighbors();
   const wire = new Wire(clock, { latencyMs: 2 });
@@ -34,9 +34,10 @@ function twoStacks(opts: { loss?: number; tcpOnB?: boolean } = {}) {
   let tb = null as TcpProtocol | null;
   const a = new Stack({ clock, rng: new SeededRng(1), neighbors, transports: (n) => [(ta = new TcpProtocol(n))] });
   const b = new Stack({ clock, rng: new SeededRng(2), neighbors, transports: (n) => (opts.tcpOnB === false ? [] : [(tb = new TcpProtocol(n))]) });
-  const pa = opts.loss ? new ImpairedLink(wire.port(), clock, { loss: opts.loss, seed: 5, direction: 'both' }) : wire.port();
+  const portOpts = opts.offload ? { txChecksumOffload: true, rxChecksumOffload: true, gsoMaxSize: 65536 } : {};
+  const pa = opts.loss ? new ImpairedLink(wire.port(portOpts), clock, { loss: opts.loss, seed: 5, direction: 'both' }) : wire.port(portOpts);
   const na = a.addNic(pa, { addresses: ['10.0.0.1/24', 'fd00::1/64'] });
-  const nb = b.addNic(wire.port(), { addresses: ['10.0.0.2/24', 'fd00::2/64'] });
+  const nb = b.addNic(wire.port(portOpts), { addresses: ['10.0.0.2/24', 'fd00::2/64'] });
   neighbors.learn(na);
   neighbors.learn(nb);
   return { clock, a, b, ta, tb };
@@ -136,4 +137,17 @@ test('over two Stacks: connect to a closed port gets RST -> ECONNREFUSED', (t) =
   c.connect(ip('10.0.0.2'), 81);
   t.true(runUntil(clock, () => c.stateName === 'CLOSED', 5000));
   t.is(err, 'ECONNREFUSED');
+});
+
+test('over two Stacks with checksum offload and TSO on the links: aggregates go out, data arrives intact', (t) => {
+  const { clock, ta, tb } = twoStacks({ offload: true });
+  const l = tb!.endpoint();
+  l.bind(IpAddr.ANY4, 443);
+  l.listen(4);
+  const c = ta.endpoint();
+  c.connect(ip('10.0.0.2'), 443);
+  const s = accept(clock, l, c);
+  const data = pattern(8 << 20, 14);
+  t.is(pump(clock, c, s, data, 600_000), sha(data));
+  t.true(ta.stats.gsoSends > 0, `${ta.stats.gsoSends} aggregates`);
 });

@@ -75,6 +75,8 @@ export class TcpEndpoint {
   pmtu = 1500;
   /** The route finishes checksums (CHECKSUM_PARTIAL). */
   csumOffload = false;
+  /** Largest TCP aggregate the route can segment (GSO/TSO), 0 when it cannot. */
+  gsoMax = 0;
   sb = new Scoreboard();
   cc: CongestionControl;
   rtt: RttEstimator;

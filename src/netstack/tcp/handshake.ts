@@ -101,6 +101,7 @@ export function startConnect(ep: TcpEndpoint, addr: IpAddr, port: number): NetRe
   }
   ep.localAddr = local;
   ep.csumOffload = r.checksumOffload;
+  ep.gsoMax = r.checksumOffload ? r.gsoMaxSize : 0;
   setAdvMss(ep, r.mtu, addr.family);
   const now = stack.now();
   ep.iss = stack.isnFor(ep);

@@ -68,6 +68,7 @@ export class Listener {
       return null;
     }
     child.csumOffload = r.checksumOffload;
+    child.gsoMax = r.checksumOffload ? r.gsoMaxSize : 0;
     setAdvMss(child, r.mtu, d.src.family);
     child.parent = this;
     child.tsOffset = stack.tsOffsetFor(d.dst, d.src);

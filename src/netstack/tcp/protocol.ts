@@ -37,6 +37,7 @@ export function newTcpStats() {
     rtos: 0,
     fastRetransmits: 0,
     tailLossProbes: 0,
+    gsoSends: 0,
     tlpRecoveries: 0,
     timeouts: 0,
     keepaliveTimeouts: 0,
@@ -223,11 +224,15 @@ export class TcpProtocol implements TransportProtocol {
   // ------------------------------------------------------------------ output
 
   /** Encodes and sends a segment of `ep`. */
-  transmit(ep: TcpEndpoint, seg: Segment): void {
-    this.transmitRaw(ep.localAddr!, ep.remoteAddr!, seg, ep.csumOffload);
+  transmit(ep: TcpEndpoint, seg: Segment, gsoMss = 0): void {
+    this.transmitRaw(ep.localAddr!, ep.remoteAddr!, seg, ep.csumOffload, gsoMss);
   }
 
-  transmitRaw(src: IpAddr, dst: IpAddr, seg: Segment, offload: boolean): void {
+  /**
+   * Encodes and sends. With `gsoMss`, the payload is an aggregate of segments of that size
+   * that the stack (or the link, TSO) cuts up: one header built for many segments.
+   */
+  transmitRaw(src: IpAddr, dst: IpAddr, seg: Segment, offload: boolean, gsoMss = 0): void {
     const header = encodeSegment(seg, src, dst, offload);
     this.stats.segsOut++;
     if (seg.flags & RST) this.stats.resetsSent++;
@@ -239,6 +244,7 @@ export class TcpProtocol implements TransportProtocol {
       payload: seg.payload.length > 0 ? seg.payload : undefined,
       checksumOffset: offload ? TCP_CHECKSUM_OFFSET : undefined,
       dontFragment: true,
+      gso: gsoMss > 0 && seg.payload.length > gsoMss ? { kind: 'tcp', mss: gsoMss } : undefined,
     });
     if (isNetError(r)) this.stats.sendErrors++;
   }

@@ -43,7 +43,7 @@ export function advertiseWindow(ep: TcpEndpoint, syn: boolean): number {
 }
 
 /** Builds and sends one segment carrying our current ACK, window, timestamps and SACK blocks. */
-export function transmit(ep: TcpEndpoint, flags: number, seq: number, payload: Uint8Array, synOptions: boolean): void {
+export function transmit(ep: TcpEndpoint, flags: number, seq: number, payload: Uint8Array, synOptions: boolean, gsoMss = 0): void {
   const syn = (flags & SYN) !== 0;
   const seg: Segment = {
     srcPort: ep.localPort,
@@ -94,8 +94,8 @@ export function transmit(ep: TcpEndpoint, flags: number, seq: number, payload: U
     ep.ackNow = false;
     ep.delackTimer?.cancel();
   }
-  ep.segsOut++;
-  ep.stack.transmit(ep, seg);
+  ep.segsOut += gsoMss > 0 ? Math.ceil(payload.length / gsoMss) : 1;
+  ep.stack.transmit(ep, seg, gsoMss);
 }
 
 const NO_SACK: number[] = [];
@@ -180,6 +180,17 @@ function outputLoop(ep: TcpEndpoint): void {
         }
         if (corkExpired) ep.corkSince = now;
       }
+      if (len === mss && ep.gsoMax > 2 * mss) {
+        // GSO/TSO: as many full segments as the windows allow, in one aggregate.
+        const room = Math.min(unsent, usable, ep.gsoMax - 128, Math.max(cwnd - inFlight, mss));
+        let k = Math.floor(room / mss);
+        if (ep.finQueued && k * mss >= unsent) k--; // the FIN rides on a segment of its own
+        if (k >= 2) {
+          sendAggregate(ep, ep.sndNxt, k, now);
+          inFlight += k * mss;
+          continue;
+        }
+      }
       const fin = ep.finQueued && len === unsent;
       sendData(ep, ep.sndNxt, len, fin, now);
       inFlight += len + (fin ? 1 : 0);
@@ -230,6 +241,21 @@ function sendData(ep: TcpEndpoint, seq: number, len: number, fin: boolean, now: 
   }
   ep.bytesSent += len;
   ep.lastSendTime = now;
+}
+
+/** `k` full segments sent as one GSO aggregate; the scoreboard keeps one record per segment. */
+function sendAggregate(ep: TcpEndpoint, seq: number, k: number, now: number): void {
+  const mss = ep.mss;
+  const total = k * mss;
+  const payload = ep.sendQueue.peek(seqDiff(seq, ep.sendQueueSeq), total);
+  const lastInQueue = seqDiff(seqAdd(ep.sendQueueSeq, ep.sendQueue.length), seqAdd(seq, total)) === 0;
+  if (ep.sb.empty) ep.lastProgress = now;
+  transmit(ep, ACK | (lastInQueue ? PSH : 0), seq, payload, false, mss);
+  for (let i = 0; i < k; i++) ep.sb.add(seqAdd(seq, i * mss), mss, 0, now);
+  ep.sndNxt = seqAdd(seq, total);
+  ep.bytesSent += total;
+  ep.lastSendTime = now;
+  ep.stack.stats.gsoSends++;
 }
 
 /** Resends one scoreboard segment (re-cut to the current MSS if it shrank). */

@@ -10,7 +10,8 @@ import type { NetResult } from '../../../src/netstack/errors.js';
 import type { IpSendParams, NetworkLayer, RouteInfo, TransportError } from '../../../src/netstack/transport.js';
 import { TcpProtocol } from '../../../src/netstack/tcp/protocol.js';
 import type { TcpStackConfig } from '../../../src/netstack/tcp/options.js';
-import { parseTcp } from '../../../src/netstack/wire/tcp.js';
+import { parseTcp, tcpChecksum } from '../../../src/netstack/wire/tcp.js';
+import { segmentTcp } from '../../../src/netstack/gso.js';
 import { finishPartialChecksum } from '../../../src/netstack/wire/checksum.js';
 
 export interface Impairments {
@@ -74,6 +75,10 @@ export class Host implements NetworkLayer {
   readonly tcp: TcpProtocol;
   mtu: number;
   checksumOffload = false;
+  /** With checksumOffload: the largest aggregate this fake link segments (GSO), 0 = none. */
+  gsoMaxSize = 0;
+  /** GSO aggregates received from TCP. */
+  gsoAggregates = 0;
   /** Packets sent by this host (counters). */
   packetsOut = 0;
   bytesOut = 0;
@@ -95,6 +100,20 @@ export class Host implements NetworkLayer {
 
   sendIp(p: IpSendParams): NetResult<void> {
     if (this.sendError) return this.sendError;
+    if (p.gso && p.payload && p.payload.length > p.gso.mss) {
+      // What a TSO device does: cut the aggregate, fix each header's sequence, flags, checksum.
+      this.gsoAggregates++;
+      for (const s of segmentTcp(p.header, p.payload, p.gso.mss)) {
+        s.header[16] = 0;
+        s.header[17] = 0;
+        const c = tcpChecksum(p.src, p.dst, s.header, s.payload);
+        s.header[16] = c >>> 8;
+        s.header[17] = c & 0xff;
+        const r = this.sendIp({ ...p, header: s.header, payload: s.payload, gso: undefined, checksumOffset: undefined });
+        if (r) return r;
+      }
+      return undefined;
+    }
     const pl = p.payload ? p.payload.length : 0;
     const bytes = new Uint8Array(p.header.length + pl);
     bytes.set(p.header, 0);
@@ -108,7 +127,7 @@ export class Host implements NetworkLayer {
 
   route(dst: IpAddr, _src?: IpAddr | null): NetResult<RouteInfo> {
     if (this.net.unreachable.has(dst.key)) return 'ENETUNREACH';
-    return { src: this.addr, nicId: 1, mtu: this.mtu, nextHop: null, checksumOffload: this.checksumOffload, gsoMaxSize: 0 };
+    return { src: this.addr, nicId: 1, mtu: this.mtu, nextHop: null, checksumOffload: this.checksumOffload, gsoMaxSize: this.checksumOffload ? this.gsoMaxSize : 0 };
   }
 
   isLocalAddress(a: IpAddr): boolean {
