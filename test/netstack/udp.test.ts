@@ -423,3 +423,26 @@ test('the same link-local prefix on two NICs: the scope (nicId) picks the way ou
   clock.advance(1);
   t.not(srv.recv(), 'EAGAIN');
 });
+
+test('multicast: groups joined on the stack receive, others do not; TTL 1 by default', (t) => {
+  const { clock, a, b } = pair();
+  for (const [family, group] of [
+    [4, '239.1.2.3'],
+    [6, 'ff15::1234'],
+  ] as const) {
+    const port = 5000 + family;
+    const r = a.udp.endpoint(family);
+    t.is(r.bind(null, port), undefined);
+    const s = b.udp.endpoint(family);
+    t.is(s.send(pattern(7), { addr: ip(group), port }), 7);
+    clock.advance(1);
+    t.is(r.recv(), 'EAGAIN', 'not a member yet');
+    a.joinGroup(ip(group));
+    s.send(pattern(7), { addr: ip(group), port });
+    clock.advance(1);
+    const d = r.recv();
+    if (typeof d === 'string') return t.fail(`v${family}: ${d}`);
+    t.is(d.dst.key, group);
+    t.is(d.ttl, 1);
+  }
+});
