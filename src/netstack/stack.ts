@@ -1041,7 +1041,9 @@ export class Stack implements NetworkLayer, IcmpHost, NicOwner {
     const pkt = this.filter ? raw.slice(0, h.end) : raw.subarray(0, h.end);
     if (this.filter) this.pktCtx = { mark: 0, conn: undefined };
     if (this.filter?.PREROUTING) {
-      if (!this.hook('PREROUTING', { family: 6, src: h.src, dst: h.dst, protocol: h.nextHeader, transport: pkt.subarray(IPV6_HEADER), fragment: false, length: h.end, inNic: nic.nicId, packet: pkt })) return;
+      // A non-initial fragment (Fragment header first, the usual place) carries no ports.
+      const frag = h.nextHeader === NH_FRAGMENT && pkt.length >= 48 && ((pkt[42] << 8) | pkt[43]) >= 8;
+      if (!this.hook('PREROUTING', { family: 6, src: h.src, dst: h.dst, protocol: h.nextHeader, transport: pkt.subarray(IPV6_HEADER), fragment: frag, length: h.end, inNic: nic.nicId, packet: pkt })) return;
       const h2 = this.reparse6(h, pkt);
       if (!h2) return;
       h = h2;
