@@ -518,13 +518,13 @@ privilegedTest('without WAIT_KILLABLE_RECV a signal withdraws the call: the gues
   const release = deferred();
   const g = await runGuest(
     'netprobe',
-    ['signal'],
+    ['signal', 'wait'],
     async (call) => {
       pending.resolve(call);
       await release.promise;
       return { errno: 'ECONNREFUSED' };
     },
-    { waitKillable: false },
+    { waitKillable: false, stdio: ['pipe', 'pipe', 'inherit'] },
   );
   t.false(g.guest.waitKillable);
   const call = await pending.promise;
@@ -533,10 +533,12 @@ privilegedTest('without WAIT_KILLABLE_RECV a signal withdraws the call: the gues
   t.is(g.out.values.get('connect'), '-1 EINTR');
   t.false(call.isValid());
   release.resolve();
+  await g.supervisor.idle();
+  t.is(g.supervisor.stats.stale, 1);
+  g.guest.child.stdin!.end('go\n');
   const { exit, out } = await g.done();
   t.is(exit.code, 0);
   t.is(out.values.get('usr1'), '1');
-  t.is(g.supervisor.stats.stale, 1);
 });
 
 privilegedTest('spawnGuest reports a missing program as an exec failure with ENOENT', async (t) => {

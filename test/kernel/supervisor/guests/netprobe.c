@@ -280,6 +280,10 @@ int main(int argc, char** argv) {
     sigaction(SIGUSR1, &sa, NULL);
     report("connect", connect(-1, NULL, 0));
     printf("usr1=%d\n", (int)got_usr1);
+    if (argc > 2 && !strcmp(argv[2], "wait")) {
+      char go;
+      if (read(0, &go, 1) != 1) return 3;
+    }
     return 0;
   }
   fprintf(stderr, "netprobe: unknown mode %s\n", mode);
