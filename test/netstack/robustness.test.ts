@@ -5,6 +5,11 @@ import { writeIpv4Header } from '../../src/netstack/ipv4.js';
 import { writeIpv6Header } from '../../src/netstack/ipv6.js';
 import type { Nic } from '../../src/netstack/nic.js';
 import type { Frame } from '../../src/netstack/link.js';
+import { VirtualClock } from '../../src/netstack/clock.js';
+import { Stack } from '../../src/netstack/stack.js';
+import { Wire } from '../../src/netstack/links/wire.js';
+import { IpAddr } from '../../src/netstack/wire/ip-address.js';
+import { foldSum, pseudoHeaderSum, sumWords } from '../../src/netstack/wire/checksum.js';
 
 /**
  * Random frames with a bias towards reaching deep code: some pure noise, most with our MAC and
@@ -133,4 +138,46 @@ test('truncated copies of valid frames at every length are dropped, not thrown',
   t.true(b.stats.get('eth.dropped.short') > 0);
   t.true(b.stats.get('ipv4.dropped.short') + b.stats.get('ipv4.dropped.bad-total-length') > 0);
   t.true(b.stats.get('ipv6.dropped.short') + b.stats.get('ipv6.dropped.bad-payload-length') > 0);
+});
+
+test('random ARP and NDP frames (checksums valid) through the real neighbor module: counted, never thrown', (t) => {
+  const clock = new VirtualClock();
+  const wire = new Wire(clock);
+  const a = new Stack({ clock, rng: new SeededRng(1) });
+  const b = new Stack({ clock, rng: new SeededRng(2), forwarding: true });
+  const na = a.addNic(wire.port(), { addresses: ['10.0.0.1/24', 'fd00::1/64'] });
+  const nb = b.addNic(wire.port(), { addresses: ['10.0.0.2/24', 'fd00::2/64'] });
+  clock.advance(3000);
+  const rng = new SeededRng(7);
+  for (let i = 0; i < 5000; i++) {
+    const len = 20 + (rng.u32() % 200);
+    const f = rng.fill(new Uint8Array(len));
+    f.set(rng.u32() & 1 ? nb.mac : Uint8Array.of(255, 255, 255, 255, 255, 255), 0);
+    f.set(na.mac, 6);
+    if (rng.u32() & 1 || len < 62) {
+      f.set([0x08, 0x06, 0, 1, 0x08, 0, 6, 4], 12); // ARP for IPv4 over Ethernet, random rest
+    } else {
+      const pl = len - 54;
+      writeIpv6Header(f, 14, { trafficClass: 0, flowLabel: 0, payloadLen: pl, nextHeader: 58, hopLimit: 255, src: ip('fe80::1'), dst: rng.u32() & 1 ? ip('ff02::1:ff00:2') : ip('fd00::2') });
+      f[12] = 0x86;
+      f[13] = 0xdd;
+      f[54] = 133 + (rng.u32() % 5);
+      f[55] = 0;
+      f[56] = 0;
+      f[57] = 0;
+      const c = ~foldSum(pseudoHeaderSum(ip('fe80::1'), IpAddr.read(6, f, 38), 58, pl) + sumWords(f.subarray(54))) & 0xffff;
+      f[56] = c >> 8;
+      f[57] = c & 0xff;
+    }
+    t.notThrows(() => nb.deliverFrames([{ data: f }]));
+    if (i % 100 === 0) clock.advance(10);
+  }
+  t.notThrows(() => clock.advance(60_000));
+  t.true(b.stats.sum('arp.') > 1000);
+  t.true(b.stats.sum('icmp6.in.type-13') > 1000, 'NDP types reached the neighbor module');
+  // Still talking.
+  const e = a.echo4.endpoint();
+  e.send(Uint8Array.of(8, 0, 0, 0, 0, 0, 0, 1), ip('10.0.0.2'));
+  clock.advance(2000);
+  t.not(e.recv(), 'EAGAIN');
 });
