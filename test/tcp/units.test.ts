@@ -111,8 +111,9 @@ test('scoreboard: SACK marking, IsLost with DupThresh, pipe, D-SACK, partial ACK
   t.is(sb.pipe(), 1000 - 300 - 200);
   const s0 = sb.nextLost()!;
   t.is(s0.seq, 1000);
-  s0.rtxOut = true;
+  sb.markRetransmitted(s0, 20);
   t.is(sb.pipe(), 600);
+  t.is(sb.nextLost()!.seq, 1100);
   sb.applySack([1000, 1100, 1200, 1500], 1000, 2000); // first block inside the second: D-SACK? no, it is below
   const res = { acked: 0, rttXmit: -1, ackedRetransmitted: false, ctlAcked: 0 };
   sb.ack(1150, res);
@@ -170,4 +171,58 @@ test('codec round trip through wire/tcp.ts with every option', (t) => {
   t.like(b2 as object, { sack: [1, 2, 3, 4, 5, 6] });
   whole[whole.length - 1] ^= 1;
   t.is(decodeSegment(whole, x, y, false), 'bad-checksum');
+});
+
+test('scoreboard counters match the definitions under random operations', (t) => {
+  const rng = new SeededRng(3);
+  const sb = new Scoreboard();
+  let una = 5000;
+  let nxt = 5000;
+  let now = 0;
+  const res = { acked: 0, rttXmit: -1, ackedRetransmitted: false, ctlAcked: 0 };
+  for (let step = 0; step < 20_000; step++) {
+    now += 1;
+    sb.now = now;
+    sb.minRtt = 5;
+    const op = rng.u32() % 8;
+    if (op <= 2) {
+      const len = 1 + (rng.u32() % 1000);
+      sb.add(nxt, len, 0, now);
+      nxt += len;
+    } else if (op === 3 && !sb.empty) {
+      const a = una + (rng.u32() % Math.max(1, Math.min(3000, nxt - una)));
+      sb.ack(a, res);
+      una = Math.max(una, sb.first() ? sb.first()!.seq : a);
+      if (sb.empty) una = nxt;
+    } else if (op === 4 && !sb.empty) {
+      const l = una + (rng.u32() % Math.max(1, nxt - una));
+      const r = l + (rng.u32() % 5000);
+      sb.applySack([l, Math.min(r, nxt)], una, nxt);
+    } else if (op === 5) {
+      sb.markLost(500);
+      sb.markLostRack(now, 10);
+    } else if (op === 6) {
+      const s = sb.nextLost();
+      if (s) sb.markRetransmitted(s, now);
+    } else if (rng.u32() % 50 === 0) {
+      sb.markAllLost();
+    }
+    if (sb.pipe() !== sb.pipeSlow()) return t.fail(`step ${step}: pipe ${sb.pipe()} != ${sb.pipeSlow()}`);
+    let lost = 0;
+    let sacked = 0;
+    for (let i = sb.head; i < sb.q.length; i++) {
+      if (sb.q[i].lost) lost++;
+      if (sb.q[i].sacked) sacked++;
+    }
+    if (lost !== sb.lostCount || sacked !== sb.sackedCount) return t.fail(`step ${step}: counts ${lost}/${sb.lostCount} ${sacked}/${sb.sackedCount}`);
+    const first = sb.nextLost();
+    for (let i = sb.head; i < sb.q.length; i++) {
+      const s = sb.q[i];
+      if (s.lost && !s.rtxOut && !s.sacked) {
+        if (first !== s) return t.fail(`step ${step}: nextLost missed seq ${s.seq}`);
+        break;
+      }
+    }
+  }
+  t.pass();
 });

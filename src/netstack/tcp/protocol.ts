@@ -209,15 +209,7 @@ export class TcpProtocol implements TransportProtocol {
     ep.mss = mss;
     ep.cc.setMss(mss);
     // Like Linux's tcp_simple_retransmit: what was too big is lost, resend without waiting.
-    const sb = ep.sb;
-    for (let i = sb.head; i < sb.q.length; i++) {
-      const s = sb.q[i];
-      if (!s.sacked && s.len > mss && !s.lost) {
-        s.lost = true;
-        s.rtxOut = false;
-        sb.lostCount++;
-      }
-    }
+    ep.sb.markLostLongerThan(mss);
     output(ep);
   }
 

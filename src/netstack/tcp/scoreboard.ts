@@ -1,8 +1,10 @@
 // The retransmission queue and SACK scoreboard: one record per segment sent and not yet
 // cumulatively acknowledged (Linux keeps the same per-skb marks). Implements the pieces of
 // RFC 6675 the sender needs: Update() from SACK blocks (§4), IsLost() (§4, DupThresh = 3),
-// Pipe (§4), NextSeg() rule 1 (§4); RFC 2883 D-SACK recognition (§4); and a RACK-style
-// (RFC 8985 §6.2) re-marking of retransmissions that were lost again.
+// Pipe (§4), NextSeg() rule 1 (§4); RFC 2883 D-SACK recognition (§4); and RACK loss marking
+// (RFC 8985 §6.2). Flags change only through the methods here, which keep byte and segment
+// counters, so Pipe is O(1) and the scans start where the work is (windows of thousands of
+// segments are common on fast links).
 
 import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt } from '../wire/seq.js';
 
@@ -20,9 +22,9 @@ export class SentSegment {
   /** Times retransmitted. */
   retx = 0;
   sacked = false;
-  /** Deemed lost by IsLost() or by an RTO. */
+  /** Deemed lost by IsLost(), RACK or an RTO. */
   lost = false;
-  /** Retransmitted since last marked lost, and not yet acknowledged (counts in pipe). */
+  /** Retransmitted and not acknowledged since (counts in pipe a second time, RFC 6675 §4). */
   rtxOut = false;
   get end(): number {
     return seqAdd(this.seq, this.len);
@@ -43,31 +45,30 @@ export interface AckResult {
 export class Scoreboard {
   q: SentSegment[] = [];
   head = 0;
+  /** Sequence bytes in the queue. */
+  bytes = 0;
   sackedBytes = 0;
   sackedCount = 0;
-  /** Bytes first sent and later retransmitted (tcpi_total_retrans in bytes, for tests). */
+  /** Lost and not sacked. */
+  lostBytes = 0;
+  lostCount = 0;
+  /** Retransmitted, not sacked, not acknowledged. */
+  rtxOutBytes = 0;
+  /** Bytes first sent and later retransmitted (tcpi_total_retrans in bytes). */
   retransBytes = 0;
   retransSegs = 0;
   /** D-SACK blocks seen (RFC 2883): evidence of spurious retransmission. */
   dsacks = 0;
-  /** Latest transmit time among segments delivered (RACK.xmit_ts, RFC 8985 §6.1). */
+  /** RACK.xmit_ts and RACK.end_seq of the most recently sent segment delivered (RFC 8985 §6.2). */
   rackXmit = -1;
-  lostCount = 0;
-
-  /** Smallest RTT seen, to tell a retransmission's own ACK from the original's (RFC 8985 §6.2 step 2). */
+  rackEnd = 0;
+  /** Smallest RTT seen, to tell a retransmission's own ACK from the original's (§6.2 step 2). */
   minRtt = Infinity;
   now = 0;
-
-  /** RFC 8985 §6.2 step 2: RACK.xmit_ts from a delivered segment, unless its sample is ambiguous. */
-  private rackUpdate(s: SentSegment): void {
-    if (s.retx > 0 && this.now - s.xmitTime < this.minRtt) return;
-    if (s.xmitTime > this.rackXmit || (s.xmitTime === this.rackXmit && seqGt(s.end, this.rackEnd))) {
-      this.rackXmit = s.xmitTime;
-      this.rackEnd = s.end;
-    }
-  }
-  /** RACK.end_seq: breaks ties between segments sent at the same time (RFC 8985 §6.2 step 2). */
-  rackEnd = 0;
+  /** No segment below this index is lost and waiting for retransmission. */
+  private lostHint = 0;
+  /** Index of the highest sacked segment, or -1. */
+  private hiSack = -1;
 
   get size(): number {
     return this.q.length - this.head;
@@ -85,15 +86,89 @@ export class Scoreboard {
   add(seq: number, len: number, ctl: number, now: number): SentSegment {
     const s = new SentSegment(seq, len, ctl, now);
     this.q.push(s);
+    this.bytes += len;
     return s;
   }
 
   clear(): void {
     this.q = [];
     this.head = 0;
+    this.bytes = 0;
     this.sackedBytes = 0;
     this.sackedCount = 0;
+    this.lostBytes = 0;
     this.lostCount = 0;
+    this.rtxOutBytes = 0;
+    this.lostHint = 0;
+    this.hiSack = -1;
+  }
+
+  // ---- flag setters that keep the counters ----
+
+  setLost(s: SentSegment, i: number): void {
+    if (!s.lost && !s.sacked) {
+      s.lost = true;
+      this.lostBytes += s.len;
+      this.lostCount++;
+    }
+    this.clearRtxOut(s);
+    if (i < this.lostHint) this.lostHint = i;
+  }
+
+  /** A (lost) segment has just been sent again. */
+  markRetransmitted(s: SentSegment, now: number): void {
+    s.retx++;
+    s.xmitTime = now;
+    if (!s.rtxOut && !s.sacked) {
+      s.rtxOut = true;
+      this.rtxOutBytes += s.len;
+    }
+    this.retransSegs++;
+    this.retransBytes += s.len;
+  }
+
+  private clearRtxOut(s: SentSegment): void {
+    if (s.rtxOut) {
+      s.rtxOut = false;
+      this.rtxOutBytes -= s.len;
+    }
+  }
+
+  private setSacked(s: SentSegment, i: number): void {
+    if (s.sacked) return;
+    if (s.lost) {
+      s.lost = false;
+      this.lostBytes -= s.len;
+      this.lostCount--;
+    }
+    this.clearRtxOut(s);
+    s.sacked = true;
+    this.sackedBytes += s.len;
+    this.sackedCount++;
+    if (i > this.hiSack) this.hiSack = i;
+  }
+
+  /** Takes `s` (the head) out of every counter. */
+  private forget(s: SentSegment): void {
+    this.bytes -= s.len;
+    if (s.sacked) {
+      this.sackedBytes -= s.len;
+      this.sackedCount--;
+    }
+    if (s.lost) {
+      this.lostBytes -= s.len;
+      this.lostCount--;
+    }
+    if (s.rtxOut) this.rtxOutBytes -= s.len;
+  }
+
+  /** RFC 8985 §6.2 step 2: RACK.xmit_ts from a delivered segment, unless its sample is ambiguous. */
+  private rackUpdate(s: SentSegment): void {
+    if (s.retx > 0 && this.now - s.xmitTime < this.minRtt) return;
+    if (s.xmitTime > this.rackXmit || (s.xmitTime === this.rackXmit && seqGt(s.end, this.rackEnd))) {
+      this.rackXmit = s.xmitTime;
+      this.rackEnd = s.end;
+    }
   }
 
   /** Removes what `ack` covers; a segment only partly covered is trimmed at the front. */
@@ -110,13 +185,8 @@ export class Scoreboard {
         res.ctlAcked |= s.ctl;
         if (s.retx === 0) res.rttXmit = s.xmitTime;
         else res.ackedRetransmitted = true;
-        if (s.sacked) {
-          this.sackedBytes -= s.len;
-          this.sackedCount--;
-        } else {
-          this.rackUpdate(s);
-        }
-        if (s.lost) this.lostCount--;
+        if (!s.sacked) this.rackUpdate(s);
+        this.forget(s);
         this.head++;
         continue;
       }
@@ -124,23 +194,31 @@ export class Scoreboard {
         // Partial: the receiver took part of it (or the MSS shrank); keep the rest.
         const k = seqDiff(ack, s.seq);
         res.acked += k;
+        this.bytes -= k;
         if (s.sacked) this.sackedBytes -= k;
+        if (s.lost) this.lostBytes -= k;
+        if (s.rtxOut) this.rtxOutBytes -= k;
         s.seq = ack;
         s.len -= k;
         s.ctl &= ~0x02; // a SYN is always first
       }
       break;
     }
+    if (this.lostHint < this.head) this.lostHint = this.head;
+    if (this.hiSack < this.head) this.hiSack = -1;
     if (this.head > 64 && this.head * 2 > q.length) {
-      this.q = q.slice(this.head);
+      const h = this.head;
+      this.q = q.slice(h);
       this.head = 0;
+      this.lostHint = Math.max(0, this.lostHint - h);
+      this.hiSack = this.hiSack >= 0 ? this.hiSack - h : -1;
     }
   }
 
   /**
    * Marks segments covered by the SACK blocks (flat [l, r) pairs) as sacked. Returns the
-   * number of bytes newly sacked. Blocks at or below `sndUna`, or inside another block,
-   * are D-SACKs (RFC 2883 §4) and only counted.
+   * number of bytes newly sacked. A first block at or below `sndUna`, or inside the second,
+   * is a D-SACK (RFC 2883 §4) and only counted.
    */
   applySack(blocks: number[], sndUna: number, sndMax: number): number {
     let newly = 0;
@@ -166,14 +244,7 @@ export class Scoreboard {
         if (seqGe(s.seq, r)) break;
         if (s.sacked) continue;
         if (seqGe(s.seq, l) && seqLe(s.end, r)) {
-          s.sacked = true;
-          if (s.lost) {
-            s.lost = false;
-            this.lostCount--;
-          }
-          s.rtxOut = false;
-          this.sackedBytes += s.len;
-          this.sackedCount++;
+          this.setSacked(s, i);
           newly += s.len;
           this.rackUpdate(s);
         }
@@ -183,16 +254,16 @@ export class Scoreboard {
   }
 
   /**
-   * RFC 6675 IsLost() over the whole queue: a segment not sacked is lost when DupThresh
-   * segments, or more than (DupThresh - 1) * SMSS bytes, above it are sacked. Returns the
-   * number of segments newly marked.
+   * RFC 6675 IsLost(): a segment not sacked is lost when DupThresh segments, or more than
+   * (DupThresh - 1) * SMSS bytes, above it are sacked. Walks down from the highest sacked
+   * segment. Returns the number of segments newly marked.
    */
   markLost(mss: number): number {
-    if (this.sackedCount === 0) return 0;
+    if (this.sackedCount === 0 || this.hiSack < 0) return 0;
     let cnt = 0;
     let bytes = 0;
     let marked = 0;
-    for (let i = this.q.length - 1; i >= this.head; i--) {
+    for (let i = this.hiSack; i >= this.head; i--) {
       const s = this.q[i];
       if (s.sacked) {
         cnt++;
@@ -200,15 +271,13 @@ export class Scoreboard {
         continue;
       }
       if (cnt >= DUP_THRESH || bytes > (DUP_THRESH - 1) * mss) {
-        if (!s.lost) {
-          s.lost = true;
-          s.rtxOut = false;
-          this.lostCount++;
-          marked++;
-        } else if (s.lost && !s.rtxOut) {
-          // already waiting for retransmission
+        if (s.lost) {
+          // Everything below was marked when this one was (the rule only gets truer downwards),
+          // except segments retransmitted since: those are RACK's to judge.
+          break;
         }
-        // everything below is lost too once the rule holds; keep walking to mark them
+        this.setLost(s, i);
+        marked++;
       }
     }
     return marked;
@@ -226,15 +295,17 @@ export class Scoreboard {
     if (this.rackXmit < 0) return { marked, wait };
     for (let i = this.head; i < this.q.length; i++) {
       const s = this.q[i];
+      const after = s.xmitTime > this.rackXmit || (s.xmitTime === this.rackXmit && !seqLt(s.end, this.rackEnd));
+      if (after) {
+        // Queue order is first-transmission order: a later segment never sent again was sent
+        // after this one, and one sent again was resent later still. Nothing further qualifies.
+        if (s.retx === 0) break;
+        continue;
+      }
       if (s.sacked || (s.lost && !s.rtxOut)) continue;
-      if (s.xmitTime > this.rackXmit || (s.xmitTime === this.rackXmit && !seqLt(s.end, this.rackEnd))) continue;
       const due = s.xmitTime + rttPlusReo;
       if (now >= due) {
-        if (!s.lost) {
-          s.lost = true;
-          this.lostCount++;
-        }
-        s.rtxOut = false;
+        this.setLost(s, i);
         marked++;
       } else if (due < wait) {
         wait = due;
@@ -248,11 +319,7 @@ export class Scoreboard {
     for (let i = this.head; i < this.q.length; i++) {
       const s = this.q[i];
       if (s.sacked) continue;
-      if (!s.lost) {
-        s.lost = true;
-        this.lostCount++;
-      }
-      s.rtxOut = false;
+      this.setLost(s, i);
       return s;
     }
     return null;
@@ -262,33 +329,38 @@ export class Scoreboard {
   markAllLost(): void {
     for (let i = this.head; i < this.q.length; i++) {
       const s = this.q[i];
-      if (s.sacked) continue;
-      if (!s.lost) {
-        s.lost = true;
-        this.lostCount++;
-      }
-      s.rtxOut = false;
+      if (!s.sacked) this.setLost(s, i);
     }
   }
 
-  /** RFC 2018 §8: after a timeout the receiver may have reneged; forget SACK marks. */
-  clearSacks(): void {
-    for (let i = this.head; i < this.q.length; i++) this.q[i].sacked = false;
-    this.sackedBytes = 0;
-    this.sackedCount = 0;
+  /** Segments longer than `mss` are lost (PMTU fell: RFC 8201; Linux tcp_simple_retransmit). */
+  markLostLongerThan(mss: number): number {
+    let n = 0;
+    for (let i = this.head; i < this.q.length; i++) {
+      const s = this.q[i];
+      if (!s.sacked && !s.lost && s.len > mss) {
+        this.setLost(s, i);
+        n++;
+      }
+    }
+    return n;
   }
 
   /** NextSeg() rule 1: the first segment lost and not yet retransmitted. */
   nextLost(): SentSegment | null {
     if (this.lostCount === 0) return null;
-    for (let i = this.head; i < this.q.length; i++) {
+    for (let i = Math.max(this.lostHint, this.head); i < this.q.length; i++) {
       const s = this.q[i];
-      if (s.lost && !s.rtxOut && !s.sacked) return s;
+      if (s.lost && !s.rtxOut && !s.sacked) {
+        this.lostHint = i;
+        return s;
+      }
     }
+    this.lostHint = this.q.length;
     return null;
   }
 
-  /** Cuts `s` after `firstLen` bytes (the MSS shrank, RFC 1191 / RFC 8201 PMTU). */
+  /** Cuts `s` after `firstLen` bytes (the MSS shrank, RFC 8201). */
   split(s: SentSegment, firstLen: number): void {
     const i = this.q.indexOf(s, this.head);
     if (i < 0 || firstLen <= 0 || firstLen >= s.len) return;
@@ -297,15 +369,22 @@ export class Scoreboard {
     rest.lost = s.lost;
     rest.rtxOut = s.rtxOut;
     rest.sacked = s.sacked;
+    // the byte counters already cover both halves; only segment counts change
     if (rest.lost) this.lostCount++;
     if (rest.sacked) this.sackedCount++;
     s.len = firstLen;
     s.ctl &= ~0x01;
     this.q.splice(i + 1, 0, rest);
+    if (this.hiSack > i) this.hiSack++;
   }
 
   /** RFC 6675 Pipe: bytes believed in the network. */
   pipe(): number {
+    return this.bytes - this.sackedBytes - this.lostBytes + this.rtxOutBytes;
+  }
+
+  /** Pipe by walking the queue: the definition, for tests to check the counters against. */
+  pipeSlow(): number {
     let p = 0;
     for (let i = this.head; i < this.q.length; i++) {
       const s = this.q[i];
@@ -316,7 +395,7 @@ export class Scoreboard {
     return p;
   }
 
-  /** Whether the segment starting at `seq` (usually SND.UNA) is lost (RFC 6675 §5 trigger). */
+  /** Whether the first unacknowledged segment is lost (RFC 6675 §5 trigger). */
   headLost(): boolean {
     const s = this.first();
     return s !== null && s.lost;

@@ -273,11 +273,7 @@ export function retransmit(ep: TcpEndpoint, s: SentSegment, now: number): void {
     const payload = dataLen > 0 ? ep.sendQueue.peek(seqDiff(s.seq, ep.sendQueueSeq), dataLen) : EMPTY;
     transmit(ep, ACK | (withFin ? FIN : 0) | (dataLen > 0 ? PSH : 0), s.seq, payload, false);
   }
-  s.retx++;
-  s.rtxOut = true;
-  s.xmitTime = now;
-  ep.sb.retransSegs++;
-  ep.sb.retransBytes += s.len;
+  ep.sb.markRetransmitted(s, now);
   const t = ep.rto();
   if (!t.scheduled) t.schedule(ep.rtt.rto);
 }
