@@ -882,8 +882,10 @@ export class Stack implements NetworkLayer, IcmpHost, NicOwner {
       return;
     }
     if (isMartianSourceV4(h.src)) return this.stats.count('ipv4.dropped.martian-source');
-    if (nic !== this.loopbackNic && (h.src.bytes[0] === 127 || h.dst.bytes[0] === 127)) {
-      return this.stats.count('ipv4.dropped.martian-loopback');
+    if (nic !== this.loopbackNic) {
+      if (h.src.bytes[0] === 127 || h.dst.bytes[0] === 127) return this.stats.count('ipv4.dropped.martian-loopback');
+      // Linux (accept_local=0): our own address as the source of a packet from outside is spoofed.
+      if (this.isLocalAddress(h.src)) return this.stats.count('ipv4.dropped.martian-local-source');
     }
     // Hooks may rewrite the datagram (NAT), and a link's frame may be shared: give them a copy.
     const pkt = this.filter ? raw.slice(0, h.totalLen) : raw.subarray(0, h.totalLen);

@@ -163,3 +163,27 @@ test('source address selection: same scope, longest prefix; routes per NIC', (t)
   t.true(na.removeAddress(ip('2001:db8:1::1')));
   t.is(pick('2001:db8:1::99'), 'ENETUNREACH', 'the connected route went with the address');
 });
+
+test('IPv4 martians: our own address or loopback as a source from outside is dropped', (t) => {
+  const { clock, b, na, nb } = pair();
+  const srv = b.udp.endpoint(4);
+  srv.bind(null, 7);
+  const frame = (src: string, dst: string) => {
+    const f = new Uint8Array(14 + 28);
+    f.set(nb.mac, 0);
+    f.set(na.mac, 6);
+    f[12] = 8;
+    writeIpv4Header(f, 14, { tos: 0, totalLen: 28, id: 1, df: false, mf: false, fragOffset: 0, ttl: 64, protocol: 17, src: ip(src), dst: ip(dst) });
+    f[35] = 1;
+    f[37] = 7;
+    f[39] = 8;
+    return { data: f };
+  };
+  nb.deliverFrames([frame('10.0.0.2', '10.0.0.2'), frame('127.0.0.1', '10.0.0.2'), frame('224.0.0.9', '10.0.0.2'), frame('10.0.0.1', '10.0.0.2')]);
+  clock.advance(1);
+  t.is(b.stats.get('ipv4.dropped.martian-local-source'), 1);
+  t.is(b.stats.get('ipv4.dropped.martian-loopback'), 1);
+  t.is(b.stats.get('ipv4.dropped.martian-source'), 1);
+  t.not(srv.recv(), 'EAGAIN', 'the honest one passes');
+  t.is(srv.recv(), 'EAGAIN');
+});
