@@ -137,3 +137,25 @@ test('GSO: with an offloading route, full segments leave as aggregates and arriv
   // on the wire every segment is at most one MSS
   t.true(net.trace.every((e) => e.len <= 1448));
 });
+
+test('out-of-order data is capped per connection and counted; stack memory accounting returns to zero', (t) => {
+  const net = new TestNet();
+  const a = net.addHost('10.0.0.1');
+  const b = net.addHost('10.0.0.2', { oooCapPerConn: 4000 });
+  const { client, server } = connectPair(net, a, b);
+  // the first data segment is lost (once): everything after it waits in reassembly
+  let first = true;
+  net.setLink(a, b, { delayMs: 5, dropIf: (_n, p) => (p.dataLen > 0 && first ? ((first = false), true) : false) });
+  const data = pattern(200_000, 5);
+  const sink = new Sink(server);
+  new Writer(client, data);
+  t.true(net.runUntil(() => sink.eof, 120_000));
+  t.is(sink.digest(), sha256(data));
+  t.true(b.tcp.stats.oooDrops > 0, 'reassembly refused data over its cap');
+  t.is(b.tcp.oooMemory, 0);
+  client.close();
+  server.close();
+  net.run(200_000);
+  t.is(b.tcp.memory, 0);
+  t.is(a.tcp.memory, 0);
+});

@@ -520,6 +520,7 @@ export class TcpEndpoint {
     this.reoTimer?.cancel();
     this.corkTimer?.cancel();
     this.sb.clear();
+    this.stack.oooMemory -= this.ooo.bytes;
     this.ooo.clear();
     this.stack.uncharge(this, this.charged);
     this.sendQueue = new ByteQueue();
@@ -535,6 +536,7 @@ export class TcpEndpoint {
     this.reoTimer?.cancel();
     this.sb.clear();
     this.sendQueue = new ByteQueue();
+    this.stack.oooMemory -= this.ooo.bytes;
     this.ooo.clear();
     this.kaTimer ??= this.stack.timers.timer(() => this.stack.guard(() => onKeepaliveTimer(this)));
     this.kaTimer.schedule(2 * this.stack.config.mslMs);

@@ -478,10 +478,11 @@ export class TcpProtocol implements TransportProtocol {
 
   /** Buffer bytes the stack can still take. */
   memoryRoom(): number {
-    return Math.max(0, this.config.maxBufferMemory - this.memory);
+    return Math.max(0, this.config.maxBufferMemory - this.memory - this.oooMemory);
   }
+  /** Whether `n` more buffered bytes fit under the stack-wide limit (queues and reassembly). */
   canCharge(n: number): boolean {
-    return this.memory + n <= this.config.maxBufferMemory;
+    return this.memory + this.oooMemory + n <= this.config.maxBufferMemory;
   }
   charge(ep: TcpEndpoint, n: number): void {
     ep.charged += n;
