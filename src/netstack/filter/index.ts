@@ -12,3 +12,4 @@ export * from './engine.js';
 export * from './save.js';
 export * from './audit.js';
 export * from './hooks.js';
+export * from './dns-allowlist.js';
