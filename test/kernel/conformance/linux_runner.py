@@ -199,7 +199,7 @@ def do_sendmsg(ctx, fd, data, flags, name, control):
     return ctx.err() if r < 0 else {"ret": r}
 
 
-def do_recvmsg(ctx, fd, n, flags, namelen, controllen):
+def do_recvmsg(ctx, fd, n, flags, namelen, controllen, raw_control=False):
     buf = ctypes.create_string_buffer(max(1, n))
     iov = IoVec(ctypes.cast(buf, c_void_p), n)
     msg = MsgHdr()
@@ -219,7 +219,10 @@ def do_recvmsg(ctx, fd, n, flags, namelen, controllen):
         res["addr"] = nb.raw[: min(namelen, msg.msg_namelen)].hex()
         res["addrlen"] = msg.msg_namelen
     if controllen:
-        res["cmsgs"] = parse_control(cb.raw[: msg.msg_controllen])
+        if raw_control:
+            res["control"] = cb.raw[: msg.msg_controllen].hex()
+        else:
+            res["cmsgs"] = parse_control(cb.raw[: msg.msg_controllen])
     return res
 
 
@@ -378,7 +381,93 @@ def check_consts(consts):
     return bad
 
 
+def serve():
+    """One system call per stdin line, one JSON answer per stdout line: Linux as a
+    ConformanceTarget (test/kernel/conformance/linux-target.ts), so that the TypeScript
+    interpreter of the table can itself be checked against the kernel. The first line
+    carries the errno names. Arguments and results are numbers and hex strings."""
+    first = json.loads(sys.stdin.readline())
+    ctx = Ctx({}, {v: k for k, v in first["errnos"].items()})
+    H = bytes.fromhex
+
+    def buf(b):
+        return ctypes.create_string_buffer(b, max(1, len(b)))
+
+    def ok(r):
+        return ctx.err() if r < 0 else {}
+
+    def getopt(fd, level, name, optlen):
+        b = ctypes.create_string_buffer(max(1, optlen, 256))
+        ln = c_uint(optlen & 0xFFFFFFFF)
+        if sys_getsockopt(fd, level, name, b, ctypes.byref(ln)) < 0:
+            return ctx.err()
+        return {"optval": b.raw[: min(ln.value, len(b.raw))].hex(), "optlen": ln.value}
+
+    def getname(f, fd, addrlen):
+        b = ctypes.create_string_buffer(128)
+        ln = c_uint(addrlen)
+        if f(fd, b, ctypes.byref(ln)) < 0:
+            return ctx.err()
+        return {"addr": b.raw[: min(addrlen, ln.value)].hex(), "addrlen": ln.value}
+
+    def accept4(fd, addrlen, flags):
+        b = ctypes.create_string_buffer(128)
+        ln = c_uint(addrlen)
+        r = sys_accept4(fd, b, ctypes.byref(ln), flags)
+        if r < 0:
+            return ctx.err()
+        return {"fd": r, "addr": b.raw[: min(addrlen, ln.value)].hex(), "addrlen": ln.value}
+
+    def setnb(fd, on):
+        fl = sys_fcntl(fd, F_GETFL, 0)
+        return ok(sys_fcntl(fd, F_SETFL, (fl | O_NONBLOCK) if on else (fl & ~O_NONBLOCK)))
+
+    def ioctl_int(fd, req):
+        v = c_int(0)
+        return ctx.err() if sys_ioctl(fd, req, ctypes.byref(v)) < 0 else {"value": v.value}
+
+    def socket_(d, t, p):
+        r = sys_socket(d, t, p)
+        return ctx.err() if r < 0 else {"fd": r}
+
+    calls = {
+        "socket": socket_,
+        "close": lambda fd: ok(sys_close(fd)),
+        "setsockopt": lambda fd, level, name, h: ok(sys_setsockopt(fd, level, name, buf(H(h)), len(H(h)))),
+        "getsockopt": getopt,
+        "bind": lambda fd, h: ok(sys_bind(fd, buf(H(h)), len(H(h)))),
+        "connect": lambda fd, h: ok(sys_connect(fd, buf(H(h)), len(H(h)))),
+        "listen": lambda fd, backlog: ok(sys_listen(fd, backlog)),
+        "accept4": accept4,
+        "getsockname": lambda fd, n: getname(sys_getsockname, fd, n),
+        "getpeername": lambda fd, n: getname(sys_getpeername, fd, n),
+        "sendmsg": lambda fd, data, flags, name, control: do_sendmsg(ctx, fd, H(data), flags, None if name is None else H(name), H(control or "")),
+        "recvmsg": lambda fd, n, flags, namelen, controllen: do_recvmsg(ctx, fd, n, flags, namelen, controllen, raw_control=True),
+        "shutdown": lambda fd, how: ok(sys_shutdown(fd, how)),
+        "poll": lambda fd, events, timeout: {"revents": poll_once(fd, events, timeout)},
+        "ioctlInt": ioctl_int,
+        "setNonblocking": setnb,
+        "sleep": lambda ms: (time.sleep(min(ms, 5000) / 1000), {})[1],
+    }
+    signal.signal(signal.SIGALRM, lambda *_: None)
+    signal.siginterrupt(signal.SIGALRM, True)
+    for line in sys.stdin:
+        req = json.loads(line)
+        signal.setitimer(signal.ITIMER_REAL, CASE_TIME_LIMIT_S)
+        try:
+            res = calls[req["fn"]](*req["args"])
+        except Exception as e:  # a malformed request: answer it, keep serving
+            res = {"fatal": "%s: %s" % (type(e).__name__, e)}
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+        sys.stdout.write(json.dumps(res) + "\n")
+        sys.stdout.flush()
+
+
 def main():
+    if sys.argv[1] == "--serve":
+        serve()
+        return
     table = json.load(open(sys.argv[1]))
     ctx = Ctx(table["consts"], {v: k for k, v in table["errnos"].items()})
     # SIGALRM bounds a case that would block for ever: the blocked call fails with EINTR.
