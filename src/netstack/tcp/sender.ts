@@ -434,7 +434,11 @@ export function maybeWindowUpdate(ep: TcpEndpoint): void {
   const cur = Math.max(0, seqDiff(ep.rcvAdv, ep.rcvNxt));
   // As Linux's tcp_cleanup_rbuf: worth a segment when the window at least doubles, and (SWS)
   // when it grows by min(RCV.BUFF/2, MSS) at least.
-  if (free >= 2 * cur && free - cur >= Math.min(ep.rcvBuf / 2, ep.advMss)) sendAck(ep);
+  if (free >= 2 * cur && free - cur >= Math.min(ep.rcvBuf / 2, ep.advMss)) {
+    // Sent from a zero-delay timer, so that segments arriving in the same batch share it.
+    ep.ackNow = true;
+    ep.delack().schedule(0);
+  }
 }
 
 /** Restarts the retransmission timer after progress (RFC 6298 §5.3) or stops it (§5.2). */
