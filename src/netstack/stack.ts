@@ -191,7 +191,9 @@ export class Stack implements NetworkLayer, IcmpHost, NicOwner {
   private depth = 0;
   private flushPending = false;
   private readonly flushWake: WakeupHandle;
-  private ipId: number;
+  /** IPv4 ID counters, one per hash bucket of (src, dst, protocol), as Linux's ip_idents. */
+  private readonly ipIds = new Uint16Array(2048);
+  private readonly ipIdKey: number;
   private fragId: number;
   private readonly groups = new Set<string>();
   private closed = false;
@@ -237,7 +239,8 @@ export class Stack implements NetworkLayer, IcmpHost, NicOwner {
       (r) => this.stats.count(`ipv6.frag.${r}`),
       (first) => this.reassemblyTimeout6(first),
     );
-    this.ipId = this.rng.u32() & 0xffff;
+    this.rng.fill(new Uint8Array(this.ipIds.buffer));
+    this.ipIdKey = this.rng.u32();
     this.fragId = this.rng.u32();
     this.udp = new UdpProtocol(this, this.stats, (a) => this.isBroadcastV4(a), opts.udp);
     this.registerTransport(this.udp);
@@ -754,7 +757,7 @@ export class Stack implements NetworkLayer, IcmpHost, NicOwner {
         }
       }
       if (family === 4) {
-        writeIpv4Header(frame, L, { tos, totalLen: 20 + tlen, id: this.nextIpId(), df: !!p.dontFragment, mf: false, fragOffset: 0, ttl, protocol: p.protocol, src: p.src, dst: p.dst });
+        writeIpv4Header(frame, L, { tos, totalLen: 20 + tlen, id: this.nextIpId(p.src, p.dst, p.protocol), df: !!p.dontFragment, mf: false, fragOffset: 0, ttl, protocol: p.protocol, src: p.src, dst: p.dst });
       } else {
         writeIpv6Header(frame, L, { trafficClass: tos, flowLabel: 0, payloadLen: tlen, nextHeader: p.protocol, hopLimit: ttl, src: p.src, dst: p.dst });
       }
@@ -769,7 +772,7 @@ export class Stack implements NetworkLayer, IcmpHost, NicOwner {
     body.set(payload, header.length);
     if (csumOffset !== undefined) this.finishChecksum(body, 0, csumOffset, p.protocol, p.src, p.dst, tlen);
     if (family === 4) {
-      this.fragment4(r, { tos, id: this.nextIpId(), ttl, protocol: p.protocol, src: p.src, dst: p.dst }, body, 0, false);
+      this.fragment4(r, { tos, id: this.nextIpId(p.src, p.dst, p.protocol), ttl, protocol: p.protocol, src: p.src, dst: p.dst }, body, 0, false);
     } else {
       this.fragment6(r, body, p.protocol, ttl, tos, p.src, p.dst);
     }
@@ -860,9 +863,20 @@ export class Stack implements NetworkLayer, IcmpHost, NicOwner {
     buf[at + 1] = c & 0xff;
   }
 
-  private nextIpId(): number {
-    this.ipId = (this.ipId + 1) & 0xffff;
-    return this.ipId;
+  /**
+   * RFC 6864 §4 / RFC 7739: IDs unique per (src, dst, protocol) for a datagram's lifetime, and
+   * not one global counter (an observer could count our traffic to others: the idle scan).
+   * Buckets start at random values and are chosen by a keyed hash, as Linux's ip_idents.
+   */
+  private nextIpId(src: IpAddr, dst: IpAddr, protocol: number): number {
+    let h = this.ipIdKey ^ protocol;
+    const a = src.bytes;
+    const b = dst.bytes;
+    for (let i = 0; i < 4; i++) h = Math.imul(h ^ a[i], 0x01000193);
+    for (let i = 0; i < 4; i++) h = Math.imul(h ^ b[i], 0x01000193);
+    h ^= h >>> 15;
+    const i = h & 2047;
+    return this.ipIds[i]++;
   }
 
   // ---- input: IPv4 ----
