@@ -23,7 +23,7 @@
 //     conntrack) travels between hooks; sendRawIp injects REJECT replies.
 // Not (yet): IP options on send or copied into router fragments, ICMP redirects (sent or
 // obeyed), IGMP/MLD reports and multicast routing, IP_MULTICAST_LOOP off,
-// hop-by-hop processing at routers, jumbograms, IPsec, per-destination IPv4 IDs.
+// hop-by-hop processing at routers, jumbograms, IPsec.
 
 export { Stack, HOOK_POINTS } from './stack.js';
 export type { StackOptions, AddNicOptions, FilterHooks, FilterPacket, FilterVerdict, FilterContext, HookPoint } from './stack.js';

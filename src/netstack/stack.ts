@@ -194,7 +194,8 @@ export class Stack implements NetworkLayer, IcmpHost, NicOwner {
   /** IPv4 ID counters, one per hash bucket of (src, dst, protocol), as Linux's ip_idents. */
   private readonly ipIds = new Uint16Array(2048);
   private readonly ipIdKey: number;
-  private fragId: number;
+  /** IPv6 fragment identifications, per hash bucket of (src, dst) (RFC 7739 §5.1). */
+  private readonly fragIds = new Uint32Array(1024);
   private readonly groups = new Set<string>();
   private closed = false;
 
@@ -241,7 +242,7 @@ export class Stack implements NetworkLayer, IcmpHost, NicOwner {
     );
     this.rng.fill(new Uint8Array(this.ipIds.buffer));
     this.ipIdKey = this.rng.u32();
-    this.fragId = this.rng.u32();
+    this.rng.fill(new Uint8Array(this.fragIds.buffer));
     this.udp = new UdpProtocol(this, this.stats, (a) => this.isBroadcastV4(a), opts.udp);
     this.registerTransport(this.udp);
     this.echo4 = new EchoProtocol(4, this, this.stats);
@@ -835,7 +836,8 @@ export class Stack implements NetworkLayer, IcmpHost, NicOwner {
   private fragment6(r: ResolvedRoute, body: Uint8Array, protocol: number, hopLimit: number, tc: number, src: IpAddr, dst: IpAddr): void {
     const L = r.nic.linkHeaderLen;
     // RFC 8200 §4.5: the identification is unique per (src, dst) for the datagram's lifetime.
-    const ident = (this.fragId = (this.fragId + 1) >>> 0);
+    const bucket = this.idBucket(src, dst, 44) & 1023;
+    const ident = (this.fragIds[bucket] = (this.fragIds[bucket] + 1) >>> 0);
     const ranges = fragmentRanges(body.length, Math.max(r.mtu, 1280) - IPV6_HEADER - IPV6_FRAG_HEADER);
     this.stats.count('ipv6.frag.created', ranges.length);
     for (let i = 0; i < ranges.length; i++) {
@@ -869,14 +871,17 @@ export class Stack implements NetworkLayer, IcmpHost, NicOwner {
    * Buckets start at random values and are chosen by a keyed hash, as Linux's ip_idents.
    */
   private nextIpId(src: IpAddr, dst: IpAddr, protocol: number): number {
+    return this.ipIds[this.idBucket(src, dst, protocol) & 2047]++;
+  }
+
+  /** A keyed hash of a flow's addresses (FNV-1a over the bytes, seeded with a secret). */
+  private idBucket(src: IpAddr, dst: IpAddr, protocol: number): number {
     let h = this.ipIdKey ^ protocol;
     const a = src.bytes;
     const b = dst.bytes;
-    for (let i = 0; i < 4; i++) h = Math.imul(h ^ a[i], 0x01000193);
-    for (let i = 0; i < 4; i++) h = Math.imul(h ^ b[i], 0x01000193);
-    h ^= h >>> 15;
-    const i = h & 2047;
-    return this.ipIds[i]++;
+    for (let i = 0; i < a.length; i++) h = Math.imul(h ^ a[i], 0x01000193);
+    for (let i = 0; i < b.length; i++) h = Math.imul(h ^ b[i], 0x01000193);
+    return (h ^ (h >>> 15)) >>> 0;
   }
 
   // ---- input: IPv4 ----
