@@ -140,6 +140,8 @@ export class TcpEndpoint {
   kaTimer: Timer | null = null;
   /** The RTO slot currently runs the persist timer (RFC 9293 §3.8.6.1). */
   persistMode = false;
+  /** Inside sender.output(). */
+  inOutput = false;
   /** The RTO slot currently runs the tail loss probe timer (RFC 8985 §7.2). */
   tlpArmed = false;
   /** SND.NXT when a tail loss probe went out, or -1 (RFC 8985 §7.3 TLP.end_seq). */

@@ -126,17 +126,16 @@ function canOutput(s: TcpState): boolean {
 
 /** Sends whatever the windows and Nagle allow: lost segments first, then new data, then FIN. */
 export function output(ep: TcpEndpoint): void {
-  if (!canOutput(ep.state) || outputting.has(ep)) return;
-  outputting.add(ep);
+  // Not reentrant: a send that synchronously causes input (a link that answers at once)
+  // must not start a second loop over the same state.
+  if (!canOutput(ep.state) || ep.inOutput) return;
+  ep.inOutput = true;
   try {
     outputLoop(ep);
   } finally {
-    outputting.delete(ep);
+    ep.inOutput = false;
   }
 }
-
-/** Endpoints inside output(): a send that synchronously causes input must not recurse. */
-const outputting = new Set<TcpEndpoint>();
 
 function outputLoop(ep: TcpEndpoint): void {
   const now = ep.stack.now();
