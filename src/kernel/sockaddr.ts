@@ -215,6 +215,15 @@ export function v4EndpointOf(sa: SockAddr): SockAddr | null {
   return v4 ? { family: 'AF_INET', addr: v4, port: sa.port } : null;
 }
 
+/**
+ * Binding an AF_INET6 socket to a specific IPv6 address that is not v4-mapped makes it
+ * V6ONLY (__inet6_bind sets sk_ipv6only): it can never carry IPv4. :: and ::ffff:a.b.c.d leave
+ * the flag as it was.
+ */
+export function bindImpliesV6only(sa: SockAddr): boolean {
+  return sa.family === 'AF_INET6' && !sa.addr.isUnspecified() && !sa.addr.isV4Mapped();
+}
+
 /** Equality of the fields a socket identity depends on (family, address, port, scope). */
 export function sockaddrEquals(a: SockAddr, b: SockAddr): boolean {
   return a.family === b.family && a.port === b.port && a.addr.equals(b.addr) && (a.scopeId ?? 0) === (b.scopeId ?? 0);

@@ -189,6 +189,22 @@ export function sockoptByName(name: string): SockoptSpec | undefined {
   return BY_NAME.get(name);
 }
 
+/**
+ * The errno for an option whose level the socket's protocol does not handle (SOL_TCP on a UDP
+ * socket, SOL_IPV6 on an IPv4 socket): the call falls through to ip_setsockopt, which answers
+ * ENOPROTOOPT, or ip_getsockopt, which answers EOPNOTSUPP. An unknown name at a level the socket
+ * does handle is ENOPROTOOPT both ways. (Checked by the conformance table.)
+ */
+export function foreignLevelErrno(direction: 'set' | 'get'): ErrnoName {
+  return direction === 'set' ? 'ENOPROTOOPT' : 'EOPNOTSUPP';
+}
+
+/** IP_MAX_MTU: an IPv4 route's MTU is reported (IP_MTU, tcpi_pmtu) at most 65535; IPv6 is not capped. */
+export const IP_MAX_MTU = 0xffff;
+export function reportedPathMtu(family: 4 | 6, mtu: number): number {
+  return family === 4 ? Math.min(mtu, IP_MAX_MTU) : mtu;
+}
+
 // ---- optlen rules ------------------------------------------------------------------------------
 
 /**
@@ -453,6 +469,37 @@ export function decodeCmsgs(b: Uint8Array): Cmsg[] {
     off += cmsgAlign(len);
   }
   return out;
+}
+
+/**
+ * What recvmsg writes into a control buffer of `controllen` bytes (put_cmsg): each message
+ * takes CMSG_SPACE(len); one that does not fit is cut to the space left (its header then
+ * carries the cut length and as much data as fits) and sets MSG_CTRUNC; with less than a header
+ * left, nothing is written and MSG_CTRUNC is set. `bytes.length` is the msg_controllen reported.
+ */
+export function cmsgsForUser(msgs: readonly Cmsg[], controllen: number): { bytes: Uint8Array; ctrunc: boolean } {
+  const out = new Uint8Array(Math.max(0, controllen));
+  const dv = new DataView(out.buffer);
+  let off = 0;
+  let ctrunc = false;
+  for (const m of msgs) {
+    const left = controllen - off;
+    if (left < CMSG_HDR_LEN) {
+      ctrunc = true;
+      break;
+    }
+    let len = cmsgLen(m.data.length);
+    if (left < len) {
+      ctrunc = true;
+      len = left;
+    }
+    dv.setBigUint64(off, BigInt(len), true);
+    dv.setInt32(off + 8, m.level, true);
+    dv.setInt32(off + 12, m.type, true);
+    out.set(m.data.subarray(0, len - CMSG_HDR_LEN), off + CMSG_HDR_LEN);
+    off += Math.min(cmsgSpace(m.data.length), left);
+  }
+  return { bytes: out.subarray(0, off), ctrunc };
 }
 
 /** __scm_send's framing check: every header must fit and lie inside the buffer. */
