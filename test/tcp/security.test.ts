@@ -180,3 +180,17 @@ test('checksum offload: segments carry a partial checksum that the link finishes
   t.is(sink.digest(), sha256(data));
   t.is(b.tcp.stats.badChecksum, 0);
 });
+
+test('ICMP host unreachable on an established connection is a soft error (RFC 1122 §4.2.3.9)', (t) => {
+  const { a, b, client, server, net } = established();
+  const q = new Uint8Array(8);
+  q[0] = client.localPort >> 8; q[1] = client.localPort & 0xff; q[2] = 0; q[3] = 80;
+  client.write(new Uint8Array(100));
+  const seq = client.sndUna;
+  q[4] = seq >>> 24; q[5] = (seq >>> 16) & 0xff; q[6] = (seq >>> 8) & 0xff; q[7] = seq & 0xff;
+  a.icmpError({ kind: 'host-unreachable', code: 'EHOSTUNREACH', from: IpAddr.parse('10.0.0.254'), icmpType: 3, icmpCode: 1, src: a.addr, dst: b.addr, protocol: 6, quoted: q });
+  t.is(client.stateName, 'ESTABLISHED');
+  t.is(client.tcpInfo().softError, 'EHOSTUNREACH');
+  const sink = new Sink(server);
+  t.true(net.runUntil(() => sink.bytes === 100));
+});

@@ -149,6 +149,7 @@ export class TcpEndpoint {
   tlpWasRetransmit = false;
   tlpDsacks = 0;
   lastRecvTime = 0;
+  lastDataRecvTime = 0;
 
   // --- listener side ---
   listener: Listener | null = null;
@@ -429,6 +430,7 @@ export class TcpEndpoint {
   /** A snapshot close to Linux's TCP_INFO. */
   tcpInfo(): TcpInfo {
     const mss = this.mss;
+    const now = this.stack.now();
     return {
       state: this.stateName,
       rtt: this.rtt.srtt,
@@ -463,6 +465,11 @@ export class TcpEndpoint {
       sndWscale: this.sndWscale,
       rcvWscale: this.rcvWscale,
       caState: this.recovery === RECOVERY_FAST ? 'recovery' : this.recovery === RECOVERY_LOSS ? 'loss' : 'open',
+      pmtu: this.pmtu,
+      lastDataSent: this.lastSendTime > 0 ? now - this.lastSendTime : 0,
+      lastDataRecv: this.lastDataRecvTime > 0 ? now - this.lastDataRecvTime : 0,
+      lastAckRecv: this.lastRecvTime > 0 ? now - this.lastRecvTime : 0,
+      softError: this.softError,
     };
   }
 

@@ -70,4 +70,12 @@ export interface TcpInfo {
   rcvWscale: number;
   /** Time in fast recovery or loss recovery. */
   caState: 'open' | 'recovery' | 'loss';
+  /** Path MTU in use (tcpi_pmtu). */
+  pmtu: number;
+  /** ms since the last data sent, the last data received and the last ACK received. */
+  lastDataSent: number;
+  lastDataRecv: number;
+  lastAckRecv: number;
+  /** A soft error from ICMP, kept while the connection lives (SO_ERROR in meaning). */
+  softError: string | null;
 }

@@ -324,6 +324,7 @@ function receiveData(ep: TcpEndpoint, seg: Segment): void {
     return;
   }
   const full = data.length >= ep.advMss - 40;
+  ep.lastDataRecvTime = stack.now();
   if (seq === ep.rcvNxt) {
     ep.recvQueue.push(data);
     stack.charge(ep, data.length);
