@@ -56,17 +56,84 @@ const K_NONE = 9;
 
 export class Rule {
   readonly counters: Counters = { packets: 0, bytes: 0 };
-  match: Match;
+  match: Match | null;
   kind: number;
   jump: Chain | null = null;
   verdict: DropVerdict | RejectVerdict | null = null;
+  // The common matches, checked inline by the walk (monomorphic field reads, no call); the rest
+  // of the rule is one closure in `match` (null when nothing is left).
+  fam = 0;
+  proto = -1;
+  protoNeg = false;
+  // Signed 32-bit (| 0 form) so the fields stay small integers.
+  hasSrc4 = false;
+  src4Mask = 0;
+  src4Net = 0;
+  src4Neg = false;
+  hasDst4 = false;
+  dst4Mask = 0;
+  dst4Net = 0;
+  dst4Neg = false;
+  sportLo = -1;
+  sportHi = 0;
+  sportNeg = false;
+  dportLo = -1;
+  dportHi = 0;
+  dportNeg = false;
+  ctMask = 0;
+  ctNeg = false;
   constructor(
     readonly spec: RuleSpec,
     readonly table: TableName,
     readonly chain: Chain,
     sets: SetRegistry,
   ) {
-    this.match = compileMatch(spec, sets);
+    const rest: RuleSpec = { ...spec };
+    if (spec.family) {
+      this.fam = spec.family;
+      delete rest.family;
+    }
+    if (spec.protocol) {
+      this.proto = spec.protocol.proto;
+      this.protoNeg = spec.protocol.neg;
+      delete rest.protocol;
+    }
+    if (spec.src && spec.src.cidr.family === 4) {
+      const len = spec.src.cidr.prefixLen;
+      this.src4Mask = len === 0 ? 0 : 0xffffffff << (32 - len);
+      this.src4Net = spec.src.cidr.addr.toU32() & this.src4Mask;
+      this.src4Neg = spec.src.neg;
+      this.hasSrc4 = true;
+      delete rest.src;
+    }
+    if (spec.dst && spec.dst.cidr.family === 4) {
+      const len = spec.dst.cidr.prefixLen;
+      this.dst4Mask = len === 0 ? 0 : 0xffffffff << (32 - len);
+      this.dst4Net = spec.dst.cidr.addr.toU32() & this.dst4Mask;
+      this.dst4Neg = spec.dst.neg;
+      this.hasDst4 = true;
+      delete rest.dst;
+    }
+    if (spec.sport) {
+      this.sportLo = spec.sport.range.lo;
+      this.sportHi = spec.sport.range.hi;
+      this.sportNeg = spec.sport.neg;
+      delete rest.sport;
+    }
+    if (spec.dport) {
+      this.dportLo = spec.dport.range.lo;
+      this.dportHi = spec.dport.range.hi;
+      this.dportNeg = spec.dport.neg;
+      delete rest.dport;
+    }
+    if (spec.ctstate) {
+      this.ctMask = spec.ctstate.mask;
+      this.ctNeg = spec.ctstate.neg;
+      delete rest.ctstate;
+    }
+    delete rest.comment;
+    const leftover = Object.keys(rest).some((k) => k !== 'target');
+    this.match = leftover ? compileMatch(rest, sets) : null;
     const t = spec.target;
     switch (t.kind) {
       case 'ACCEPT':
@@ -312,7 +379,14 @@ export class FilterEngine {
       nat: new Table('nat', this),
       filter: new Table('filter', this),
     };
+    // Built-in chains live as long as their table, so the per-hook walk order is fixed here.
+    const plan = {} as Record<HookPoint, Chain[]>;
+    for (const hook of Object.keys(HOOK_TABLES) as HookPoint[]) {
+      plan[hook] = HOOK_TABLES[hook].map((t) => this.tables[t].chains.get(hook)).filter((c): c is Chain => c !== undefined);
+    }
+    this.plan = plan;
   }
+  private readonly plan: Record<HookPoint, Chain[]>;
 
   table(name: TableName): Table {
     return this.tables[name];
@@ -361,14 +435,17 @@ export class FilterEngine {
     const ct = this.conntrack;
     if (ct && !p.ctDone) ct.resolve(p, hook === 'PREROUTING' || hook === 'OUTPUT');
     else if (!ct) p.ctState = CtState.UNTRACKED;
-    const tables = HOOK_TABLES[hook];
+    const plan = this.plan[hook];
     let v: Verdict = 'accept';
-    for (let i = 0; i < tables.length; i++) {
-      const name = tables[i];
-      if (name === 'nat') v = this.natStep(hook, p);
-      else {
-        v = this.walk(this.tables[name], hook, p);
-        if (name === 'filter' && this.auditDecisions && this.audit && (p.ctState & (CtState.NEW | CtState.INVALID | CtState.UNTRACKED)) !== 0) {
+    fillCache(p);
+    for (let i = 0; i < plan.length; i++) {
+      const base = plan[i];
+      if (base.table === 'nat') {
+        v = this.natStep(hook, p);
+        fillCache(p);
+      } else {
+        v = this.walk(base, hook, p);
+        if (base.table === 'filter' && this.auditDecisions && this.audit && (p.ctState & (CtState.NEW | CtState.INVALID | CtState.UNTRACKED)) !== 0) {
           this.auditDecision(p, v);
         }
       }
@@ -385,9 +462,7 @@ export class FilterEngine {
   }
 
   /** Walks one table's built-in chain for the hook. Returns 'accept' when the table lets the packet on. */
-  private walk(t: Table, hook: HookPoint, p: FilterInput): Verdict {
-    const base = t.chains.get(hook);
-    if (!base) return 'accept';
+  private walk(base: Chain, hook: HookPoint, p: FilterInput): Verdict {
     let c = base;
     let i = 0;
     let sp = 0;
@@ -397,7 +472,16 @@ export class FilterEngine {
       let jumped = false;
       scan: while (i < n) {
         const r = rules[i++];
-        if (!r.match(p)) continue;
+        if (r.fam !== 0 && r.fam !== p.family) continue;
+        if (r.proto >= 0 && (p.protocol === r.proto) === r.protoNeg) continue;
+        // A v4 CIDR never matches a v6 packet, negated or not (iptables vs ip6tables).
+        if (r.hasSrc4 && (p.family !== 4 || ((p.src4 & r.src4Mask) === r.src4Net) === r.src4Neg)) continue;
+        if (r.hasDst4 && (p.family !== 4 || ((p.dst4 & r.dst4Mask) === r.dst4Net) === r.dst4Neg)) continue;
+        // Port matches fail on packets without ports (non-first fragments), negated or not (xt_tcpudp).
+        if (r.sportLo >= 0 && (p.sport < 0 || (p.sport >= r.sportLo && p.sport <= r.sportHi) === r.sportNeg)) continue;
+        if (r.dportLo >= 0 && (p.dport < 0 || (p.dport >= r.dportLo && p.dport <= r.dportHi) === r.dportNeg)) continue;
+        if (r.ctMask !== 0 && ((p.ctState & r.ctMask) !== 0) === r.ctNeg) continue;
+        if (r.match !== null && !r.match(p)) continue;
         r.counters.packets++;
         r.counters.bytes += p.length;
         switch (r.kind) {
@@ -464,7 +548,8 @@ export class FilterEngine {
     const manip = hook === 'PREROUTING' || hook === 'OUTPUT' ? 'dst' : 'src';
     const bit = manip === 'dst' ? 1 : 2;
     if ((e.natDone & bit) === 0 && p.ctState === CtState.NEW && p.ctDir === CtDir.ORIGINAL) {
-      const v = this.walk(this.tables.nat, hook, p);
+      const base = this.tables.nat.chains.get(hook);
+      const v = base ? this.walk(base, hook, p) : 'accept';
       e.natDone |= bit;
       if (v !== 'accept') return v;
     }
@@ -564,6 +649,25 @@ export class FilterEngine {
     if (prefix !== undefined) rec.prefix = prefix;
     return rec;
   }
+}
+
+function hasPorts(proto: number): boolean {
+  return proto === IpProto.TCP || proto === IpProto.UDP || proto === IpProto.SCTP || proto === IpProto.UDPLITE;
+}
+
+/** Fills the per-packet values the inline matches read. */
+function fillCache(p: FilterInput): void {
+  if (p.family === 4) {
+    const s = p.src.bytes;
+    const d = p.dst.bytes;
+    p.src4 = (s[0] << 24) | (s[1] << 16) | (s[2] << 8) | s[3];
+    p.dst4 = (d[0] << 24) | (d[1] << 16) | (d[2] << 8) | d[3];
+  }
+  const t = p.transport;
+  if (!p.fragment && t.length >= 4 && hasPorts(p.protocol)) {
+    p.sport = (t[0] << 8) | t[1];
+    p.dport = (t[2] << 8) | t[3];
+  } else p.sport = p.dport = -1;
 }
 
 export function protoName(n: number): string {

@@ -54,6 +54,11 @@ export class FilterInput {
   ctState = 0;
   /** Set once conntrack has been consulted for this packet (per hook call unless the caller keeps the object). */
   ctDone = false;
+  /** Per-packet cache the engine fills before walking rules (IPv4 addresses as signed 32-bit, ports or -1). */
+  src4 = 0;
+  dst4 = 0;
+  sport = -1;
+  dport = -1;
 
   /** Resets per-packet state so the object can describe the next packet. */
   reset(): this {
