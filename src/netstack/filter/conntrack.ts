@@ -76,8 +76,8 @@ export class CtEntry {
   mark = 0;
   readonly packets = [0, 0];
   readonly bytes = [0, 0];
-  /** Index keys this entry owns. */
-  keys: string[] = [];
+  /** Index slots this entry owns. */
+  slots: Slot[] = [];
   /** Free for upper layers (the audit log stores the hostname learned from DNS here). */
   label: string | undefined = undefined;
   constructor(
@@ -94,8 +94,28 @@ export class CtEntry {
   }
 }
 
-function tupleKey(proto: number, t: CtTuple): string {
-  return `${proto} ${t.icmpType} ${t.src.key} ${t.sport} ${t.dst.key} ${t.dport}`;
+/** One index slot: a tuple (as seen on the wire) naming an entry and a direction. Chained per hash. */
+interface Slot {
+  readonly e: CtEntry;
+  readonly dir: number;
+  readonly t: CtTuple;
+  next: Slot | null;
+}
+
+function hashTuple(proto: number, type: number, src: Uint8Array, sport: number, dst: Uint8Array, dport: number): number {
+  // FNV-1a over the tuple's bytes: cheap, allocation-free, good enough spread for a Map of numbers.
+  let h = 0x811c9dc5 ^ proto ^ (type << 8);
+  h = Math.imul(h ^ sport, 0x01000193);
+  h = Math.imul(h ^ dport, 0x01000193);
+  for (let i = 0; i < src.length; i++) h = Math.imul(h ^ src[i], 0x01000193);
+  for (let i = 0; i < dst.length; i++) h = Math.imul(h ^ dst[i] ^ 0x5a, 0x01000193);
+  return h | 0;
+}
+
+function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 function invert(t: CtTuple, proto: number): CtTuple {
@@ -120,7 +140,8 @@ const F_ACK = 0x10;
 export class Conntrack {
   readonly timeouts: CtTimeouts;
   readonly maxEntries: number;
-  private readonly index = new Map<string, { e: CtEntry; dir: number }>();
+  /** hash -> chain of slots. Lookups build no key string and allocate nothing. */
+  private readonly index = new Map<number, Slot>();
   /** Insertion order = age order: early drop looks at the oldest first. */
   private readonly entries = new Map<number, CtEntry>();
   private nextId = 1;
@@ -154,19 +175,48 @@ export class Conntrack {
 
   /** Finds the entry for a tuple (as seen on the wire, either direction, before or after NAT). */
   lookup(proto: number, t: CtTuple): { e: CtEntry; dir: number } | null {
-    const hit = this.index.get(tupleKey(proto, t));
-    if (!hit) return null;
-    if (hit.e.expires <= this.clock.now()) {
-      this.remove(hit.e);
+    return this.find(proto, t.icmpType, t.src, t.sport, t.dst, t.dport);
+  }
+
+  private find(proto: number, type: number, src: IpAddr, sport: number, dst: IpAddr, dport: number): Slot | null {
+    const sb = src.bytes;
+    const db = dst.bytes;
+    let s = this.index.get(hashTuple(proto, type, sb, sport, db, dport)) ?? null;
+    for (; s !== null; s = s.next) {
+      const t = s.t;
+      if (s.e.proto === proto && t.icmpType === type && t.sport === sport && t.dport === dport && bytesEqual(t.src.bytes, sb) && bytesEqual(t.dst.bytes, db)) break;
+    }
+    if (s === null) return null;
+    if (s.e.expires <= this.clock.now()) {
+      this.remove(s.e);
       this.count('expired');
       return null;
     }
-    return hit;
+    return s;
+  }
+
+  private link(e: CtEntry, t: CtTuple, dir: number): void {
+    const h = hashTuple(e.proto, t.icmpType, t.src.bytes, t.sport, t.dst.bytes, t.dport);
+    const slot: Slot = { e, dir, t, next: this.index.get(h) ?? null };
+    this.index.set(h, slot);
+    e.slots.push(slot);
+  }
+
+  private unlink(slot: Slot): void {
+    const t = slot.t;
+    const h = hashTuple(slot.e.proto, t.icmpType, t.src.bytes, t.sport, t.dst.bytes, t.dport);
+    let s = this.index.get(h) ?? null;
+    let prev: Slot | null = null;
+    for (; s !== null && s !== slot; s = s.next) prev = s;
+    if (s === null) return;
+    if (prev) prev.next = s.next;
+    else if (s.next) this.index.set(h, s.next);
+    else this.index.delete(h);
   }
 
   remove(e: CtEntry): void {
-    for (const k of e.keys) this.index.delete(k);
-    e.keys = [];
+    for (const s of e.slots) this.unlink(s);
+    e.slots = [];
     this.entries.delete(e.id);
   }
 
@@ -186,25 +236,15 @@ export class Conntrack {
   }
 
   private reindex(e: CtEntry): void {
-    for (const k of e.keys) this.index.delete(k);
-    const ko = tupleKey(e.proto, e.orig);
-    const kr = tupleKey(e.proto, e.reply);
-    e.keys = [ko, kr];
-    this.index.set(ko, { e, dir: CtDir.ORIGINAL });
-    this.index.set(kr, { e, dir: CtDir.REPLY });
+    for (const sl of e.slots) this.unlink(sl);
+    e.slots = [];
+    this.link(e, e.orig, CtDir.ORIGINAL);
+    this.link(e, e.reply, CtDir.REPLY);
     if (e.natted) {
       // After NAT the packet is looked up again at later hooks (the stack's hooks do not carry the
       // entry between them): index the translated forms too.
-      const kop = tupleKey(e.proto, invert(e.reply, e.proto));
-      const krp = tupleKey(e.proto, invert(e.orig, e.proto));
-      if (kop !== ko) {
-        e.keys.push(kop);
-        this.index.set(kop, { e, dir: CtDir.ORIGINAL });
-      }
-      if (krp !== kr) {
-        e.keys.push(krp);
-        this.index.set(krp, { e, dir: CtDir.REPLY });
-      }
+      this.link(e, invert(e.reply, e.proto), CtDir.ORIGINAL);
+      this.link(e, invert(e.orig, e.proto), CtDir.REPLY);
     }
   }
 
@@ -255,8 +295,26 @@ export class Conntrack {
       this.resolveIcmpError(p);
       return;
     }
-    const tuple = this.tupleOf(p);
-    if (!tuple) {
+    // Read the tuple into scalars: a lookup allocates nothing; only a new entry builds objects.
+    let sport = 0;
+    let dport = 0;
+    let type = 0;
+    let trackable = true;
+    if (hasPorts(proto)) {
+      if (p.fragment || t.length < 4) trackable = false;
+      else {
+        sport = (t[0] << 8) | t[1];
+        dport = (t[2] << 8) | t[3];
+      }
+    } else if (proto === IpProto.ICMP || proto === IpProto.ICMPV6) {
+      if (p.fragment || t.length < 8) trackable = false;
+      else {
+        type = t[0];
+        if (proto === IpProto.ICMP ? type !== 8 && type !== 0 : type !== 128 && type !== 129) trackable = false;
+        sport = dport = (t[4] << 8) | t[5];
+      }
+    }
+    if (!trackable) {
       // Fragments and unknown ICMP types: Linux defragments first; we cannot, so non-first
       // fragments are UNTRACKED (rules decide), malformed/unsolicited ICMP is INVALID.
       if (p.fragment) {
@@ -268,7 +326,7 @@ export class Conntrack {
       return;
     }
     const now = this.clock.now();
-    const hit = this.lookup(proto, tuple);
+    const hit = this.find(proto, type, p.src, sport, p.dst, dport);
     if (hit) {
       const e = hit.e;
       p.ct = e;
@@ -296,7 +354,7 @@ export class Conntrack {
         p.ctState = CtState.INVALID;
         return;
       }
-    } else if ((proto === IpProto.ICMP && tuple.icmpType !== 8) || (proto === IpProto.ICMPV6 && tuple.icmpType !== 128)) {
+    } else if ((proto === IpProto.ICMP && type !== 8) || (proto === IpProto.ICMPV6 && type !== 128)) {
       this.count('invalid.icmp-unsolicited-reply');
       p.ctState = CtState.INVALID;
       return;
@@ -306,6 +364,7 @@ export class Conntrack {
       p.ctState = CtState.INVALID;
       return;
     }
+    const tuple: CtTuple = { src: p.src, dst: p.dst, sport, dport, icmpType: type };
     const e = new CtEntry(this.nextId++, p.family, proto, tuple, invert(tuple, proto), now);
     if (proto === IpProto.TCP) e.tcpState = TcpCtState.SYN_SENT;
     e.packets[0] = 1;

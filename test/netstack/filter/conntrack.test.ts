@@ -182,3 +182,24 @@ test('a flow dropped at its first packet leaves no entry; the same flow later al
   t.is(ct.size, 1);
   t.is(ct.counters.get('new'), 2);
 });
+
+test('5,000 flows: every reply finds its own entry, expiry and removal keep the hash chains intact', (t) => {
+  const { clock, ct, send, stateOf } = setup();
+  for (let i = 0; i < 5000; i++) {
+    if (i === 2500) clock.advance(10_000);
+    send(udp(i % 2 ? ME : 'fd00::1', 1024 + i, i % 2 ? `10.9.${i >> 8}.${i & 255}` : `fd00::${(i + 1).toString(16)}`, 53));
+  }
+  t.is(ct.size, 5000);
+  let ok = 0;
+  for (let i = 0; i < 5000; i += 7) {
+    const p = stateOf(udp(i % 2 ? `10.9.${i >> 8}.${i & 255}` : `fd00::${(i + 1).toString(16)}`, 53, i % 2 ? ME : 'fd00::1', 1024 + i));
+    if (p.ctState === CtState.ESTABLISHED && p.ct!.orig.sport === 1024 + i) ok++;
+  }
+  t.is(ok, Math.ceil(5000 / 7));
+  clock.advance(20_000); // the first 2,500 (30 s timeout) expire, the rest have 10 s left
+  t.is(ct.gc(), 2500);
+  t.is(stateOf(udp('10.9.0.1', 53, ME, 1025)).ctState, CtState.NEW, 'expired flow: a new one now');
+  const last = stateOf(udp('10.9.19.135', 53, ME, 6023)); // flow 4999 survived
+  t.is(last.ctState, CtState.ESTABLISHED);
+  t.is(last.ct!.orig.sport, 6023);
+});
