@@ -66,7 +66,10 @@ export class SnifferLink implements LinkEndpoint {
   }
 
   private record(frames: readonly Frame[], dir: 'in' | 'out'): void {
-    const ns = BigInt(Math.round((this.clock.now() + this.epochOffsetMs) * 1e6));
+    // The epoch offset (~1.7e12 ms) times 1e6 is past 2^53: scale the two parts separately so
+    // the sum keeps every nanosecond of the clock's fraction.
+    const whole = Math.floor(this.epochOffsetMs);
+    const ns = BigInt(whole) * 1_000_000n + BigInt(Math.round((this.clock.now() + (this.epochOffsetMs - whole)) * 1e6));
     for (const f of frames) this.sink.writeFrame(ns, f.data, this.interfaceId, this.comments ? dir : undefined);
   }
 }
