@@ -100,7 +100,7 @@ export interface ArpOptions {
   delayFirstProbeTimeMs?: number;
   /** STALE entries unused this long are forgotten, in ms (Linux gc_stale_time, 60000). */
   staleTimeoutMs?: number;
-  /** Packets queued per unresolved neighbor (3). */
+  /** Packets queued per unresolved neighbor (101, as Linux's unres_qlen). */
   queueLength?: number;
   /** Most cache entries kept (Linux gc_thresh3, 1024); at the bound the oldest STALE one goes. */
   maxEntries?: number;
@@ -132,7 +132,7 @@ export interface NdpOptions {
   maxRtrSolicitationDelayMs?: number;
   /** STALE entries unused this long are forgotten, in ms (Linux gc_stale_time, 60000). */
   staleTimeoutMs?: number;
-  /** Packets queued per unresolved neighbor (3). */
+  /** Packets queued per unresolved neighbor (101, as Linux's unres_qlen). */
   queueLength?: number;
   /** Most cache entries kept (Linux gc_thresh3, 1024); at the bound the oldest STALE one goes. */
   maxEntries?: number;

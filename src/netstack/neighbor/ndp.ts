@@ -47,7 +47,9 @@ const DEFAULTS: Required<NdpOptions> = {
   rtrSolicitationIntervalMs: 4000,
   maxRtrSolicitationDelayMs: 1000,
   staleTimeoutMs: 60_000,
-  queueLength: 3,
+  // Linux: unres_qlen_bytes 212992 shows as unres_qlen 101. A software-segmented TCP burst
+  // leaves as many frames at once, and all of them wait for the first resolution.
+  queueLength: 101,
   maxEntries: 1024,
   slaac: true,
   acceptRa: true,
