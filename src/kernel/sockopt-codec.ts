@@ -226,14 +226,15 @@ export function readSetInt(level: OptLevelName, name: string, optval: Uint8Array
 
 /**
  * The bytes a getsockopt of an int option returns for a caller buffer of `optlen`, and the
- * length it reports. SOL_SOCKET: negative optlen is EINVAL, else min(optlen, 4) bytes.
- * SOL_TCP: optlen is compared as unsigned (a negative one reads as 4). SOL_IPV6 likewise min.
- * SOL_IP (do_ip_getsockopt): a buffer of 1..3 bytes gets one byte when the value fits 0..255.
+ * length it reports. SOL_SOCKET, SOL_TCP, SOL_IP: a negative optlen is EINVAL, else
+ * min(optlen, 4) bytes. SOL_IPV6 compares optlen as unsigned, so -1 reads as 4 (Linux 6.18,
+ * checked by the conformance table). SOL_IP (do_ip_getsockopt): a buffer of 1..3 bytes gets
+ * one byte when the value fits 0..255.
  */
 export function encodeGetInt(level: OptLevelName, value: number, optlen: number): { ok: true; bytes: Uint8Array } | { ok: false; errno: ErrnoName } {
   const full = new Uint8Array(4);
   writeI32(full, 0, value);
-  if (level === 'SOL_TCP') return { ok: true, bytes: full.subarray(0, Math.min(optlen >>> 0, 4)) };
+  if (level === 'SOL_IPV6') return { ok: true, bytes: full.subarray(0, Math.min(optlen >>> 0, 4)) };
   if (optlen < 0) return { ok: false, errno: 'EINVAL' };
   if (level === 'SOL_IP' && optlen > 0 && optlen < 4 && value >= 0 && value <= 255) return { ok: true, bytes: Uint8Array.of(value) };
   return { ok: true, bytes: full.subarray(0, Math.min(optlen, 4)) };
@@ -241,7 +242,7 @@ export function encodeGetInt(level: OptLevelName, value: number, optlen: number)
 
 /** A fixed-size value (linger, timeval, tcp_info, a CA name) returned into a buffer of optlen bytes. */
 export function truncateGet(full: Uint8Array, optlen: number, level: OptLevelName = 'SOL_SOCKET'): { ok: true; bytes: Uint8Array } | { ok: false; errno: ErrnoName } {
-  if (level !== 'SOL_TCP' && optlen < 0) return { ok: false, errno: 'EINVAL' };
+  if (level !== 'SOL_IPV6' && optlen < 0) return { ok: false, errno: 'EINVAL' };
   return { ok: true, bytes: full.subarray(0, Math.min(optlen >>> 0, full.length)) };
 }
 
@@ -428,6 +429,46 @@ export function encodeIn6Pktinfo(p: In6Pktinfo): Uint8Array {
 export function decodeIn6Pktinfo(b: Uint8Array): In6Pktinfo | null {
   if (b.length < IN6_PKTINFO_LEN) return null;
   return { addr: b.slice(0, 16), ifindex: readI32(b, 16) };
+}
+
+/**
+ * struct sock_extended_err (uapi/linux/errqueue.h), the IP_RECVERR / IPV6_RECVERR control
+ * message of a MSG_ERRQUEUE read, followed by the offender's sockaddr (SO_EE_OFFENDER).
+ */
+export interface SockExtendedErr {
+  errno: number;
+  /** SO_EE_ORIGIN_LOCAL 1, ICMP 2, ICMP6 3. */
+  origin: number;
+  type: number;
+  code: number;
+  info: number;
+  data: number;
+  /** The raw sockaddr of whoever reported the error (the ICMP sender); empty if none. */
+  offender: Uint8Array;
+}
+export const SO_EE_ORIGIN = { NONE: 0, LOCAL: 1, ICMP: 2, ICMP6: 3, TXSTATUS: 4, ZEROCOPY: 5, TXTIME: 6 } as const;
+export const SOCK_EXTENDED_ERR_LEN = 16;
+
+export function encodeSockExtendedErr(e: SockExtendedErr): Uint8Array {
+  const b = new Uint8Array(SOCK_EXTENDED_ERR_LEN + e.offender.length);
+  const dv = new DataView(b.buffer);
+  dv.setUint32(0, e.errno >>> 0, true);
+  b[4] = e.origin;
+  b[5] = e.type;
+  b[6] = e.code;
+  dv.setUint32(8, e.info >>> 0, true);
+  dv.setUint32(12, e.data >>> 0, true);
+  b.set(e.offender, SOCK_EXTENDED_ERR_LEN);
+  return b;
+}
+
+export function decodeSockExtendedErr(b: Uint8Array): SockExtendedErr | null {
+  if (b.length < SOCK_EXTENDED_ERR_LEN) return null;
+  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  return {
+    errno: dv.getUint32(0, true) >>> 0, origin: b[4], type: b[5], code: b[6],
+    info: dv.getUint32(8, true) >>> 0, data: dv.getUint32(12, true) >>> 0, offender: b.subarray(SOCK_EXTENDED_ERR_LEN),
+  };
 }
 
 /** One control message: cmsg_level, cmsg_type and its data. */

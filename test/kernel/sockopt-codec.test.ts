@@ -101,7 +101,7 @@ test('setsockopt optlen: 4 bytes for most levels; SOL_IP also takes one byte', (
   t.deepEqual(readSetInt('SOL_IP', 'IP_TTL', encodeInt(-1)), { ok: true, value: -1 });
 });
 
-test('getsockopt optlen: cut to the buffer; SOL_IP answers one byte; SOL_TCP reads optlen unsigned', (t) => {
+test('getsockopt optlen: cut to the buffer; SOL_IP answers one byte; SOL_IPV6 reads optlen unsigned', (t) => {
   const g = (level: Parameters<typeof encodeGetInt>[0], v: number, n: number): string => {
     const r = encodeGetInt(level, v, n);
     return r.ok ? hex(r.bytes) : r.errno;
@@ -111,7 +111,9 @@ test('getsockopt optlen: cut to the buffer; SOL_IP answers one byte; SOL_TCP rea
   t.is(g('SOL_SOCKET', 1, 64), '01000000');
   t.is(g('SOL_SOCKET', 1, -1), 'EINVAL');
   t.is(g('SOL_TCP', 7200, 2), '201c');
-  t.is(g('SOL_TCP', 7200, -1), '201c0000');
+  t.is(g('SOL_TCP', 7200, -1), 'EINVAL');
+  t.is(g('SOL_IP', 64, -1), 'EINVAL');
+  t.is(g('SOL_IPV6', 64, -1), '40000000');
   t.is(g('SOL_IP', 64, 1), '40');
   t.is(g('SOL_IP', 64, 3), '40');
   t.is(g('SOL_IP', 300, 2), '2c01');

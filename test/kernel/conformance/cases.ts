@@ -39,7 +39,7 @@ const poll = (fd: string, events: string[], expect: unknown, timeoutMs = 0): Op 
 const wait = (fd: string, events: string[], expect: unknown, timeoutMs = 2000): Op => ({ op: 'wait', fd, events, timeoutMs, expect });
 const name = (fd: string, expect: unknown, save?: string): Op => ({ op: 'getsockname', fd, expect, ...(save ? { save } : {}) });
 const peer = (fd: string, expect: unknown, save?: string): Op => ({ op: 'getpeername', fd, expect, ...(save ? { save } : {}) });
-const ioctl = (fd: string, req: string, expect: unknown): Op => ({ op: 'ioctl', fd, req, expect });
+const ioctl = (fd: string, req: string | number, expect: unknown): Op => ({ op: 'ioctl', fd, req, expect });
 const shutdown = (fd: string, how: string, expect: unknown = 0): Op => ({ op: 'shutdown', fd, how, expect });
 const of = (id: string, more: AddrSpec = {}): AddrSpec => ({ of: id, ...more });
 
@@ -709,7 +709,52 @@ const pingCases: Case[] = [
   },
 ];
 
+const moreCases: Case[] = [
+  {
+    name: 'getsockopt with optlen -1: EINVAL at SOL_SOCKET, SOL_TCP and SOL_IP; SOL_IPV6 reads it unsigned (4 bytes)',
+    ops: [tcp('a', 'AF_INET6'), getInt('a', 'SOL_TCP', 'TCP_KEEPIDLE', 'EINVAL', { optlen: -1 }), getInt('a', 'SOL_IP', 'IP_TTL', 'EINVAL', { optlen: -1 }), getInt('a', 'SOL_IPV6', 'IPV6_UNICAST_HOPS', { len: 4, int: 64 }, { optlen: -1 }), udp('u'), getInt('u', 'SOL_IP', 'IP_TTL', 'EINVAL', { optlen: -1 }), getInt('u', 'SOL_SOCKET', 'SO_TYPE', 'EINVAL', { optlen: -1 })],
+  },
+  {
+    name: 'recvmsg: a control buffer with room for part of IP_PKTINFO gets the part and MSG_CTRUNC',
+    ops: [udp('b'), setInt('b', 'SOL_IP', 'IP_PKTINFO', 1), bind('b', L4), udp('a'), send('a', 'x', 1, { addr: of('b') }), recv('b', 10, { flags: ['MSG_CTRUNC'], cmsg: [{ level: 'SOL_IP', type: 'IP_PKTINFO', hex: '01000000' }] }, { controllen: 20 })],
+  },
+  {
+    name: 'recvmsg: IP control messages come in a fixed order (PKTINFO, TTL, TOS)',
+    note: 'ip_cmsg_recv_offset walks its flags in that order whatever order the options were set',
+    ops: [udp('b'), setInt('b', 'SOL_IP', 'IP_RECVTOS', 1), setInt('b', 'SOL_IP', 'IP_RECVTTL', 1), setInt('b', 'SOL_IP', 'IP_PKTINFO', 1), bind('b', L4), udp('a'), send('a', 'x', 1, { addr: of('b') }), recv('b', 10, { flags: [], cmsg: [{ type: 'IP_PKTINFO' }, { type: 'IP_TTL', int: 64 }, { type: 'IP_TOS', int: 0 }] }, { controllen: 128 })],
+  },
+  {
+    name: 'IP_RECVERR: an unconnected UDP socket queues port unreachable; MSG_ERRQUEUE returns it with the offender',
+    ops: [udp('x'), bind('x', L4), name('x', '$ok', 'X'), close('x'), udp('a'), setInt('a', 'SOL_IP', 'IP_RECVERR', 1), send('a', 'lost', 4, { addr: of('X') }), wait('a', ['POLLIN'], { $contains: ['POLLERR'] }), recv('a', 100, { n: 4, data: 'lost', flags: ['MSG_ERRQUEUE'], from: v4(L4, '$var:X.port'), cmsg: [{ level: 'SOL_IP', type: 'IP_RECVERR', ee: { errno: 111, origin: 2, type: 3, code: 3, info: 0, data: 0 }, offender: { family: 'AF_INET', addr: L4, port: 0 } }] }, { flags: ['MSG_ERRQUEUE'], namelen: 128, controllen: 128 }), recv('a', 100, 'EAGAIN', { flags: ['MSG_ERRQUEUE'] })],
+  },
+  {
+    name: 'IP_RECVERR: the error is also pending as sk_err for the next call (ECONNREFUSED)',
+    ops: [udp('x'), bind('x', L4), name('x', '$ok', 'X'), close('x'), udp('a'), setInt('a', 'SOL_IP', 'IP_RECVERR', 1), send('a', 'lost', 4, { addr: of('X') }), wait('a', ['POLLIN'], { $contains: ['POLLERR'] }), recv('a', 100, 'ECONNREFUSED', { flags: ['MSG_DONTWAIT'] }), recv('a', 100, 'EAGAIN', { flags: ['MSG_DONTWAIT'] })],
+  },
+  {
+    name: 'IPV6_RECVERR: ICMPv6 port unreachable on an unconnected IPv6 UDP socket',
+    ops: [udp('x', 'AF_INET6'), bind('x', L6), name('x', '$ok', 'X'), close('x'), udp('a', 'AF_INET6'), setInt('a', 'SOL_IPV6', 'IPV6_RECVERR', 1), send('a', 'lost', 4, { addr: of('X') }), wait('a', ['POLLIN'], { $contains: ['POLLERR'] }), recv('a', 100, { n: 4, flags: ['MSG_ERRQUEUE'], cmsg: [{ level: 'SOL_IPV6', type: 'IPV6_RECVERR', ee: { errno: 111, origin: 3, type: 1, code: 4 }, offender: { family: 'AF_INET6', addr: L6 } }] }, { flags: ['MSG_ERRQUEUE'], controllen: 128 })],
+  },
+  { name: 'MSG_ERRQUEUE on an empty error queue is EAGAIN', ops: [udp('a'), setInt('a', 'SOL_IP', 'IP_RECVERR', 1), recv('a', 10, 'EAGAIN', { flags: ['MSG_ERRQUEUE'] })] },
+  {
+    name: 'accept: the new socket inherits the listener options (keepalive, nodelay, buffers, TOS, timeouts, linger)',
+    ops: [tcp('l'), setInt('l', 'SOL_SOCKET', 'SO_KEEPALIVE', 1), setInt('l', 'SOL_TCP', 'TCP_NODELAY', 1), setInt('l', 'SOL_SOCKET', 'SO_SNDBUF', 8192), setInt('l', 'SOL_SOCKET', 'SO_RCVBUF', 8192), setInt('l', 'SOL_IP', 'IP_TOS', 0x20), setInt('l', 'SOL_TCP', 'TCP_KEEPIDLE', 33), setInt('l', 'SOL_TCP', 'TCP_USER_TIMEOUT', 4000), { op: 'setsockopt', fd: 'l', level: 'SOL_SOCKET', name: 'SO_LINGER', linger: [1, 3], expect: 0 }, bind('l', L4), listen('l'), tcp('c'), connect('c', of('l')), accept('l', 's'), getInt('s', 'SOL_SOCKET', 'SO_KEEPALIVE', 1), getInt('s', 'SOL_TCP', 'TCP_NODELAY', 1), getInt('s', 'SOL_SOCKET', 'SO_SNDBUF', 16384), getInt('s', 'SOL_SOCKET', 'SO_RCVBUF', 16384), getInt('s', 'SOL_IP', 'IP_TOS', 0x20), getInt('s', 'SOL_TCP', 'TCP_KEEPIDLE', 33), getInt('s', 'SOL_TCP', 'TCP_USER_TIMEOUT', 4000), { op: 'getsockopt', fd: 's', level: 'SOL_SOCKET', name: 'SO_LINGER', as: 'linger', expect: { linger: [1, 3] } }, getInt('s', 'SOL_SOCKET', 'SO_ACCEPTCONN', 0)],
+  },
+  { name: 'udp: a connected socket may still sendto another address', ops: [...udpPair(), udp('x'), bind('x', L4), connect('a', of('b')), send('a', 'elsewhere', 9, { addr: of('x') }), recv('x', 20, { data: 'elsewhere' }), recv('b', 20, 'EAGAIN', { flags: ['MSG_DONTWAIT'] })] },
+  { name: 'stream: sendto with an address on an unconnected TCP socket is EPIPE (no implicit connect)', ops: [tcp('l'), bind('l', L4), listen('l'), tcp('a'), send('a', 'x', 'EPIPE', { addr: of('l'), flags: ['MSG_NOSIGNAL'] })] },
+  { name: 'udp: MSG_PEEK|MSG_TRUNC reports the full length and leaves the datagram', ops: [...udpPair(), send('a', '0123456789', 10, { addr: of('b') }), recv('b', 3, { n: 10, data: '012', flags: ['MSG_TRUNC'] }, { flags: ['MSG_PEEK', 'MSG_TRUNC'] }), recv('b', 100, { n: 10, data: '0123456789', flags: [] })] },
+  { name: 'udp: a zero-length read consumes the datagram and flags MSG_TRUNC', ops: [...udpPair(), send('a', 'gone', 4, { addr: of('b') }), wait('b', ['POLLIN'], ['POLLIN']), recv('b', 0, { n: 0, flags: ['MSG_TRUNC'] }), recv('b', 10, 'EAGAIN', { flags: ['MSG_DONTWAIT'] })] },
+  { name: 'udp: a queued zero-length datagram: FIONREAD 0 but readable', ops: [...udpPair(), send('a', '', 0, { addr: of('b') }), wait('b', ['POLLIN'], ['POLLIN']), ioctl('b', 'FIONREAD', 0), recv('b', 10, { n: 0, flags: [] })] },
+  { name: 'udp: an IPv6 dual-stack socket on [::]:p holds the IPv4 port too', ops: [udp('a', 'AF_INET6'), bind('a', '::'), udp('b'), bind('b', { ip: L4, port: { of: 'a' } }, 'EADDRINUSE')] },
+  { name: 'ioctl: SIOCOUTQ on a listener is EINVAL; FIONREAD on a fresh TCP socket is 0', ops: [tcp('l'), bind('l', L4), listen('l'), ioctl('l', 'SIOCOUTQ', 'EINVAL'), tcp('a'), ioctl('a', 'FIONREAD', 0), ioctl('a', 'SIOCOUTQ', 0)] },
+  { name: 'ioctl: a terminal ioctl (TCGETS) on a socket is ENOTTY', ops: [tcp('a'), ioctl('a', 0x5401, 'ENOTTY'), udp('u'), ioctl('u', 0x5401, 'ENOTTY')] },
+  { name: 'shutdown(SHUT_WR) on a listener does nothing: it still accepts', ops: [tcp('l'), bind('l', L4), listen('l'), shutdown('l', 'SHUT_WR'), tcp('c'), connect('c', of('l')), accept('l', 's')] },
+  { name: 'stream: MSG_PEEK|MSG_DONTWAIT on an empty connection is EAGAIN', ops: [...tcpPair(), recv('c', 10, 'EAGAIN', { flags: ['MSG_PEEK', 'MSG_DONTWAIT'] })] },
+  { name: 'stream: after the peer closed, reads return 0 for ever and poll adds POLLRDHUP', ops: [...tcpPair(), close('c'), wait('s', ['POLLIN'], ['POLLIN']), recv('s', 10, { n: 0 }), recv('s', 10, { n: 0 }), poll('s', IOR, ['POLLIN', 'POLLOUT', 'POLLRDHUP'])] },
+  { name: 'stream: buffered data is read before the end of stream', ops: [...tcpPair(), send('c', 'last words'), close('c'), wait('s', ['POLLIN'], ['POLLIN']), { op: 'sleep', ms: 20 }, recv('s', 100, { n: 10, data: 'last words' }), recv('s', 100, { n: 0 })] },
+];
+
 export const CASES: Case[] = [
   ...socketCases, ...sockoptCases, ...bindCases, ...nameCases, ...connectCases, ...listenCases,
-  ...streamCases, ...shutdownCases, ...pollCases, ...udpCases, ...cmsgCases, ...pingCases,
+  ...streamCases, ...shutdownCases, ...pollCases, ...udpCases, ...cmsgCases, ...pingCases, ...moreCases,
 ];

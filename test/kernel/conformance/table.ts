@@ -6,7 +6,7 @@
 
 import { decodeSockaddr } from '../../../src/kernel/sockaddr.js';
 import {
-  decodeCString, decodeIn6Pktinfo, decodeInPktinfo, decodeLinger, decodeTcpInfo, decodeTimeval, readI32,
+  decodeCString, decodeIn6Pktinfo, decodeInPktinfo, decodeLinger, decodeSockExtendedErr, decodeTcpInfo, decodeTimeval, readI32,
 } from '../../../src/kernel/sockopt-codec.js';
 import { IPOPT, IPV6OPT, MSG, POLL, SOL, flagNames } from '../../../src/kernel/socket-abi.js';
 import { IpAddr } from '../../../src/netstack/wire/ip-address.js';
@@ -54,7 +54,7 @@ export type Op = OpBase & (
   | { op: 'recv'; fd: string; n?: number; flags?: string[]; namelen?: number; controllen?: number }
   | { op: 'shutdown'; fd: string; how: string | number }
   | { op: 'poll' | 'wait'; fd: string; events: string[]; timeoutMs?: number }
-  | { op: 'ioctl'; fd: string; req: string }
+  | { op: 'ioctl'; fd: string; req: string | number }
   | { op: 'nonblock'; fd: string; on?: boolean }
   | { op: 'fill'; fd: string; chunk?: number; max?: number }
   | { op: 'drain'; fd: string; max?: number }
@@ -131,6 +131,13 @@ function normalizeOpt(as: string | undefined, hex: string, optlen: number): Reco
 const IP_CMSG: Record<number, string> = { [IPOPT.IP_PKTINFO]: 'IP_PKTINFO', [IPOPT.IP_TTL]: 'IP_TTL', [IPOPT.IP_TOS]: 'IP_TOS', [IPOPT.IP_RECVERR]: 'IP_RECVERR' };
 const IPV6_CMSG: Record<number, string> = { [IPV6OPT.IPV6_PKTINFO]: 'IPV6_PKTINFO', [IPV6OPT.IPV6_HOPLIMIT]: 'IPV6_HOPLIMIT', [IPV6OPT.IPV6_TCLASS]: 'IPV6_TCLASS', [IPV6OPT.IPV6_RECVERR]: 'IPV6_RECVERR' };
 
+function normalizeExtendedErr(level: string, type: string, data: Uint8Array, hex: string): Record<string, unknown> {
+  const e = decodeSockExtendedErr(data);
+  if (!e) return { level, type, hex };
+  const offender = e.offender.length ? normalizeSockaddr(Buffer.from(e.offender).toString('hex'), e.offender.length) : null;
+  return { level, type, ee: { errno: e.errno, origin: e.origin, type: e.type, code: e.code, info: e.info, data: e.data }, offender };
+}
+
 function normalizeCmsg(m: { level: number; type: number; hex: string }): Record<string, unknown> {
   const data = hexBytes(m.hex);
   if (m.level === SOL.SOL_IP) {
@@ -141,6 +148,7 @@ function normalizeCmsg(m: { level: number; type: number; hex: string }): Record<
     }
     if (type === 'IP_TTL' && data.length >= 4) return { level: 'SOL_IP', type, int: readI32(data, 0) };
     if (type === 'IP_TOS' && data.length >= 1) return { level: 'SOL_IP', type, int: data[0] };
+    if (type === 'IP_RECVERR') return normalizeExtendedErr('SOL_IP', type, data, m.hex);
     return { level: 'SOL_IP', type, hex: m.hex };
   }
   if (m.level === SOL.SOL_IPV6) {
@@ -150,6 +158,7 @@ function normalizeCmsg(m: { level: number; type: number; hex: string }): Record<
       if (p) return { level: 'SOL_IPV6', type, pktinfo: { addr: IpAddr.v6(p.addr).key, ifindex: p.ifindex } };
     }
     if ((type === 'IPV6_HOPLIMIT' || type === 'IPV6_TCLASS') && data.length >= 4) return { level: 'SOL_IPV6', type, int: readI32(data, 0) };
+    if (type === 'IPV6_RECVERR') return normalizeExtendedErr('SOL_IPV6', type, data, m.hex);
     return { level: 'SOL_IPV6', type, hex: m.hex };
   }
   return { level: m.level, type: m.type, hex: m.hex };
