@@ -18,6 +18,7 @@
 //     - cidr: 192.168.0.0/16
 //   limits:
 //     maxConnections: 4096     # conntrack table size
+//     maxConnectionsPerHost: 64  # tracked connections to one remote address
 //   dns:
 //     minTtl: 30               # clamp of learned answers (seconds)
 //     maxTtl: 86400
@@ -57,7 +58,7 @@ export interface Policy {
   log: 'none' | 'denied' | 'all';
   allow: PolicyEntry[];
   deny: PolicyEntry[];
-  limits: { maxConnections?: number };
+  limits: { maxConnections?: number; maxConnectionsPerHost?: number };
   dns: { minTtl: number; maxTtl: number };
 }
 
@@ -200,9 +201,11 @@ export function parsePolicy(text: string, file = ''): Policy {
   }
   const limits = g('limits');
   if (limits) {
-    const m = r.map(limits, 'limits', ['maxConnections']);
+    const m = r.map(limits, 'limits', ['maxConnections', 'maxConnectionsPerHost']);
     const mc = m.get('maxConnections');
     if (mc) p.limits.maxConnections = r.int(mc.value, 'limits.maxConnections', 1, 10_000_000);
+    const mh = m.get('maxConnectionsPerHost');
+    if (mh) p.limits.maxConnectionsPerHost = r.int(mh.value, 'limits.maxConnectionsPerHost', 1, 10_000_000);
   }
   const dns = g('dns');
   if (dns) {
@@ -343,6 +346,14 @@ export function compilePolicy(p: Policy, opts: CompileOptions = {}): CompiledPol
   out.push({ ctstate: { mask: CtState.INVALID, neg: false }, target: { kind: 'DROP' }, comment: 'invalid' });
   out.push({ dst: { cidr: IpCidr.parse('127.0.0.0/8'), neg: false }, target: ACCEPT, comment: 'loopback' });
   out.push({ dst: { cidr: IpCidr.parse('::1/128'), neg: false }, target: ACCEPT, comment: 'loopback' });
+  if (p.limits.maxConnectionsPerHost !== undefined) {
+    out.push({
+      ctstate: { mask: CtState.NEW, neg: false },
+      connlimit: { above: p.limits.maxConnectionsPerHost, dir: 'dst', neg: false },
+      target: REJECT,
+      comment: 'per-host connection limit',
+    });
+  }
   for (const e of p.deny) out.push(...entryRules(e, REJECT, setFor(e, 'deny'), `deny ${e.origin}`));
   const prot: { cidr: IpCidr; why: string }[] = PROTECTED_DESTINATIONS.map((x) => ({ cidr: IpCidr.parse(x.cidr), why: x.why }));
   for (const a of opts.hostAddresses ?? []) prot.push({ cidr: IpCidr.of(a, a.family === 4 ? 32 : 128), why: 'host' });

@@ -5,6 +5,7 @@
 import type { FilterInput } from './packet.js';
 import type { AddressSet, SetRegistry } from './addrset.js';
 import type { RuleSpec } from './rules.js';
+import type { Conntrack } from './conntrack.js';
 import { IpProto } from '../wire/ip-proto.js';
 import { prefixEquals, type IpCidr } from '../wire/ip-address.js';
 
@@ -47,7 +48,7 @@ function hasPorts(proto: number): boolean {
 }
 
 /** Compiles every match of a rule into one closure (conjunction, cheapest tests first). */
-export function compileMatch(r: RuleSpec, sets: SetRegistry): Match {
+export function compileMatch(r: RuleSpec, sets: SetRegistry, ct: Conntrack | null = null): Match {
   const ms: Match[] = [];
   if (r.family !== undefined) {
     const f = r.family;
@@ -154,6 +155,16 @@ export function compileMatch(r: RuleSpec, sets: SetRegistry): Match {
   if (r.mark) {
     const { value, mask, neg } = r.mark;
     ms.push((p) => (((p.mark & mask) >>> 0) === value) !== neg);
+  }
+  if (r.connlimit) {
+    const { above, dir, neg } = r.connlimit;
+    // xt_connlimit counts tracked connections, this packet's own (new) entry included; an
+    // untracked packet never matches.
+    ms.push((p) => {
+      if (!ct || !p.ct) return false;
+      const n = dir === 'src' ? ct.connectionsFrom(p.src) : ct.connectionsTo(p.dst);
+      return n > above !== neg;
+    });
   }
   switch (ms.length) {
     case 0:

@@ -112,6 +112,12 @@ function hashTuple(proto: number, type: number, src: Uint8Array, sport: number, 
   return h | 0;
 }
 
+function dec(m: Map<string, number>, k: string): void {
+  const n = (m.get(k) ?? 0) - 1;
+  if (n > 0) m.set(k, n);
+  else m.delete(k);
+}
+
 function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
@@ -145,6 +151,9 @@ export class Conntrack {
   /** Insertion order = age order: early drop looks at the oldest first. */
   private readonly entries = new Map<number, CtEntry>();
   private nextId = 1;
+  /** Entry counts per original source and destination address (connlimit). */
+  private readonly perSrc = new Map<string, number>();
+  private readonly perDst = new Map<string, number>();
   /** Event counters: new, full, early-drop, expired, invalid.<reason>, related. */
   readonly counters = new Map<string, number>();
 
@@ -215,9 +224,20 @@ export class Conntrack {
   }
 
   remove(e: CtEntry): void {
+    if (!this.entries.has(e.id)) return;
     for (const s of e.slots) this.unlink(s);
     e.slots = [];
     this.entries.delete(e.id);
+    dec(this.perSrc, e.orig.src.key);
+    dec(this.perDst, e.orig.dst.key);
+  }
+
+  /** Live entries whose original source (or destination) is `addr`: xt_connlimit's count. */
+  connectionsFrom(addr: IpAddr): number {
+    return this.perSrc.get(addr.key) ?? 0;
+  }
+  connectionsTo(addr: IpAddr): number {
+    return this.perDst.get(addr.key) ?? 0;
   }
 
   /** Removes up to `max` expired entries. */
@@ -371,6 +391,8 @@ export class Conntrack {
     e.bytes[0] = p.length;
     this.refresh(e, now);
     this.entries.set(e.id, e);
+    this.perSrc.set(tuple.src.key, (this.perSrc.get(tuple.src.key) ?? 0) + 1);
+    this.perDst.set(tuple.dst.key, (this.perDst.get(tuple.dst.key) ?? 0) + 1);
     this.reindex(e);
     this.count('new');
     p.ct = e;

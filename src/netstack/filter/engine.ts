@@ -87,6 +87,7 @@ export class Rule {
     readonly table: TableName,
     readonly chain: Chain,
     sets: SetRegistry,
+    ct: Conntrack | null = null,
   ) {
     const rest: RuleSpec = { ...spec };
     if (spec.family) {
@@ -133,7 +134,7 @@ export class Rule {
     }
     delete rest.comment;
     const leftover = Object.keys(rest).some((k) => k !== 'target');
-    this.match = leftover ? compileMatch(rest, sets) : null;
+    this.match = leftover ? compileMatch(rest, sets, ct) : null;
     const t = spec.target;
     switch (t.kind) {
       case 'ACCEPT':
@@ -254,7 +255,7 @@ export class Table {
     const c = this.chain(chain);
     if (pos < 1 || pos > c.rules.length + 1) throw new FilterError(`${this.name}: ${chain} has no position ${pos}`);
     this.checkTarget(c, spec);
-    const r = new Rule(spec, this.name, c, this.engine.sets);
+    const r = new Rule(spec, this.name, c, this.engine.sets, this.engine.conntrack);
     if (spec.target.kind === 'JUMP' || spec.target.kind === 'GOTO') {
       const to = this.chain(spec.target.chain);
       if (to.builtin) throw new FilterError(`${this.name}: cannot jump to built-in chain ${to.name}`);

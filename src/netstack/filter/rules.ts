@@ -71,6 +71,8 @@ export interface RuleSpec {
   sets?: { name: string; dir: 'src' | 'dst'; neg: boolean }[];
   owner?: { uid?: number; pid?: number; command?: string; neg: boolean };
   mark?: { value: number; mask: number; neg: boolean };
+  /** -m connlimit: matches when the tracked connections from the source (or to the destination) exceed `above`; neg is --connlimit-upto. */
+  connlimit?: { above: number; dir: 'src' | 'dst'; neg: boolean };
   comment?: string;
   target: TargetSpec;
 }

@@ -295,7 +295,7 @@ class RuleParser {
         case '-m':
         case '--match': {
           const v = this.value(t);
-          const known = ['tcp', 'udp', 'udplite', 'sctp', 'icmp', 'icmp6', 'icmpv6', 'multiport', 'conntrack', 'state', 'set', 'owner', 'mark', 'comment'];
+          const known = ['tcp', 'udp', 'udplite', 'sctp', 'icmp', 'icmp6', 'icmpv6', 'multiport', 'conntrack', 'state', 'set', 'owner', 'mark', 'comment', 'connlimit'];
           if (!known.includes(v.text)) this.fail('unknown match module', v);
           if (['tcp', 'udp', 'udplite', 'sctp'].includes(v.text)) needProto(t, [PROTO_NAMES[v.text]]);
           loaded.add(v.text);
@@ -397,6 +397,26 @@ class RuleParser {
           const value = this.num({ ...v, text: a }, 0xffffffff, 'mark');
           const mask = b === undefined ? 0xffffffff : this.num({ ...v, text: b }, 0xffffffff, 'mark mask');
           r.mark = { value: (value & mask) >>> 0, mask, neg: takeNeg() };
+          break;
+        }
+        case '--connlimit-above':
+        case '--connlimit-upto': {
+          if (!loaded.has('connlimit')) this.fail(`${o} needs -m connlimit`, t);
+          if (r.connlimit) this.fail('connection limit given twice', t);
+          const n = this.num(this.value(t), 0xffffffff, 'connection count');
+          r.connlimit = { above: n, dir: 'src', neg: o === '--connlimit-upto' };
+          break;
+        }
+        case '--connlimit-saddr':
+        case '--connlimit-daddr': {
+          if (!r.connlimit) this.fail(`${o} must follow --connlimit-above or --connlimit-upto`, t);
+          r.connlimit.dir = o === '--connlimit-saddr' ? 'src' : 'dst';
+          break;
+        }
+        case '--connlimit-mask': {
+          const v = this.value(t);
+          // Only per-address limits: a prefix other than the full length would count subnets.
+          if (v.text !== '32' && v.text !== '128') this.fail('only --connlimit-mask 32 or 128 (per address) is supported', v);
           break;
         }
         case '--comment': {
@@ -735,6 +755,10 @@ export function formatRule(r: RuleSpec): string {
     p.push(`-m owner ${parts.join(' ')}`);
   }
   if (r.mark) p.push(`-m mark ${neg(r.mark.neg)}--mark ${hex(r.mark.value)}${r.mark.mask === 0xffffffff ? '' : '/' + hex(r.mark.mask)}`);
+  if (r.connlimit) {
+    const c = r.connlimit;
+    p.push(`-m connlimit --connlimit-${c.neg ? 'upto' : 'above'} ${c.above} --connlimit-${c.dir === 'src' ? 'saddr' : 'daddr'}`);
+  }
   if (r.comment !== undefined) p.push(`-m comment --comment ${quote(r.comment)}`);
   const t = r.target;
   switch (t.kind) {

@@ -161,9 +161,23 @@ test('a default-allow policy with a hostname deny list', (t) => {
   t.is(verdict('5.5.5.6', 443), 'accept');
 });
 
-test('limits.maxConnections bounds the conntrack table', (t) => {
-  const { engine } = runtime(parsePolicy('limits:\n  maxConnections: 2\n'));
-  t.is(engine.conntrack!.maxEntries, 2);
+test('limits: maxConnections bounds the conntrack table; maxConnectionsPerHost rejects the connection over the limit', (t) => {
+  const { engine, verdict } = runtime(parsePolicy('limits:\n  maxConnections: 100\n  maxConnectionsPerHost: 2\n'));
+  t.is(engine.conntrack!.maxEntries, 100);
+  const flow = (dst: string, sport: number) => {
+    const p = out(dst, 443);
+    p.transport[0] = sport >> 8;
+    p.transport[1] = sport & 0xff;
+    const v = engine.run('OUTPUT', p);
+    return v === 'accept' ? 'accept' : 'reject';
+  };
+  t.is(flow('1.1.1.1', 1000), 'accept');
+  t.is(flow('1.1.1.1', 1001), 'accept');
+  t.is(flow('1.1.1.1', 1002), 'reject');
+  t.is(flow('1.1.1.2', 1002), 'accept', 'another host has its own count');
+  t.is(flow('1.1.1.1', 1000), 'accept', 'an existing flow is not limited');
+  t.is(engine.conntrack!.connectionsTo(ip('1.1.1.1')), 2, 'the rejected attempt left no entry');
+  void verdict;
 });
 
 test('the compiled rules print as iptables-save text that parses back to the same tables', (t) => {

@@ -255,3 +255,18 @@ test('non-first fragments never match port rules, negated or not', (t) => {
   t.false(dropsWith('-p udp ! --dport 53', d));
   t.true(dropsWith('-p udp', d));
 });
+
+test('connlimit: connections per source or destination address, counted from conntrack', (t) => {
+  const e = engine(
+    '*filter\n-A OUTPUT -p tcp --syn -m connlimit --connlimit-above 2 --connlimit-daddr -j REJECT --reject-with tcp-reset\n-A INPUT -m connlimit --connlimit-upto 1 --connlimit-saddr -j ACCEPT\n-A INPUT -j DROP\nCOMMIT\n',
+    { conntrack: true },
+  );
+  const syn = (sport: number, dst = '10.9.9.9') => outcome(e.run('OUTPUT', input(tcp('10.0.0.1', sport, dst, 443, F.SYN))));
+  t.is(syn(1), 'accept');
+  t.is(syn(2), 'accept');
+  t.is(syn(3), 'reject:tcp-reset');
+  t.is(syn(3, '10.9.9.8'), 'accept');
+  t.is(e.conntrack!.connectionsTo(ip('10.9.9.9')), 2);
+  t.is(outcome(e.run('INPUT', input(udp('10.7.7.7', 1, '10.0.0.1', 53)))), 'accept');
+  t.is(outcome(e.run('INPUT', input(udp('10.7.7.7', 2, '10.0.0.1', 53)))), 'drop:rule', 'a second flow from the same source is over --connlimit-upto 1');
+});

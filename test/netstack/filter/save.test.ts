@@ -69,6 +69,8 @@ COMMIT
 -A OUTPUT -p tcp -j REJECT --reject-with icmp6-adm-prohibited
 -A OUTPUT -p icmp -m icmp --icmp-type any -j ACCEPT
 -A allowed -m owner ! --pid-owner 4242 -j ACCEPT
+-A allowed -p tcp -m tcp --tcp-flags FIN,SYN,RST,ACK SYN -m connlimit --connlimit-above 16 --connlimit-daddr -j REJECT --reject-with tcp-reset
+-A allowed -m connlimit --connlimit-upto 4 --connlimit-saddr -j ACCEPT
 -A allowed -j RETURN
 -A web -p tcp -m tcp --sport 1024: -j ACCEPT
 -A web
