@@ -19,7 +19,7 @@ export const ETHERTYPE_IPV6 = 0x86dd;
 export const MAC_BROADCAST = Uint8Array.of(0xff, 0xff, 0xff, 0xff, 0xff, 0xff);
 
 /** An ARP resolver as the NIC uses it (the neighbor module's Arp satisfies it). */
-export type ArpResolver = NeighborResolver & { handleArp(payload: Uint8Array): void; announce?(ip: IpAddr): void };
+export type ArpResolver = NeighborResolver & { handleArp(payload: Uint8Array): void; announce?(ip: IpAddr): void; stop?(): void };
 /** An NDP resolver as the NIC uses it (the neighbor module's Ndp satisfies it). */
 export type NdpResolver = NeighborResolver & {
   handleNdp(src: IpAddr, dst: IpAddr, hopLimit: number, icmp: Uint8Array): void;

@@ -334,6 +334,7 @@ export class Stack implements NetworkLayer, IcmpHost, NicOwner {
     this.reasm4.clear();
     this.reasm6.clear();
     for (const n of this.nics.values()) {
+      n.arp?.stop?.();
       n.ndp?.stop?.();
       n.link.close();
     }

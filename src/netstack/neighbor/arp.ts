@@ -12,6 +12,7 @@ import { EtherType, MAC_BROADCAST, MAC_ZERO, isMulticastMac, multicastMacV4 } fr
 import { NeighborCache, macEquals } from './cache.js';
 import { ArpOp, parseArp } from '../wire/arp.js';
 import { buildArp } from './codec.js';
+import type { Timer } from '../timers.js';
 
 const ARP_OP_REQUEST: number = ArpOp.REQUEST;
 const ARP_OP_REPLY: number = ArpOp.REPLY;
@@ -38,6 +39,7 @@ export function createArp(host: NeighborHost, opts?: ArpOptions): Arp {
   const o: Required<ArpOptions> = { ...DEFAULTS, ...stripUndefined(opts) };
   const count = (r: string) => host.count(`arp.${r}`);
   let stopped = false;
+  const announcing = new Set<Timer>();
   const lastDefence = new Map<string, number>();
 
   /** Our address to put in ARP_SPA when asking for `target`: one on the target's subnet first. */
@@ -162,12 +164,18 @@ export function createArp(host: NeighborHost, opts?: ArpOptions): Arp {
     if (stopped) return;
     if (ip.family !== 4) throw new TypeError(`ARP announce needs an IPv4 address, got ${ip}`);
     let left = o.announceNum;
+    const timer = host.timers.timer(() => once());
     const once = () => {
       if (stopped || left <= 0) return;
       left--;
       send(MAC_BROADCAST, ARP_OP_REQUEST, ip, MAC_ZERO, ip);
       count('tx.announce');
-      if (left > 0) host.timers.after(o.announceIntervalMs, once);
+      if (left > 0) {
+        timer.schedule(o.announceIntervalMs);
+        announcing.add(timer);
+      } else {
+        announcing.delete(timer);
+      }
     };
     once();
   }
@@ -190,6 +198,9 @@ export function createArp(host: NeighborHost, opts?: ArpOptions): Arp {
     announce,
     stop() {
       stopped = true;
+      // Pending announcements would keep a real event loop alive after close.
+      for (const t of announcing) t.cancel();
+      announcing.clear();
       cache.stop();
     },
     linkStateChanged(up) {
