@@ -61,7 +61,7 @@ function udpPair(ip = L4): Op[] {
 
 // ---- option round trips ----------------------------------------------------------------------------
 
-interface IntOpt {
+export interface IntOpt {
   level: string;
   name: string;
   type?: 'SOCK_STREAM' | 'SOCK_DGRAM';
@@ -73,7 +73,7 @@ interface IntOpt {
   note?: string;
 }
 
-const INT_OPTS: IntOpt[] = [
+export const INT_OPTS: IntOpt[] = [
   { level: 'SOL_SOCKET', name: 'SO_REUSEADDR', dflt: 0, trips: [[1, 1], [7, 1], [0, 0]] },
   { level: 'SOL_SOCKET', name: 'SO_REUSEPORT', dflt: 0, trips: [[1, 1], [-1, 1], [0, 0]] },
   { level: 'SOL_SOCKET', name: 'SO_KEEPALIVE', dflt: 0, trips: [[1, 1], [0, 0]] },
