@@ -6,7 +6,7 @@
 export type AuditVerdict = 'accept' | 'drop' | 'reject' | 'log';
 
 export interface AuditRecord {
-  /** Clock time in ms (the stack's clock: virtual in tests, wall-clock epoch ms in production). */
+  /** Milliseconds: the engine's auditTime (epoch ms in production), else the stack clock. */
   time: number;
   hook: string;
   pid?: number;

@@ -344,6 +344,11 @@ export interface FilterEngineOptions {
   hostnameOf?: (addr: IpAddr) => string | undefined;
   /** Primary address of a NIC for MASQUERADE (toward `peer`) and REDIRECT. */
   nicAddress?: (nicId: number, family: 4 | 6, peer: IpAddr) => IpAddr | null;
+  /**
+   * Time stamped on audit records. The stack clock is monotonic, so production passes a wall
+   * clock here (the composition root's `Date.now`); default: the stack clock.
+   */
+  auditTime?: () => number;
 }
 
 const MAX_DEPTH = 64;
@@ -358,6 +363,7 @@ export class FilterEngine {
   audit: AuditSink | null;
   auditDecisions: boolean;
   hostnameOf: ((addr: IpAddr) => string | undefined) | null;
+  private readonly auditTime: () => number;
   nicAddress: ((nicId: number, family: 4 | 6, peer: IpAddr) => IpAddr | null) | null;
   /** Engine-level counters (nat failures, loops). */
   readonly counters = new Map<string, number>();
@@ -374,6 +380,8 @@ export class FilterEngine {
     this.auditDecisions = opts.auditDecisions ?? false;
     this.hostnameOf = opts.hostnameOf ?? null;
     this.nicAddress = opts.nicAddress ?? null;
+    const clock = opts.clock;
+    this.auditTime = opts.auditTime ?? (() => clock.now());
     this.tables = {
       raw: new Table('raw', this),
       mangle: new Table('mangle', this),
@@ -456,7 +464,11 @@ export class FilterEngine {
     if (e && !e.confirmed) {
       // nf_conntrack_confirm: an entry becomes permanent when its first packet leaves the last
       // hook; if that packet is dropped, the entry goes with it.
-      if (v !== 'accept') ct!.remove(e);
+      // Only the packet that created the entry takes it along (not a RELATED error or an
+      // invalid segment that merely pointed at an unconfirmed entry).
+      if (v !== 'accept') {
+        if (p.ctState === CtState.NEW && e.packets[0] + e.packets[1] <= 1) ct!.remove(e);
+      }
       else if (hook === 'INPUT' || hook === 'POSTROUTING') e.confirmed = true;
     }
     return v;
@@ -627,7 +639,7 @@ export class FilterEngine {
     const ports = !p.fragment && t.length >= 4 && (p.protocol === IpProto.TCP || p.protocol === IpProto.UDP || p.protocol === IpProto.UDPLITE || p.protocol === IpProto.SCTP);
     const remote = p.hook === 'INPUT' || p.hook === 'PREROUTING' ? p.src : p.dst;
     const rec: AuditRecord = {
-      time: this.clock.now(),
+      time: this.auditTime(),
       hook: p.hook,
       protocol: protoName(p.protocol),
       src: p.src.key,
