@@ -51,6 +51,8 @@ export class DnsAllowlist {
   readonly minTtlS: number;
   readonly maxTtlS: number;
   private readonly names = new Map<string, string>();
+  /** canonical name -> the alias that pointed at it. */
+  private readonly aliases = new Map<string, string>();
   private readonly maxNames: number;
 
   constructor(rules: HostRule[], opts: DnsAllowlistOptions) {
@@ -81,7 +83,7 @@ export class DnsAllowlist {
    * guest learned them elsewhere). Returns how many set entries were added or refreshed.
    */
   learn(name: string, addrs: readonly IpAddr[], ttlS: number): number {
-    const n = normalizeName(name);
+    const n = this.policyName(normalizeName(name));
     const ttl = Math.min(this.maxTtlS, Math.max(this.minTtlS, ttlS));
     let added = 0;
     for (const r of this.rules) {
@@ -125,6 +127,34 @@ export class DnsAllowlist {
     let added = 0;
     for (const { a, ttl: t } of addrs) added += this.learn(qname, [a], t);
     return added;
+  }
+
+  /**
+   * Records a CNAME seen in an answer for an allowed (or denied) name, so that a later
+   * learn(target, ...) — a forwarder that learns record by record — is judged under the name the
+   * guest asked for. Bounded (oldest forgotten first).
+   */
+  learnCname(alias: string, target: string): void {
+    const a = normalizeName(alias);
+    const t = normalizeName(target);
+    if (a === t) return;
+    if (this.aliases.size >= 4096 && !this.aliases.has(t)) {
+      const first = this.aliases.keys().next();
+      if (!first.done) this.aliases.delete(first.value);
+    }
+    this.aliases.set(t, a);
+  }
+
+  /** Follows recorded CNAMEs back from a canonical name to the name a rule names (16 links at most). */
+  private policyName(n: string): string {
+    let cur = n;
+    for (let i = 0; i < 16; i++) {
+      if (this.rules.some((r) => r.patterns.some((p) => nameMatches(p, cur)))) return cur;
+      const up = this.aliases.get(cur);
+      if (up === undefined) return n;
+      cur = up;
+    }
+    return n;
   }
 
   /** The name a guest resolved to reach `addr`, for audit records. */

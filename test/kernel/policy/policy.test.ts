@@ -241,3 +241,15 @@ test('--allow/--deny forms: names, wildcards, addresses, CIDRs, [v6]:port, /prot
   t.throws(() => parseHostFlag('--deny', 'bad_host!'), { message: /--deny: not a host name/ });
   t.is(applyPolicyFlags(emptyPolicy(), { deny: ['x.test'] }).default, 'allow', 'only --allow switches to deny-by-default');
 });
+
+test('learn() record by record: a CNAME recorded with learnCname makes the canonical name learn under the alias', (t) => {
+  const p = applyPolicyFlags(emptyPolicy(), { allow: ['api.example.com:443'] });
+  const { verdict, allowlist } = runtime(p);
+  t.is(allowlist.learn('cdn-edge.test', [ip('7.7.7.7')], 300), 0, 'unrelated name: nothing learned');
+  allowlist.learnCname('api.example.com', 'api.example.com.cdn.test');
+  allowlist.learnCname('api.example.com.cdn.test', 'edge7.cdn.test');
+  t.is(allowlist.learn('edge7.cdn.test', [ip('7.7.7.7')], 300), 1);
+  t.is(verdict('7.7.7.7', 443), 'accept');
+  t.is(allowlist.hostnameOf(ip('7.7.7.7')), 'api.example.com');
+  t.false(allowlist.allowsName('edge7.cdn.test'), 'the canonical name itself is not resolvable directly');
+});
