@@ -752,6 +752,61 @@ const moreCases: Case[] = [
   { name: 'stream: MSG_PEEK|MSG_DONTWAIT on an empty connection is EAGAIN', ops: [...tcpPair(), recv('c', 10, 'EAGAIN', { flags: ['MSG_PEEK', 'MSG_DONTWAIT'] })] },
   { name: 'stream: after the peer closed, reads return 0 for ever and poll adds POLLRDHUP', ops: [...tcpPair(), close('c'), wait('s', ['POLLIN'], ['POLLIN']), recv('s', 10, { n: 0 }), recv('s', 10, { n: 0 }), poll('s', IOR, ['POLLIN', 'POLLOUT', 'POLLRDHUP'])] },
   { name: 'stream: buffered data is read before the end of stream', ops: [...tcpPair(), send('c', 'last words'), close('c'), wait('s', ['POLLIN'], ['POLLIN']), { op: 'sleep', ms: 20 }, recv('s', 100, { n: 10, data: 'last words' }), recv('s', 100, { n: 0 })] },
+  {
+    name: 'lifecycle: readiness of both ends at each step of a TCP connection',
+    ops: [
+      tcp('l'), bind('l', L4), listen('l'), tcp('c', 'AF_INET', ['SOCK_NONBLOCK']), poll('c', IOR, ['POLLOUT', 'POLLHUP']),
+      connect('c', of('l'), 'EINPROGRESS'), wait('c', ['POLLOUT'], ['POLLOUT']), wait('l', ['POLLIN'], ['POLLIN']), accept('l', 's'),
+      poll('c', IOR, ['POLLOUT']), poll('s', IOR, ['POLLOUT']), poll('l', IOR, []),
+      send('s', 'a'), wait('c', ['POLLIN'], ['POLLIN']), poll('c', IOR, ['POLLIN', 'POLLOUT']), recv('c', 10, { data: 'a' }), poll('c', IOR, ['POLLOUT']),
+      shutdown('s', 'SHUT_WR'), wait('c', ['POLLIN'], ['POLLIN']), poll('c', IOR, ['POLLIN', 'POLLOUT', 'POLLRDHUP']), poll('s', IOR, ['POLLOUT']),
+      shutdown('c', 'SHUT_WR'), wait('c', ['POLLHUP'], { $contains: ['POLLHUP'] }), poll('c', IOR, ['POLLIN', 'POLLOUT', 'POLLHUP', 'POLLRDHUP']),
+      wait('s', ['POLLHUP'], { $contains: ['POLLHUP'] }), poll('s', IOR, ['POLLIN', 'POLLOUT', 'POLLHUP', 'POLLRDHUP']),
+      { op: 'getsockopt', fd: 'c', level: 'SOL_TCP', name: 'TCP_INFO', as: 'tcp_info', expect: { tcpi: { state: 7 } } },
+      { op: 'getsockopt', fd: 's', level: 'SOL_TCP', name: 'TCP_INFO', as: 'tcp_info', expect: { tcpi: { state: 7 } } },
+      peer('c', 'ENOTCONN'), peer('s', 'ENOTCONN'),
+    ],
+  },
+  {
+    name: 'lifecycle: IPv6 non-blocking connect, data both ways, and shutdown',
+    ops: [tcp('l', 'AF_INET6'), bind('l', L6), listen('l'), tcp('c', 'AF_INET6', ['SOCK_NONBLOCK']), connect('c', of('l'), 'EINPROGRESS'), wait('c', ['POLLOUT'], ['POLLOUT']), accept('l', 's'), send('c', 'q'), recv('s', 10, { data: 'q' }), send('s', 'r'), wait('c', ['POLLIN'], ['POLLIN']), recv('c', 10, { data: 'r' }), shutdown('c', 'SHUT_WR'), recv('s', 10, { n: 0 }), poll('s', IOR, ['POLLIN', 'POLLOUT', 'POLLRDHUP'])],
+  },
+  {
+    name: 'connect: IPv6 non-blocking to a closed port: SO_ERROR ECONNREFUSED',
+    ops: [tcp('x', 'AF_INET6'), bind('x', L6), tcp('c', 'AF_INET6', ['SOCK_NONBLOCK']), connect('c', of('x'), 'EINPROGRESS'), wait('c', ['POLLOUT'], ['POLLOUT', 'POLLERR', 'POLLHUP']), getInt('c', 'SOL_SOCKET', 'SO_ERROR', ERR('ECONNREFUSED')), recv('c', 10, { n: 0 })],
+  },
+  {
+    name: 'accept: two pending connections keep the listener readable until both are taken',
+    ops: [tcp('l'), bind('l', L4), listen('l'), tcp('c1'), connect('c1', of('l')), tcp('c2'), connect('c2', of('l')), { op: 'sleep', ms: 20 }, poll('l', ['POLLIN'], ['POLLIN']), accept('l', 's1'), poll('l', ['POLLIN'], ['POLLIN']), accept('l', 's2'), poll('l', ['POLLIN'], [])],
+  },
+  {
+    name: 'accept: a connection reset while queued is still accepted; the new socket then reports ECONNRESET',
+    ops: [tcp('l'), bind('l', L4), listen('l'), tcp('c'), { op: 'setsockopt', fd: 'c', level: 'SOL_SOCKET', name: 'SO_LINGER', linger: [1, 0], expect: 0 }, connect('c', of('l')), wait('l', ['POLLIN'], ['POLLIN']), close('c'), { op: 'sleep', ms: 20 }, accept('l', 's'), recv('s', 10, 'ECONNRESET')],
+  },
+  {
+    name: 'stream: TCP_CORK holds a short write unsent (SIOCOUTQNSD) until uncorked',
+    ops: [...tcpPair(), setInt('c', 'SOL_TCP', 'TCP_CORK', 1), send('c', 'abc'), ioctl('c', 'SIOCOUTQ', 3), ioctl('c', 'SIOCOUTQNSD', 3), { op: 'sleep', ms: 20 }, ioctl('s', 'FIONREAD', 0), setInt('c', 'SOL_TCP', 'TCP_CORK', 0), wait('s', ['POLLIN'], ['POLLIN']), ioctl('s', 'FIONREAD', 3)],
+  },
+  {
+    name: 'stream: MSG_WAITALL with SO_RCVTIMEO returns what arrived when the time runs out',
+    ops: [...tcpPair(), { op: 'setsockopt', fd: 's', level: 'SOL_SOCKET', name: 'SO_RCVTIMEO', timeval: [0, 100000], expect: 0 }, send('c', 'abc'), recv('s', 10, { n: 3, data: 'abc' }, { flags: ['MSG_WAITALL'] })],
+  },
+  {
+    name: 'stream: MSG_DONTWAIT wins over MSG_WAITALL',
+    ops: [...tcpPair(), send('c', 'abc'), wait('s', ['POLLIN'], ['POLLIN']), { op: 'sleep', ms: 10 }, recv('s', 10, { n: 3 }, { flags: ['MSG_WAITALL', 'MSG_DONTWAIT'] })],
+  },
+  {
+    name: 'TCP_INFO: the sender counts the data it sent',
+    ops: [...tcpPair(), send('c', 'hello'), recv('s', 10, { n: 5 }), { op: 'sleep', ms: 50 }, { op: 'getsockopt', fd: 'c', level: 'SOL_TCP', name: 'TCP_INFO', as: 'tcp_info', expect: { tcpi: { state: 1, bytes_sent: 5, data_segs_out: 1, total_retrans: 0, notsent_bytes: 0, unacked: 0 } } }, { op: 'getsockopt', fd: 's', level: 'SOL_TCP', name: 'TCP_INFO', as: 'tcp_info', expect: { tcpi: { bytes_received: 5, data_segs_in: 1 } } }],
+  },
+  { name: 'bind: on a connected TCP socket is EINVAL', ops: [...tcpPair(), bind('c', L4, 'EINVAL')] },
+  { name: 'bind: UDP SO_REUSEPORT on both shares the port', ops: [udp('a'), setInt('a', 'SOL_SOCKET', 'SO_REUSEPORT', 1), bind('a', L4), udp('b'), setInt('b', 'SOL_SOCKET', 'SO_REUSEPORT', 1), bind('b', { ip: L4, port: { of: 'a' } })] },
+  {
+    name: 'recvmsg IPV6_RECVTCLASS: the traffic class the datagram carried',
+    ops: [udp('b', 'AF_INET6'), setInt('b', 'SOL_IPV6', 'IPV6_RECVTCLASS', 1), bind('b', L6), udp('a', 'AF_INET6'), setInt('a', 'SOL_IPV6', 'IPV6_TCLASS', 0x48), send('a', 'x', 1, { addr: of('b') }), recv('b', 10, { cmsg: [{ level: 'SOL_IPV6', type: 'IPV6_TCLASS', int: 0x48 }] }, { controllen: 64 })],
+  },
+  { name: 'udp: IPv6 MSG_TRUNC and MSG_PEEK', ops: [...udpPair(L6), send('a', 'abcdefgh', 8, { addr: of('b') }), recv('b', 2, { n: 2, data: 'ab', flags: ['MSG_TRUNC'] }, { flags: ['MSG_PEEK'] }), recv('b', 100, { n: 8, data: 'abcdefgh', flags: [] })] },
+  { name: 'udp: SO_KEEPALIVE and TCP-only ideas are harmless on UDP (SO_KEEPALIVE sets, reads back)', ops: [udp('a'), setInt('a', 'SOL_SOCKET', 'SO_KEEPALIVE', 1), getInt('a', 'SOL_SOCKET', 'SO_KEEPALIVE', 1)] },
 ];
 
 export const CASES: Case[] = [
