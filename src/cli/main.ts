@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { registerDemo } from './demo.js';
 import { registerDecode } from './decode/command.js';
 import { registerCleanup } from './cleanup.js';
+import { registerHost } from './host/command.js';
 
 export async function main(argv: string[]): Promise<number> {
   const program = new Command();
@@ -14,6 +15,7 @@ export async function main(argv: string[]): Promise<number> {
   registerDemo(program);
   registerDecode(program);
   registerCleanup(program);
+  registerHost(program);
   try {
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
