@@ -82,6 +82,15 @@ export class TcpEndpoint {
   rtt: RttEstimator;
   recovery = RECOVERY_NONE;
   recoverSeq = 0;
+  /** Proportional Rate Reduction state (RFC 6937 §3): RecoverFS, prr_delivered, prr_out, and the bytes the latest ACK allows. */
+  prrRecoverFs = 0;
+  prrDelivered = 0;
+  prrOut = 0;
+  prrSndcnt = 0;
+  /** RACK reordering window state (RFC 8985 §6.2 step 4). */
+  reoWndMult = 1;
+  reoWndPersist = 0;
+  dsackRound = -1;
   dupAcks = 0;
   /** Consecutive RTOs without progress. */
   retransmits = 0;

@@ -19,6 +19,8 @@ export interface TcpStackConfig {
   /** Segments acknowledged at once at the start of a connection (quick-ack). */
   quickAckSegments: number;
   sack: boolean;
+  /** Proportional Rate Reduction in fast recovery (RFC 6937), as Linux. */
+  prr: boolean;
   timestamps: boolean;
   windowScaling: boolean;
   /** SYN cookies when the SYN queue overflows (tcp_syncookies=1). */
@@ -59,6 +61,7 @@ export const DEFAULT_STACK_CONFIG: TcpStackConfig = {
   delAckMs: 40,
   quickAckSegments: 16,
   sack: true,
+  prr: true,
   timestamps: true,
   windowScaling: true,
   synCookies: true,

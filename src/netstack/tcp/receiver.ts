@@ -8,7 +8,7 @@ import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt } from '../wire/seq.js';
 import { ACK, FIN, RST, SYN, segLen, type Segment } from './segment.js';
 import { TcpState, canReceiveData, stateAfterFinAcked, stateAfterRecvFin } from './state.js';
 import { RECOVERY_FAST, RECOVERY_LOSS, RECOVERY_NONE, type TcpEndpoint } from './endpoint.js';
-import { enterRecovery, output, restartRto, scheduleAck, sendAck, sendRst, tsNow, sendChallengeAck, tlpEpisodeDone, rackDetect } from './sender.js';
+import { enterRecovery, output, prrUpdate, restartRto, scheduleAck, sendAck, sendRst, tsNow, sendChallengeAck, tlpEpisodeDone, rackDetect, rackOnDsack } from './sender.js';
 import { synSentInput, sendSynSegment } from './handshake.js';
 import type { AckResult } from './scoreboard.js';
 
@@ -214,6 +214,8 @@ function processAck(ep: TcpEndpoint, seg: Segment, now: number): void {
     if (wnd > ep.maxSndWnd) ep.maxSndWnd = wnd;
   }
   const sb = ep.sb;
+  const unaBefore = ep.sndUna;
+  const sackedBefore = sb.sackedBytes;
   sb.now = now;
   sb.minRtt = ep.rtt.minRtt;
   ep.probes = 0; // any ACK answers keepalive and zero-window probes (Linux icsk_probes_out)
@@ -245,6 +247,7 @@ function processAck(ep: TcpEndpoint, seg: Segment, now: number): void {
       if (seqGe(ack, ep.recoverSeq)) {
         if (ep.recovery === RECOVERY_FAST) ep.cc.onRecoveryExit(now);
         ep.recovery = RECOVERY_NONE;
+        if (ep.reoWndPersist > 0 && --ep.reoWndPersist === 0) ep.reoWndMult = 1;
         ep.dupAcks = 0;
       } else if (ep.recovery === RECOVERY_FAST) {
         // RFC 6582 §3.2 step 5: a partial ACK shows the next hole; without SACK retransmit it.
@@ -271,17 +274,31 @@ function processAck(ep: TcpEndpoint, seg: Segment, now: number): void {
     // RFC 5681 §2: a duplicate acknowledgment.
     ep.dupAcks++;
   }
-  if (ep.sackOk && seg.sack.length > 0 && !sb.empty) {
-    sb.applySack(seg.sack, ep.sndUna, ep.sndNxt);
-    sb.markLost(ep.mss);
+  if (ep.sackOk && seg.sack.length > 0) {
+    const dsacks = sb.dsacks;
+    if (!sb.empty) sb.applySack(seg.sack, ep.sndUna, ep.sndNxt);
+    else if (seqLe(seg.sack[1], ep.sndUna)) sb.dsacks++;
+    if (sb.dsacks > dsacks) rackOnDsack(ep);
+    // With SACK, losses are RACK's to find (RFC 8985 §6.2; as Linux). RFC 6675's DupThresh
+    // rule stands in only while there is no RTT sample for RACK to work with.
+    if (!ep.rtt.hasSample) sb.markLost(ep.mss);
   }
   if (ep.sackOk && !sb.empty && (sb.sackedCount > 0 || ep.recovery !== RECOVERY_NONE)) {
     // RFC 8985 §6.2: RACK.rtt + RACK.reo_wnd (min_RTT / 4), in time rather than in dupacks.
     rackDetect(ep, now);
   }
   if (ep.tlpHighSeq >= 0 && seqGe(ep.sndUna, ep.tlpHighSeq)) tlpEpisodeDone(ep, now);
-  if (ep.recovery === RECOVERY_NONE && !sb.empty && (ep.dupAcks >= 3 || (ep.sackOk && sb.lostCount > 0))) {
+  // Recovery starts when RACK marked a loss (with SACK), or on the third duplicate ACK
+  // without SACK (RFC 5681 §3.2, RFC 6582).
+  if (ep.recovery === RECOVERY_NONE && !sb.empty && (ep.sackOk ? sb.lostCount > 0 : ep.dupAcks >= 3)) {
     enterRecovery(ep);
+  }
+  if (ep.recovery === RECOVERY_FAST) {
+    // RFC 6937 DeliveredData: what SND.UNA and the SACKed bytes say reached the receiver;
+    // without SACK a duplicate ACK stands for one segment.
+    let delivered = seqDiff(ep.sndUna, unaBefore) + (sb.sackedBytes - sackedBefore);
+    if (!ep.sackOk && ep.sndUna === unaBefore && ep.dupAcks > 0) delivered = ep.mss;
+    prrUpdate(ep, Math.max(0, delivered));
   }
 }
 

@@ -21,6 +21,8 @@ export class SentSegment {
   ) {}
   /** Times retransmitted. */
   retx = 0;
+  /** Order of the latest transmission among all of the connection's (virtual time has ties). */
+  order = 0;
   sacked = false;
   /** Deemed lost by IsLost(), RACK or an RTO. */
   lost = false;
@@ -59,12 +61,21 @@ export class Scoreboard {
   retransSegs = 0;
   /** D-SACK blocks seen (RFC 2883): evidence of spurious retransmission. */
   dsacks = 0;
-  /** RACK.xmit_ts and RACK.end_seq of the most recently sent segment delivered (RFC 8985 §6.2). */
+  /**
+   * RACK.xmit_ts of the most recently sent segment delivered (RFC 8985 §6.2), and its place in
+   * transmission order, which stands in for the RFC's end_seq tiebreak: in virtual time many
+   * segments share a timestamp, and a retransmission may follow new data within one.
+   */
   rackXmit = -1;
-  rackEnd = 0;
+  rackOrder = -1;
+  private nextOrder = 0;
   /** Smallest RTT seen, to tell a retransmission's own ACK from the original's (§6.2 step 2). */
   minRtt = Infinity;
   now = 0;
+  /** RACK.fack: the highest end sequence delivered (sacked or acked), and RACK.reord. */
+  fack = 0;
+  hasFack = false;
+  reorderingSeen = false;
   /** No segment below this index is lost and waiting for retransmission. */
   private lostHint = 0;
   /** Index of the highest sacked segment, or -1. */
@@ -85,6 +96,7 @@ export class Scoreboard {
 
   add(seq: number, len: number, ctl: number, now: number): SentSegment {
     const s = new SentSegment(seq, len, ctl, now);
+    s.order = this.nextOrder++;
     this.q.push(s);
     this.bytes += len;
     return s;
@@ -119,6 +131,7 @@ export class Scoreboard {
   markRetransmitted(s: SentSegment, now: number): void {
     s.retx++;
     s.xmitTime = now;
+    s.order = this.nextOrder++;
     if (!s.rtxOut && !s.sacked) {
       s.rtxOut = true;
       this.rtxOutBytes += s.len;
@@ -162,12 +175,26 @@ export class Scoreboard {
     if (s.rtxOut) this.rtxOutBytes -= s.len;
   }
 
+  /**
+   * RFC 8985 §6.2 step 3: a never-retransmitted segment delivered below the highest delivered
+   * sequence shows the path reorders (RACK.reord).
+   */
+  private noteDelivered(s: SentSegment): void {
+    const end = s.end;
+    if (this.hasFack && s.retx === 0 && seqLt(end, this.fack)) this.reorderingSeen = true;
+    if (!this.hasFack || seqGt(end, this.fack)) {
+      this.fack = end;
+      this.hasFack = true;
+    }
+  }
+
   /** RFC 8985 §6.2 step 2: RACK.xmit_ts from a delivered segment, unless its sample is ambiguous. */
   private rackUpdate(s: SentSegment): void {
+    this.noteDelivered(s);
     if (s.retx > 0 && this.now - s.xmitTime < this.minRtt) return;
-    if (s.xmitTime > this.rackXmit || (s.xmitTime === this.rackXmit && seqGt(s.end, this.rackEnd))) {
+    if (s.order > this.rackOrder) {
+      this.rackOrder = s.order;
       this.rackXmit = s.xmitTime;
-      this.rackEnd = s.end;
     }
   }
 
@@ -292,11 +319,10 @@ export class Scoreboard {
   markLostRack(now: number, rttPlusReo: number): { marked: number; wait: number } {
     let marked = 0;
     let wait = Infinity;
-    if (this.rackXmit < 0) return { marked, wait };
+    if (this.rackOrder < 0) return { marked, wait };
     for (let i = this.head; i < this.q.length; i++) {
       const s = this.q[i];
-      const after = s.xmitTime > this.rackXmit || (s.xmitTime === this.rackXmit && !seqLt(s.end, this.rackEnd));
-      if (after) {
+      if (s.order > this.rackOrder) {
         // Queue order is first-transmission order: a later segment never sent again was sent
         // after this one, and one sent again was resent later still. Nothing further qualifies.
         if (s.retx === 0) break;
@@ -366,6 +392,7 @@ export class Scoreboard {
     if (i < 0 || firstLen <= 0 || firstLen >= s.len) return;
     const rest = new SentSegment(seqAdd(s.seq, firstLen), s.len - firstLen, s.ctl & 0x01, s.xmitTime);
     rest.retx = s.retx;
+    rest.order = s.order;
     rest.lost = s.lost;
     rest.rtxOut = s.rtxOut;
     rest.sacked = s.sacked;

@@ -6,7 +6,7 @@
 // window with receiver SWS avoidance (RFC 9293 §3.8.6.2.2) and window scaling (RFC 7323 §2.3),
 // timestamps on every segment (RFC 7323 §3.2).
 
-import { seqAdd, seqDiff, seqGt } from '../wire/seq.js';
+import { seqAdd, seqDiff, seqGt, seqLt } from '../wire/seq.js';
 import { ACK, EMPTY, FIN, PSH, RST, SYN, type Segment } from './segment.js';
 import { TcpState } from './state.js';
 import { RECOVERY_FAST, RECOVERY_LOSS, RECOVERY_NONE, type TcpEndpoint } from './endpoint.js';
@@ -145,8 +145,12 @@ function outputLoop(ep: TcpEndpoint): void {
   }
   let inFlight = pipe(ep);
   const cwnd = Math.max(ep.cc.cwnd, mss);
+  const prr = ep.recovery === RECOVERY_FAST && ep.stack.config.prr;
+  const startInFlight = inFlight;
   for (;;) {
-    if (inFlight >= cwnd) break;
+    if (prr) {
+      if (ep.prrSndcnt - (inFlight - startInFlight) <= 0) break;
+    } else if (inFlight >= cwnd) break;
     if (ep.sb.lostCount > 0) {
       const s = ep.sb.nextLost();
       if (s) {
@@ -201,6 +205,11 @@ function outputLoop(ep: TcpEndpoint): void {
       continue;
     }
     break;
+  }
+  if (prr) {
+    const sent = inFlight - startInFlight;
+    ep.prrOut += sent;
+    ep.prrSndcnt = Math.max(0, ep.prrSndcnt - sent);
   }
   armTimers(ep);
 }
@@ -283,6 +292,12 @@ export function enterRecovery(ep: TcpEndpoint): void {
   ep.recovery = RECOVERY_FAST;
   ep.recoverSeq = ep.sndNxt;
   ep.cc.onCongestionEvent(now, seqDiff(ep.sndNxt, ep.sndUna));
+  // RFC 6937 §3: the reduction is spread over the recovery, paced by what gets delivered.
+  ep.prrRecoverFs = Math.max(seqDiff(ep.sndNxt, ep.sndUna), 1);
+  ep.prrDelivered = 0;
+  ep.prrOut = 0;
+  ep.prrSndcnt = 0;
+  prrUpdate(ep, 0); // allows the fast retransmit even when no ACK clocks this entry (RACK timer)
   if (!ep.sackOk || !ep.sb.headLost()) ep.sb.markHeadLost();
   ep.stack.stats.fastRetransmits++;
   if (ep.tlpArmed) {
@@ -290,6 +305,26 @@ export function enterRecovery(ep: TcpEndpoint): void {
     ep.tlpArmed = false;
     ep.rto().schedule(ep.rtt.rto);
   }
+}
+
+/**
+ * RFC 6937 §3 on each ACK in fast recovery: how much may be sent now. Proportional while
+ * Pipe exceeds ssthresh, then slow-start reduction bound (PRR-SSRB) back up to ssthresh.
+ */
+export function prrUpdate(ep: TcpEndpoint, delivered: number): void {
+  ep.prrDelivered += delivered;
+  const p = pipe(ep);
+  const ssthresh = ep.cc.ssthresh;
+  let sndcnt: number;
+  if (p > ssthresh) {
+    sndcnt = Math.ceil((ep.prrDelivered * ssthresh) / ep.prrRecoverFs) - ep.prrOut;
+  } else {
+    const limit = Math.max(ep.prrDelivered - ep.prrOut, delivered) + ep.mss;
+    sndcnt = Math.min(ssthresh - p, limit);
+  }
+  // The fast retransmit itself always goes (RFC 6937 §3, and its revision's note on it).
+  if (ep.prrOut === 0 && sndcnt < ep.mss) sndcnt = ep.mss;
+  ep.prrSndcnt = Math.max(0, sndcnt);
 }
 
 /** The RTO slot: retransmission timeout, or the persist timer when in persist mode. */
@@ -528,8 +563,7 @@ export function sendChallengeAck(ep: TcpEndpoint): void {
  * yet old enough to be called lost get a timer for the moment they will be.
  */
 export function rackDetect(ep: TcpEndpoint, now: number): number {
-  const reo = ep.rtt.minRtt === Infinity ? 0 : ep.rtt.minRtt / 4;
-  const r = ep.sb.markLostRack(now, (ep.rtt.latest || ep.rtt.srtt) + reo);
+  const r = ep.sb.markLostRack(now, (ep.rtt.latest || ep.rtt.srtt) + rackReoWnd(ep));
   if (r.wait < Infinity) {
     ep.reoTimer ??= ep.stack.timers.timer(() => ep.stack.guard(() => onReoTimer(ep)));
     ep.reoTimer.scheduleAt(r.wait);
@@ -537,6 +571,28 @@ export function rackDetect(ep: TcpEndpoint, now: number): number {
     ep.reoTimer?.cancel();
   }
   return r.marked;
+}
+
+/**
+ * RACK.reo_wnd (RFC 8985 §6.2 step 4): none while no reordering was seen and the loss is
+ * evident (in recovery, or DupThresh segments sacked); else min_RTT/4 times a multiplier that
+ * D-SACKs raise, capped at SRTT.
+ */
+export function rackReoWnd(ep: TcpEndpoint): number {
+  const sb = ep.sb;
+  if (!sb.reorderingSeen && (ep.recovery !== RECOVERY_NONE || sb.sackedCount >= 3)) return 0;
+  if (ep.rtt.minRtt === Infinity) return 0;
+  return Math.min((ep.rtt.minRtt / 4) * ep.reoWndMult, ep.rtt.srtt);
+}
+
+/** RFC 8985 §6.2 step 4: a D-SACK in a new round widens the reordering window. */
+export function rackOnDsack(ep: TcpEndpoint): void {
+  // A D-SACK shows a retransmission was spurious: the path reorders (as Linux counts it).
+  ep.sb.reorderingSeen = true;
+  if (ep.dsackRound >= 0 && seqLt(ep.sndUna, ep.dsackRound)) return;
+  ep.dsackRound = ep.sndNxt;
+  ep.reoWndMult++;
+  ep.reoWndPersist = 16;
 }
 
 function onReoTimer(ep: TcpEndpoint): void {
