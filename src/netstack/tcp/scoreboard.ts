@@ -1,8 +1,8 @@
 // The retransmission queue and SACK scoreboard: one record per segment sent and not yet
 // cumulatively acknowledged (Linux keeps the same per-skb marks). Implements the pieces of
-// RFC 6675 the sender needs: Update() from SACK blocks (§4), IsLost() (§4, DupThresh = 3),
-// Pipe (§4), NextSeg() rule 1 (§4); RFC 2883 D-SACK recognition (§4); and RACK loss marking
-// (RFC 8985 §6.2). Flags change only through the methods here, which keep byte and segment
+// RFC 6675 the sender needs: Update() from SACK blocks (§4), IsLost() (§4, DupThresh = 3; used
+// only until RACK has an RTT), Pipe (§4), NextSeg() rule 1 (§4); RFC 2883 D-SACK recognition
+// (§4); and RACK loss marking (RFC 8985 §6.2), which finds losses on SACK connections. Flags change only through the methods here, which keep byte and segment
 // counters, so Pipe is O(1) and the scans start where the work is (windows of thousands of
 // segments are common on fast links).
 
