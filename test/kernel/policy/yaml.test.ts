@@ -93,3 +93,30 @@ test('errors carry line and column', (t) => {
     t.regex(e.message, re, text);
   }
 });
+
+test('mangled documents fail only with YamlError, never another exception', async (t) => {
+  const { SeededRng } = await import('../../../src/netstack/random.js');
+  const { parsePolicy, PolicyError } = await import('../../../src/kernel/policy/policy.js');
+  const rng = new SeededRng(5);
+  const alphabet = ' -:[]#"\'\n\t0123456789abc,{}&|*.';
+  for (let i = 0; i < 2000; i++) {
+    const chars = DOC.split('');
+    for (let k = 0; k < 1 + (rng.u32() % 4); k++) {
+      const at = rng.u32() % chars.length;
+      if (rng.u32() & 1) chars.splice(at, 1);
+      else chars.splice(at, 0, alphabet[rng.u32() % alphabet.length]);
+    }
+    const text = chars.join('');
+    try {
+      parseYaml(text);
+    } catch (err) {
+      if (!(err instanceof YamlError)) return t.fail(`${String(err)} for ${JSON.stringify(text)}`);
+    }
+    try {
+      parsePolicy(text);
+    } catch (err) {
+      if (!(err instanceof PolicyError)) return t.fail(`${String(err)} for ${JSON.stringify(text)}`);
+    }
+  }
+  t.pass();
+});

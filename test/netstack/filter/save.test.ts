@@ -164,3 +164,27 @@ test('-N and -P lines build chains and policies like :CHAIN lines', (t) => {
   t.is(f.chains.find((c) => c.name === 'web')!.policy, null);
   t.true(formatIptablesSave([f]).includes(':web - [0:0]'));
 });
+
+test('mangled restore files fail only with IptablesParseError, never another exception', async (t) => {
+  const { SeededRng } = await import('../../../src/netstack/random.js');
+  const rng = new SeededRng(11);
+  const alphabet = ' -!:[]/,"\n0123456789abcdefxyzADPNC*';
+  let errors = 0;
+  for (let i = 0; i < 2000; i++) {
+    const chars = FULL.split('');
+    const edits = 1 + (rng.u32() % 4);
+    for (let k = 0; k < edits; k++) {
+      const at = rng.u32() % chars.length;
+      if (rng.u32() & 1) chars.splice(at, 1);
+      else chars.splice(at, 0, alphabet[rng.u32() % alphabet.length]);
+    }
+    try {
+      parseIptablesSave(chars.join(''));
+    } catch (err) {
+      if (!(err instanceof IptablesParseError)) return t.fail(`${String(err)} for edit ${i}`);
+      t.true(err.line >= 1 && err.column >= 1);
+      errors++;
+    }
+  }
+  t.true(errors > 500, `${errors} errors`);
+});
