@@ -7,12 +7,15 @@
 //  - REJECT: the stack only drops. The adapter builds the reply (RST / ICMP) from the headers it
 //    sees and hands it to `onReject` so the owner can inject it; locally generated packets get
 //    EPERM from the stack, where Linux gives ECONNREFUSED (tcp-reset) or EHOSTUNREACH/ENETUNREACH.
+//  - IPv6 at PREROUTING/FORWARD: the hook names the first next header; the adapter walks the
+//    extension headers itself to reach ports and ICMPv6 types.
 //  - Marks and the conntrack entry do not travel between the hooks of one packet: each hook
 //    looks the flow up again (conntrack indexes translated tuples for that reason) and MARK
 //    set in one hook is not seen by the next.
 
 import type { FilterHooks, FilterPacket, FilterVerdict, HookPoint } from '../stack.js';
 import { IpProto } from '../wire/ip-proto.js';
+import { isIpv6ExtensionHeader, walkIpv6Extensions } from '../wire/ipv6-ext.js';
 import type { FilterEngine } from './engine.js';
 import { isReject } from './engine.js';
 import { FilterInput } from './packet.js';
@@ -38,6 +41,21 @@ export function createFilterHooks(engine: FilterEngine, opts: FilterHooksOptions
     input.protocol = p.protocol;
     input.transport = p.transport;
     input.fragment = p.fragment;
+    if (p.family === 6 && !p.fragment && isIpv6ExtensionHeader(p.protocol)) {
+      // PREROUTING/FORWARD hand over what follows the fixed header: step over extension headers
+      // (RFC 8200 §4) so port and type matches read the upper-layer header.
+      const chain = walkIpv6Extensions(p.protocol, p.transport);
+      if (typeof chain !== 'string') {
+        if (chain.fragment) {
+          input.protocol = chain.fragment.nextHeader;
+          input.fragment = chain.fragment.offset !== 0;
+          input.transport = p.transport.subarray(chain.fragmentOffset + 8);
+        } else {
+          input.protocol = chain.upperProtocol;
+          input.transport = p.transport.subarray(chain.upperOffset);
+        }
+      }
+    }
     input.length = p.length;
     input.inNic = p.inNic ?? 0;
     input.outNic = p.outNic ?? 0;

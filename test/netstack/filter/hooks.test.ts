@@ -2,6 +2,7 @@
 // INPUT policy on one stack, UDP both ways, a REJECT whose reply is handed to the owner.
 
 import test from 'ava';
+import { VirtualClock } from '../../../src/netstack/clock.js';
 import { FilterEngine } from '../../../src/netstack/filter/engine.js';
 import { createFilterHooks } from '../../../src/netstack/filter/hooks.js';
 import { MemoryAuditSink } from '../../../src/netstack/filter/audit.js';
@@ -67,4 +68,16 @@ test('stateful INPUT through the stack hooks: replies to our flows arrive, new i
   t.true(verdicts.includes('INPUT:reject:filter/INPUT#2'));
   t.true(verdicts.includes('OUTPUT:accept:filter/OUTPUT:policy'));
   t.is(engine.conntrack!.size, 1, 'only the flow b started is tracked');
+});
+
+test('the adapter steps over IPv6 extension headers the stack leaves in front of the transport header', (t) => {
+  const engine = new FilterEngine({ clock: new VirtualClock(0) });
+  engine.load(parseIptablesSave('*filter\n-A INPUT -p udp --dport 53 -j DROP\nCOMMIT\n'));
+  const hooks = createFilterHooks(engine);
+  // Hop-by-Hop (8 bytes, next header UDP) + UDP header to port 53.
+  const transport = Uint8Array.of(17, 0, 1, 4, 0, 0, 0, 0, 0x13, 0x88, 0, 53, 0, 8, 0, 0);
+  const pkt = { hook: 'PREROUTING' as const, family: 6 as const, src: ip('fd00::1'), dst: ip('fd00::2'), protocol: 0, transport, fragment: false, length: 56 };
+  t.deepEqual(hooks.INPUT!({ ...pkt, hook: 'INPUT' }), { drop: 'rule', rule: engine.tables.filter.chain('INPUT').rules[0] });
+  transport[11] = 54;
+  t.is(hooks.INPUT!({ ...pkt, hook: 'INPUT' }), 'accept');
 });
