@@ -246,7 +246,7 @@ export class TcpEndpoint {
 
   /** Free send-buffer space (what write would accept now). */
   get writable(): number {
-    return Math.max(0, this.opts.sndBuf - this.sendQueue.length);
+    return Math.max(0, Math.floor(this.opts.sndBuf - this.sendQueue.length));
   }
 
   /** Bytes waiting to be read. */

@@ -263,7 +263,7 @@ function processAck(ep: TcpEndpoint, seg: Segment, now: number): void {
     if (ackRes.ctlAcked & FIN || (ep.finSent && seqGe(ack, ep.sndNxt))) finAcked(ep);
     if (ep.state === TcpState.CLOSED) return;
     // Send-buffer auto-tuning: room for two congestion windows (Linux tcp_sndbuf_expand).
-    const want = Math.min(stack.config.sndBufMax, 2 * ep.cc.cwnd + 4 * ep.mss);
+    const want = Math.floor(Math.min(stack.config.sndBufMax, 2 * ep.cc.cwnd + 4 * ep.mss)); // cwnd is fractional
     if (want > ep.opts.sndBuf && !ep.opts.sndBufLocked) ep.opts.sndBuf = want;
     if (ep.writeBlocked && ep.writable >= ep.opts.sndBuf / 3) {
       ep.writeBlocked = false;
