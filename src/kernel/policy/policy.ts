@@ -26,7 +26,8 @@
 // Always blocked unless an allow entry names an address inside them (a hostname never does:
 // DNS rebinding to 169.254.169.254 is the classic SSRF): link-local 169.254.0.0/16 and
 // fe80::/10, cloud metadata 169.254.169.254 and fd00:ec2::254, and the host's own addresses.
-// Deny entries win over allow entries. The guest's loopback is always allowed.
+// Deny entries win over allow entries. The guest's loopback and IPv6 neighbor discovery/MLD are
+// always allowed.
 
 import { readFileSync } from 'node:fs';
 import { IpAddr, IpCidr } from '../../netstack/wire/ip-address.js';
@@ -330,6 +331,20 @@ function protectedAllowance(e: PolicyEntry, prot: IpCidr[]): boolean {
   return !!c && prot.some((p) => p.family === c.family && c.prefixLen >= p.prefixLen && p.contains(c.addr));
 }
 
+/**
+ * IPv6 cannot work without neighbor discovery and MLD (RFC 4861, RFC 3810): their messages go to
+ * link-local and multicast addresses that the policy otherwise blocks, and conntrack leaves them
+ * UNTRACKED. Allowed first, in both directions.
+ */
+function linkControl(): RuleSpec[] {
+  return [130, 131, 132, 143, 133, 134, 135, 136, 137].map((type) => ({
+    protocol: { proto: IpProto.ICMPV6, neg: false },
+    icmpType: { type, code: -1, neg: false, v6: true },
+    target: { kind: 'ACCEPT' as const },
+    comment: 'ipv6 link control',
+  }));
+}
+
 export function compilePolicy(p: Policy, opts: CompileOptions = {}): CompiledPolicy {
   const REJECT: RuleSpec['target'] = { kind: 'REJECT', with: 'icmp-admin-prohibited' };
   const ACCEPT: RuleSpec['target'] = { kind: 'ACCEPT' };
@@ -343,6 +358,7 @@ export function compilePolicy(p: Policy, opts: CompileOptions = {}): CompiledPol
     return name;
   };
   out.push({ ctstate: { mask: CtState.ESTABLISHED | CtState.RELATED, neg: false }, target: ACCEPT, comment: 'replies' });
+  out.push(...linkControl());
   out.push({ ctstate: { mask: CtState.INVALID, neg: false }, target: { kind: 'DROP' }, comment: 'invalid' });
   out.push({ dst: { cidr: IpCidr.parse('127.0.0.0/8'), neg: false }, target: ACCEPT, comment: 'loopback' });
   out.push({ dst: { cidr: IpCidr.parse('::1/128'), neg: false }, target: ACCEPT, comment: 'loopback' });
@@ -376,6 +392,7 @@ export function compilePolicy(p: Policy, opts: CompileOptions = {}): CompiledPol
   });
   const input: RuleSpec[] = [
     { ctstate: { mask: CtState.ESTABLISHED | CtState.RELATED, neg: false }, target: ACCEPT, comment: 'replies' },
+    ...linkControl(),
     { src: { cidr: IpCidr.parse('127.0.0.0/8'), neg: false }, target: ACCEPT, comment: 'loopback' },
     { src: { cidr: IpCidr.parse('::1/128'), neg: false }, target: ACCEPT, comment: 'loopback' },
   ];

@@ -336,8 +336,10 @@ export class Conntrack {
     }
     if (!trackable) {
       // Fragments and unknown ICMP types: Linux defragments first; we cannot, so non-first
-      // fragments are UNTRACKED (rules decide), malformed/unsolicited ICMP is INVALID.
-      if (p.fragment) {
+      // fragments are UNTRACKED (rules decide), malformed/unsolicited ICMP is INVALID. ICMPv6
+      // link control (MLD 130-132/143, NDP 133-137; RFC 4861, RFC 3810) has no reply tuple:
+      // UNTRACKED, as Linux's nf_conntrack_proto_icmpv6 leaves it.
+      if (p.fragment || (proto === IpProto.ICMPV6 && t.length >= 8 && ((t[0] >= 130 && t[0] <= 137) || t[0] === 143))) {
         p.ctState = CtState.UNTRACKED;
         return;
       }

@@ -78,7 +78,7 @@ test('metadata, link-local and host addresses are blocked by a default-allow pol
   t.is(verdict('127.0.0.1', 8080), 'accept', 'the guest loopback');
   // log: denied (the default) records only the rejects.
   t.is(audit.records.length, 5);
-  t.like(audit.records[0], { verdict: 'reject', dst: '169.254.169.254', dport: 80, pid: 100, command: 'curl', rule: 'filter/OUTPUT#5' });
+  t.like(audit.records[0], { verdict: 'reject', dst: '169.254.169.254', dport: 80, pid: 100, command: 'curl', rule: 'filter/OUTPUT#14' });
 });
 
 test('an explicit allow of the metadata address opens it; allowing 0.0.0.0/0 or a hostname does not', (t) => {
@@ -252,4 +252,23 @@ test('learn() record by record: a CNAME recorded with learnCname makes the canon
   t.is(verdict('7.7.7.7', 443), 'accept');
   t.is(allowlist.hostnameOf(ip('7.7.7.7')), 'api.example.com');
   t.false(allowlist.allowsName('edge7.cdn.test'), 'the canonical name itself is not resolvable directly');
+});
+
+test('IPv6 neighbor discovery passes a deny-everything policy in both directions; other ICMPv6 to link-local does not', (t) => {
+  const p = parsePolicy('default: deny\ninbound: deny\n');
+  const { engine } = runtime(p);
+  const icmp6 = (src: string, dst: string, type: number) => {
+    const buf = new Uint8Array(40 + 24);
+    emitIpv6({ src: ip(src), dst: ip(dst), nextHeader: 58, hopLimit: 255, payloadLen: 24 }, buf, 0);
+    buf[40] = type;
+    const fi = new FilterInput();
+    fi.setDatagram(buf);
+    return fi;
+  };
+  t.is(engine.run('OUTPUT', icmp6('fe80::1', 'ff02::1:ff00:2', 135)), 'accept', 'NS to the solicited-node group');
+  t.is(engine.run('OUTPUT', icmp6('fe80::1', 'fe80::2', 135)), 'accept', 'unicast NS (NUD)');
+  t.is(engine.run('INPUT', icmp6('fe80::2', 'fe80::1', 136)), 'accept', 'NA in');
+  t.is(engine.run('INPUT', icmp6('fe80::fe', 'ff02::1', 134)), 'accept', 'RA in');
+  t.not(engine.run('OUTPUT', icmp6('fe80::1', 'fe80::2', 128)), 'accept', 'an echo request to link-local is still blocked');
+  t.not(engine.run('INPUT', icmp6('fe80::2', 'fe80::1', 128)), 'accept', 'inbound echo: inbound deny');
 });
