@@ -642,3 +642,29 @@ export class Conntrack {
     return true;
   }
 }
+
+const PROTO_NAMES: Record<number, string> = { 6: 'tcp', 17: 'udp', 1: 'icmp', 58: 'icmpv6', 136: 'udplite', 132: 'sctp' };
+
+/**
+ * The table as `conntrack -L` prints it: protocol, number, seconds left, TCP state, the
+ * original tuple, [UNREPLIED], the reply tuple, [ASSURED], packet/byte counters per direction.
+ */
+export function formatConntrack(ct: Conntrack, now: number): string[] {
+  const lines: string[] = [];
+  const tuple = (t: CtTuple, proto: number, dir: number, e: CtEntry): string => {
+    const ports = hasPorts(proto) ? ` sport=${t.sport} dport=${t.dport}` : proto === IpProto.ICMP || proto === IpProto.ICMPV6 ? ` type=${t.icmpType} code=0 id=${t.sport}` : '';
+    return `src=${t.src.key} dst=${t.dst.key}${ports} packets=${e.packets[dir]} bytes=${e.bytes[dir]}`;
+  };
+  for (const e of ct.all()) {
+    if (e.expires <= now) continue;
+    const parts = [PROTO_NAMES[e.proto] ?? 'unknown', String(e.proto), String(Math.ceil((e.expires - now) / 1000))];
+    if (e.proto === IpProto.TCP) parts.push(TCP_STATE_NAMES[e.tcpState]);
+    parts.push(tuple(e.orig, e.proto, 0, e));
+    if (!e.seenReply) parts.push('[UNREPLIED]');
+    parts.push(tuple(e.reply, e.proto, 1, e));
+    if (e.assured) parts.push('[ASSURED]');
+    if (e.mark) parts.push(`mark=${e.mark}`);
+    lines.push(parts.join(' '));
+  }
+  return lines;
+}

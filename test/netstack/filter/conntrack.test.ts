@@ -4,7 +4,7 @@
 import test from 'ava';
 import { VirtualClock } from '../../../src/netstack/clock.js';
 import { FilterEngine, type Verdict } from '../../../src/netstack/filter/engine.js';
-import { TCP_STATE_NAMES, TcpCtState } from '../../../src/netstack/filter/conntrack.js';
+import { TCP_STATE_NAMES, TcpCtState, formatConntrack } from '../../../src/netstack/filter/conntrack.js';
 import { CtState, type FilterInput } from '../../../src/netstack/filter/packet.js';
 import { parseIptablesSave } from '../../../src/netstack/filter/save.js';
 import { F, echo, icmpError, input, tcp, udp } from './packets.js';
@@ -202,4 +202,18 @@ test('5,000 flows: every reply finds its own entry, expiry and removal keep the 
   const last = stateOf(udp('10.9.19.135', 53, ME, 6023)); // flow 4999 survived
   t.is(last.ctState, CtState.ESTABLISHED);
   t.is(last.ct!.orig.sport, 6023);
+});
+
+test('conntrack -L style listing: tuples, state, timeouts, flags, counters', (t) => {
+  const { clock, ct, send, recv } = setup('*nat\n-A POSTROUTING -p udp -j SNAT --to-source 203.0.113.1:7000\nCOMMIT\n');
+  send(tcp(ME, 40001, WEB, 443, F.SYN));
+  recv(tcp(WEB, 443, ME, 40001, F.SYN | F.ACK));
+  send(tcp(ME, 40001, WEB, 443, F.ACK));
+  const d = udp(ME, 5000, '10.9.9.9', 53);
+  send(d);
+  clock.advance(1500);
+  t.deepEqual(formatConntrack(ct, clock.now()), [
+    `tcp 6 431999 ESTABLISHED src=10.0.0.1 dst=93.184.216.34 sport=40001 dport=443 packets=2 bytes=80 src=93.184.216.34 dst=10.0.0.1 sport=443 dport=40001 packets=1 bytes=40 [ASSURED]`,
+    `udp 17 29 src=10.0.0.1 dst=10.9.9.9 sport=5000 dport=53 packets=1 bytes=${d.length} [UNREPLIED] src=10.9.9.9 dst=203.0.113.1 sport=53 dport=7000 packets=0 bytes=0`,
+  ]);
 });
