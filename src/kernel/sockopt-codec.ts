@@ -29,10 +29,12 @@ export interface SockoptLimits {
   /** net.ipv4.ip_default_ttl, and the IPv6 hop_limit, reported while the option is -1. */
   defaultTtl: number;
   defaultHopLimit: number;
+  /** net.ipv4.tcp_fin_timeout (seconds): what TCP_LINGER2 reports while it is 0. */
+  finTimeout: number;
 }
 
 export const LINUX_DEFAULT_LIMITS: SockoptLimits = {
-  wmemMax: 212992, rmemMax: 212992, hz: 250, defaultTtl: 64, defaultHopLimit: 64,
+  wmemMax: 212992, rmemMax: 212992, hz: 250, defaultTtl: 64, defaultHopLimit: 64, finTimeout: 60,
 };
 
 /**
@@ -53,6 +55,42 @@ export const MAX_TCP_WINDOW = 32767;
 /** TCP_CA_NAME_MAX: TCP_CONGESTION names are at most 15 characters plus NUL. */
 export const TCP_CA_NAME_MAX = 16;
 export const INET_ECN_MASK = 3;
+/** TCP_FIN_TIMEOUT_MAX: TCP_LINGER2 above 120 s is stored as 120 s. */
+export const TCP_FIN_TIMEOUT_MAX_SECS = 120;
+/** TCP_TIMEOUT_INIT and TCP_RTO_MAX in seconds: the scale of TCP_DEFER_ACCEPT's retransmissions. */
+export const TCP_TIMEOUT_INIT_SECS = 1;
+export const TCP_RTO_MAX_SECS = 120;
+
+/**
+ * TCP_DEFER_ACCEPT keeps a number of SYN-ACK retransmissions, not seconds (secs_to_retrans):
+ * the fewest retransmissions whose backoff sum (1, 2, 4, ... capped at 120 s) covers the seconds.
+ */
+export function secsToRetrans(seconds: number, timeout = TCP_TIMEOUT_INIT_SECS, rtoMax = TCP_RTO_MAX_SECS): number {
+  let res = 0;
+  if (seconds > 0) {
+    let period = timeout;
+    res = 1;
+    while (seconds > period && res < 255) {
+      res++;
+      timeout = Math.min(timeout << 1, rtoMax);
+      period += timeout;
+    }
+  }
+  return res;
+}
+
+/** retrans_to_secs: the seconds a number of retransmissions lasts (what a TCP_DEFER_ACCEPT get reports). */
+export function retransToSecs(retrans: number, timeout = TCP_TIMEOUT_INIT_SECS, rtoMax = TCP_RTO_MAX_SECS): number {
+  let period = 0;
+  if (retrans > 0) {
+    period = timeout;
+    while (--retrans) {
+      timeout = Math.min(timeout << 1, rtoMax);
+      period += timeout;
+    }
+  }
+  return period;
+}
 export const USEC_PER_SEC = 1_000_000;
 /** Bytes of struct tcp_info as far as TCP_INFO_FIELDS describe it (the kernel may have more). */
 export const TCP_INFO_KNOWN_LEN = 248;
@@ -122,6 +160,9 @@ export const SOCKOPTS: readonly SockoptSpec[] = [
   spec(S, 'SO_BROADCAST', SO.SO_BROADCAST, 'bool', 4, asBool),
   spec(S, 'SO_DONTROUTE', SO.SO_DONTROUTE, 'bool', 4, asBool),
   spec(S, 'SO_OOBINLINE', SO.SO_OOBINLINE, 'bool', 4, asBool),
+  // SO_BINDTODEVICE: an interface name (IFNAMSIZ 16); "" unbinds; a get needs optlen >= 16
+  // and returns strlen + 1 bytes (0 when unbound); an unknown name is ENODEV.
+  spec(S, 'SO_BINDTODEVICE', SO.SO_BINDTODEVICE, 'string', 16, undefined),
   spec(S, 'SO_LINGER', SO.SO_LINGER, 'linger', 8, undefined),
   spec(S, 'SO_SNDBUF', SO.SO_SNDBUF, 'int', 4, (v, lim) => ok(clampSndbuf(v, lim))),
   spec(S, 'SO_RCVBUF', SO.SO_RCVBUF, 'int', 4, (v, lim) => ok(clampRcvbuf(v, lim))),
@@ -152,6 +193,11 @@ export const SOCKOPTS: readonly SockoptSpec[] = [
   // TCP_QUICKACK 0 enters pingpong (delayed-ACK) mode; a get reports "not in pingpong mode".
   spec(T, 'TCP_QUICKACK', TCPOPT.TCP_QUICKACK, 'bool', 4, asBool),
   spec(T, 'TCP_NOTSENT_LOWAT', TCPOPT.TCP_NOTSENT_LOWAT, 'int', 4, (v) => ok(v)),
+  // TCP_LINGER2: negative = no FIN_WAIT2 timeout (-1), 0 = tcp_fin_timeout, capped at 120 s.
+  spec(T, 'TCP_LINGER2', TCPOPT.TCP_LINGER2, 'int', 4, (v, lim) => ok(v < 0 ? -1 : v === 0 ? lim.finTimeout : Math.min(v, TCP_FIN_TIMEOUT_MAX_SECS))),
+  spec(T, 'TCP_DEFER_ACCEPT', TCPOPT.TCP_DEFER_ACCEPT, 'int', 4, (v) => ok(retransToSecs(secsToRetrans(v)))),
+  // TCP_WINDOW_CLAMP: at least SOCK_MIN_RCVBUF / 2; 0 only while closed (the socket layer checks).
+  spec(T, 'TCP_WINDOW_CLAMP', TCPOPT.TCP_WINDOW_CLAMP, 'int', 4, (v) => ok(v === 0 ? 0 : v < SOCK_MIN_RCVBUF / 2 ? SOCK_MIN_RCVBUF / 2 : v)),
 
   // IP_TTL: -1 means "the route's default" (reported as ip_default_ttl), else 1..255.
   spec(I, 'IP_TTL', IPOPT.IP_TTL, 'int', 4, (v, lim) => (v !== -1 && (v < 1 || v > 255) ? bad('EINVAL') : ok(v === -1 ? lim.defaultTtl : v))),

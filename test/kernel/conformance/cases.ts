@@ -99,6 +99,14 @@ export const INT_OPTS: IntOpt[] = [
   },
   { level: 'SOL_TCP', name: 'TCP_USER_TIMEOUT', dflt: 0, trips: [[1000, 1000], [0, 0], [0x7fffffff, 0x7fffffff]], invalid: [-1] },
   { level: 'SOL_TCP', name: 'TCP_QUICKACK', dflt: 1, trips: [[0, 0], [1, 1]], note: 'get reports !pingpong' },
+  { level: 'SOL_TCP', name: 'TCP_LINGER2', dflt: 60, trips: [[10, 10], [0, 60], [-1, -1], [1000, 120]], note: '0 reports tcp_fin_timeout (60); capped at TCP_FIN_TIMEOUT_MAX' },
+  { level: 'SOL_TCP', name: 'TCP_DEFER_ACCEPT', dflt: 0, trips: [[1, 1], [5, 7], [3, 3], [0, 0], [-3, 0]], note: 'stored as SYN-ACK retransmissions: 5 s needs 3 (1+2+4 = 7 s)' },
+  { level: 'SOL_TCP', name: 'TCP_WINDOW_CLAMP', dflt: 0, trips: [[5000, 5000], [100, 1152], [0, 0]], note: 'at least SOCK_MIN_RCVBUF / 2' },
+  { level: 'SOL_TCP', name: 'TCP_NOTSENT_LOWAT', dflt: 0, trips: [[1000, 1000], [-1, -1], [0, 0]], note: 'reads the per-socket value: 0 (use the sysctl) until set; stored as u32' },
+  { level: 'SOL_IP', name: 'IP_MULTICAST_TTL', type: 'SOCK_DGRAM', dflt: 1, trips: [[5, 5], [-1, 1], [0, 0], [255, 255]], invalid: [256, -2] },
+  { level: 'SOL_IP', name: 'IP_MULTICAST_LOOP', type: 'SOCK_DGRAM', dflt: 1, trips: [[0, 0], [7, 1]] },
+  { level: 'SOL_SOCKET', name: 'SO_OOBINLINE', dflt: 0, trips: [[1, 1], [0, 0]] },
+  { level: 'SOL_SOCKET', name: 'SO_DONTROUTE', type: 'SOCK_DGRAM', dflt: 0, trips: [[1, 1], [0, 0]] },
   { level: 'SOL_IP', name: 'IP_TTL', dflt: 64, trips: [[1, 1], [255, 255], [-1, 64]], invalid: [0, 256, -2], note: '-1 = ip_default_ttl' },
   { level: 'SOL_IP', name: 'IP_TOS', type: 'SOCK_DGRAM', dflt: 0, trips: [[0x10, 0x10], [0xff, 0xff], [0x1ff, 0xff]] },
   { level: 'SOL_IP', name: 'IP_TOS', dflt: 0, trips: [[0x10, 0x10], [0xff, 0xfc], [0x03, 0]], note: 'TCP keeps the ECN bits for itself (RFC 3168)' },
@@ -232,6 +240,14 @@ const sockoptCases: Case[] = [
   {
     name: 'SO_RCVTIMEO makes a blocking recv fail with EAGAIN',
     ops: [udp('a'), bind('a', L4), { op: 'setsockopt', fd: 'a', level: 'SOL_SOCKET', name: 'SO_RCVTIMEO', timeval: [0, 100000], expect: 0 }, recv('a', 10, 'EAGAIN')],
+  },
+  {
+    name: 'SO_BINDTODEVICE: a name round trips with its NUL; unknown is ENODEV; a short get buffer is EINVAL; "" unbinds',
+    ops: [udp('a'), { op: 'getsockopt', fd: 'a', level: 'SOL_SOCKET', name: 'SO_BINDTODEVICE', as: 'str', expect: { len: 0 } }, { op: 'setsockopt', fd: 'a', level: 'SOL_SOCKET', name: 'SO_BINDTODEVICE', str: 'lo', expect: 0 }, { op: 'getsockopt', fd: 'a', level: 'SOL_SOCKET', name: 'SO_BINDTODEVICE', as: 'str', expect: { len: 3, str: 'lo' } }, { op: 'getsockopt', fd: 'a', level: 'SOL_SOCKET', name: 'SO_BINDTODEVICE', as: 'str', optlen: 8, expect: 'EINVAL' }, { op: 'setsockopt', fd: 'a', level: 'SOL_SOCKET', name: 'SO_BINDTODEVICE', str: 'moat-none0', expect: 'ENODEV' }, { op: 'setsockopt', fd: 'a', level: 'SOL_SOCKET', name: 'SO_BINDTODEVICE', str: '', expect: 0 }, { op: 'getsockopt', fd: 'a', level: 'SOL_SOCKET', name: 'SO_BINDTODEVICE', as: 'str', expect: { len: 0 } }],
+  },
+  {
+    name: 'TCP_WINDOW_CLAMP 0 on a connected socket is EINVAL',
+    ops: [...tcpPair(), setInt('c', 'SOL_TCP', 'TCP_WINDOW_CLAMP', 0, 'EINVAL')],
   },
   {
     name: 'SO_ACCEPTCONN is 1 only while listening',

@@ -30,6 +30,8 @@ export const PINNED_SYSCTLS: Record<string, string> = {
   'net.ipv6.bindv6only': '0',
   'net.ipv6.conf.all.hop_limit': '64',
   'net.ipv4.ip_local_port_range': '32768 60999',
+  'net.ipv4.tcp_fin_timeout': '60',
+  'net.ipv4.tcp_notsent_lowat': '4294967295',
 };
 
 export function sh(...args: string[]): string {
