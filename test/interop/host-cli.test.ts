@@ -156,7 +156,7 @@ privilegedTest('TCP echo, chargen and discard answer a Linux client', async (t) 
   t.is(out.discard, 0);
 });
 
-privilegedTest('SIGINT stops moat host: exit 0, counters printed, pcap clean for tshark, moat's ARP and NDP answers in it', async (t) => {
+privilegedTest('SIGINT stops moat host: exit 0, counters printed, pcap clean for tshark, moat\'s ARP and NDP answers in it', async (t) => {
   const { topo, host: h } = await up();
   const res = await h.stop();
   host = null;
