@@ -153,7 +153,7 @@ export function parseConnectAddr(
  * sendto/sendmsg msg_name checks for datagram sockets (stream sockets ignore the address).
  * UDP AF_INET (udp_sendmsg): < 16 bytes EINVAL; AF_UNSPEC is read as AF_INET (old programs);
  * other families EAFNOSUPPORT. Ping AF_INET (ping_v4_sendmsg): < 16 EINVAL, not AF_INET
- * EAFNOSUPPORT. UDP AF_INET6 (udpv6_sendmsg): < 2 bytes EINVAL; AF_INET6 needs 24 bytes; AF_INET
+ * EAFNOSUPPORT; ping AF_INET6: < 28 EINVAL, not AF_INET6 EAFNOSUPPORT. UDP AF_INET6 (udpv6_sendmsg): < 2 bytes EINVAL; AF_INET6 needs 24 bytes; AF_INET
  * goes the IPv4 way (ENETUNREACH if V6ONLY); AF_UNSPEC means "no address"; others EINVAL.
  */
 export function parseSendtoAddr(
@@ -169,8 +169,8 @@ export function parseSendtoAddr(
     return fail('EAFNOSUPPORT');
   }
   if (proto === 'ping') {
-    // ping_v6_sendmsg: < 24 EINVAL, not AF_INET6 EAFNOSUPPORT.
-    if (bytes.length < SIN6_LEN_RFC2133) return fail('EINVAL');
+    // ping_v6_sendmsg wants a whole sockaddr_in6 (28 bytes: no RFC 2133 leniency), then AF_INET6.
+    if (bytes.length < SOCKADDR_IN6_LEN) return fail('EINVAL');
     if (fam !== AF.AF_INET6) return fail('EAFNOSUPPORT');
     return { ok: true, sa: readIn6(bytes) };
   }

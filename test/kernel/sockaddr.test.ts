@@ -106,6 +106,9 @@ test('sendto rules: UDP over IPv4 reads AF_UNSPEC as AF_INET, ping does not', (t
   t.true(unspec.ok && 'sa' in unspec && unspec.sa.addr.key === '127.0.0.1');
   t.deepEqual(parseSendtoAddr('AF_INET', 'ping', mangled(sa4('127.0.0.1', 0), 0)), { ok: false, errno: 'EAFNOSUPPORT' });
   t.deepEqual(parseSendtoAddr('AF_INET', 'ping', mangled(sa4('127.0.0.1', 0), 10)), { ok: false, errno: 'EAFNOSUPPORT' });
+  t.deepEqual(parseSendtoAddr('AF_INET6', 'ping', mangled(sa6('::1', 0), undefined, 24)), { ok: false, errno: 'EINVAL' });
+  t.deepEqual(parseSendtoAddr('AF_INET6', 'ping', mangled(sa6('::1', 0), 2)), { ok: false, errno: 'EAFNOSUPPORT' });
+  t.true(parseSendtoAddr('AF_INET6', 'ping', encodeSockaddr(sa6('::1', 0))).ok);
 });
 
 test('sendto rules: UDP over IPv6 takes AF_INET (not when V6ONLY), AF_UNSPEC means no address, others EINVAL', (t) => {

@@ -823,6 +823,12 @@ const moreCases: Case[] = [
   },
   { name: 'udp: IPv6 MSG_TRUNC and MSG_PEEK', ops: [...udpPair(L6), send('a', 'abcdefgh', 8, { addr: of('b') }), recv('b', 2, { n: 2, data: 'ab', flags: ['MSG_TRUNC'] }, { flags: ['MSG_PEEK'] }), recv('b', 100, { n: 8, data: 'abcdefgh', flags: [] })] },
   { name: 'udp: SO_KEEPALIVE and TCP-only ideas are harmless on UDP (SO_KEEPALIVE sets, reads back)', ops: [udp('a'), setInt('a', 'SOL_SOCKET', 'SO_KEEPALIVE', 1), getInt('a', 'SOL_SOCKET', 'SO_KEEPALIVE', 1)] },
+  { name: 'udp: IPv6 sendto checks: family AF_UNIX EINVAL, AF_INET6 shorter than 24 EINVAL, 1 byte EINVAL', ops: [...udpPair(L6), send('a', 'x', 'EINVAL', { addr: of('b', { family: 'AF_UNIX' }) }), send('a', 'x', 'EINVAL', { addr: of('b', { len: 20 }) }), send('a', 'x', 'EINVAL', { addr: of('b', { len: 1 }) }), send('a', 'x', 1, { addr: of('b', { len: 24 }) })] },
+  { name: 'udp: IPv6 sendto AF_UNSPEC means no address: the peer if connected, else EDESTADDRREQ', ops: [...udpPair(L6), send('a', 'x', 'EDESTADDRREQ', { addr: { family: 'AF_UNSPEC', len: 28 } }), connect('a', of('b')), send('a', 'y', 1, { addr: { family: 'AF_UNSPEC', len: 28 } }), recv('b', 10, { data: 'y' })] },
+  { name: 'connect: IPv6 TCP with a 24-byte (RFC 2133) sockaddr works', ops: [tcp('l', 'AF_INET6'), bind('l', L6), listen('l'), tcp('c', 'AF_INET6'), connect('c', of('l', { len: 24 })), peer('c', v6(L6))] },
+  { name: 'ping: IPv6 sendto wants a full 28-byte AF_INET6 sockaddr', ops: [sock('p', 'AF_INET6', 'SOCK_DGRAM', { proto: 'IPPROTO_ICMPV6' }), send('p', ECHO6, 'EINVAL', { addr: { ip: L6, port: 0, len: 24 } }), send('p', ECHO6, 'EAFNOSUPPORT', { addr: { ip: L6, port: 0, family: 'AF_INET' } }), send('p', ECHO6, 12, { addr: { ip: L6, port: 0 } })] },
+  { name: 'ping: IPv4 sendto with AF_UNSPEC is EAFNOSUPPORT (unlike UDP)', ops: [sock('p', 'AF_INET', 'SOCK_DGRAM', { proto: 'IPPROTO_ICMP' }), send('p', ECHO4, 'EAFNOSUPPORT', { addr: { ip: L4, port: 0, family: 'AF_UNSPEC' } }), send('p', ECHO4, 'EINVAL', { addr: { ip: L4, port: 0, len: 15 } })] },
+  { name: 'ping: bind accepts AF_UNSPEC with INADDR_ANY, like TCP and UDP', ops: [sock('p', 'AF_INET', 'SOCK_DGRAM', { proto: 'IPPROTO_ICMP' }), bind('p', { ip: '0.0.0.0', port: 0, family: 'AF_UNSPEC' }), sock('q', 'AF_INET', 'SOCK_DGRAM', { proto: 'IPPROTO_ICMP' }), bind('q', { ip: L4, port: 0, family: 'AF_UNSPEC' }, 'EAFNOSUPPORT')] },
 ];
 
 export const CASES: Case[] = [
