@@ -99,9 +99,10 @@ const fail = (errno: ErrnoName): { ok: false; errno: ErrnoName } => ({ ok: false
  * availability check). AF_INET: inet_bind_sk wants >= 16 bytes (EINVAL), then __inet_bind takes
  * AF_INET, or AF_UNSPEC with INADDR_ANY for old programs, else EAFNOSUPPORT. AF_INET6:
  * inet6_bind_sk wants >= 24 bytes (EINVAL), then __inet6_bind wants AF_INET6 (EAFNOSUPPORT).
- * Ping sockets (ping_check_bind_addr) follow the same rules.
+ * IPv4 ping sockets (ping_check_bind_addr) follow the AF_INET rules; IPv6 ping sockets want a
+ * whole 28-byte sockaddr_in6 (EINVAL), then AF_INET6 (EAFNOSUPPORT).
  */
-export function parseBindAddr(sockFamily: InetFamilyName, bytes: Uint8Array): SockAddrResult {
+export function parseBindAddr(sockFamily: InetFamilyName, bytes: Uint8Array, kind: SocketKind = 'stream'): SockAddrResult {
   if (sockFamily === 'AF_INET') {
     if (bytes.length < SOCKADDR_IN_LEN) return fail('EINVAL');
     const fam = sockaddrFamily(bytes);
@@ -110,10 +111,13 @@ export function parseBindAddr(sockFamily: InetFamilyName, bytes: Uint8Array): So
     if (fam === AF.AF_UNSPEC && anyAddr) return { ok: true, sa: readIn(bytes) };
     return fail('EAFNOSUPPORT');
   }
-  if (bytes.length < SIN6_LEN_RFC2133) return fail('EINVAL');
+  if (bytes.length < (kind === 'ping' ? SOCKADDR_IN6_LEN : SIN6_LEN_RFC2133)) return fail('EINVAL');
   if (sockaddrFamily(bytes) !== AF.AF_INET6) return fail('EAFNOSUPPORT');
   return { ok: true, sa: readIn6(bytes) };
 }
+
+/** Which protocol's address rules apply: TCP, UDP, or ICMP echo (ping) sockets. */
+export type SocketKind = 'stream' | 'dgram' | 'ping';
 
 /**
  * connect(2)'s address checks. Fewer than 2 bytes: EINVAL (__inet_stream_connect,
@@ -123,17 +127,21 @@ export function parseBindAddr(sockFamily: InetFamilyName, bytes: Uint8Array): So
  * Datagram AF_INET (__ip4_datagram_connect): as stream AF_INET.
  * Datagram AF_INET6 (__ip6_datagram_connect): an AF_INET sockaddr is taken (IPv4 peer) unless
  * the socket is V6ONLY (EAFNOSUPPORT); then < 24 bytes EINVAL, other families EAFNOSUPPORT.
+ * IPv6 ping (ip6_datagram_connect_v6_only): any family but AF_INET6 is EAFNOSUPPORT, checked
+ * before the length; then as datagram AF_INET6. IPv4 ping is datagram AF_INET.
  * A v4-mapped peer on a V6ONLY socket is the protocol's business (ENETUNREACH), not checked here.
  */
 export function parseConnectAddr(
   sockFamily: InetFamilyName,
-  stream: boolean,
+  kind: SocketKind,
   bytes: Uint8Array,
   v6only = false,
 ): TargetResult {
   if (bytes.length < SA_FAMILY_LEN) return fail('EINVAL');
   const fam = sockaddrFamily(bytes);
   if (fam === AF.AF_UNSPEC) return { ok: true, unspec: true };
+  const stream = kind === 'stream';
+  if (sockFamily === 'AF_INET6' && kind === 'ping' && fam !== AF.AF_INET6) return fail('EAFNOSUPPORT');
   if (sockFamily === 'AF_INET') {
     if (bytes.length < SOCKADDR_IN_LEN) return fail('EINVAL');
     if (fam !== AF.AF_INET) return fail('EAFNOSUPPORT');
@@ -186,6 +194,26 @@ export function parseSendtoAddr(
   }
   if (fam === AF.AF_UNSPEC) return { ok: true, unspec: true };
   return fail('EINVAL');
+}
+
+/**
+ * move_addr_to_kernel, for the address of bind(2), connect(2) and sendto(2): a length below 0 or
+ * above sizeof(struct sockaddr_storage) is EINVAL before any protocol looks at it. 0 is allowed
+ * here (the protocol then finds it too short).
+ */
+export function checkUserAddrlen(len: number): ErrnoName | null {
+  return len < 0 || len > SOCKADDR_STORAGE_LEN ? 'EINVAL' : null;
+}
+
+/**
+ * sendmsg(2)'s msg_namelen (__copy_msghdr): no name or length 0 means "no address"; a length
+ * above sizeof(struct sockaddr_storage) is cut to it, not refused (unlike sendto's addrlen).
+ * Returns the length the protocol sees, 0 meaning no address, or null for a negative length
+ * (EINVAL).
+ */
+export function sendmsgNameLen(len: number): number | null {
+  if (len < 0) return null;
+  return Math.min(len, SOCKADDR_STORAGE_LEN);
 }
 
 /**

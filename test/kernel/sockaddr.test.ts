@@ -3,8 +3,8 @@
 
 import test from 'ava';
 import {
-  bindImpliesV6only, decodeSockaddr, encodeSockaddr, formatSockaddr, parseBindAddr, parseConnectAddr, parseSendtoAddr,
-  sockaddrEquals, sockaddrFamily, sockaddrForUser, toV6Sockaddr, v4EndpointOf,
+  bindImpliesV6only, checkUserAddrlen, decodeSockaddr, encodeSockaddr, formatSockaddr, parseBindAddr, parseConnectAddr, parseSendtoAddr,
+  sendmsgNameLen, sockaddrEquals, sockaddrFamily, sockaddrForUser, toV6Sockaddr, v4EndpointOf,
 } from '../../src/kernel/sockaddr.js';
 import type { SockAddr } from '../../src/kernel/sockaddr.js';
 import { IpAddr } from '../../src/netstack/wire/ip-address.js';
@@ -82,21 +82,40 @@ test('bind rules: AF_INET6 needs 24 bytes, then AF_INET6', (t) => {
 });
 
 test('connect rules: < 2 bytes EINVAL, AF_UNSPEC disconnects, then the per-protocol checks', (t) => {
-  t.deepEqual(parseConnectAddr('AF_INET', true, new Uint8Array(1)), { ok: false, errno: 'EINVAL' });
-  t.deepEqual(parseConnectAddr('AF_INET', true, new Uint8Array(2)), { ok: true, unspec: true });
-  t.deepEqual(parseConnectAddr('AF_INET6', false, new Uint8Array(2)), { ok: true, unspec: true });
-  t.deepEqual(parseConnectAddr('AF_INET', true, mangled(sa4('127.0.0.1', 1), undefined, 15)), { ok: false, errno: 'EINVAL' });
-  t.deepEqual(parseConnectAddr('AF_INET', true, mangled(sa4('127.0.0.1', 1), 10)), { ok: false, errno: 'EAFNOSUPPORT' });
-  t.deepEqual(parseConnectAddr('AF_INET6', true, encodeSockaddr(sa4('127.0.0.1', 1))), { ok: false, errno: 'EINVAL' });
-  t.deepEqual(parseConnectAddr('AF_INET6', true, mangled(sa4('127.0.0.1', 1), undefined, 28)), { ok: false, errno: 'EAFNOSUPPORT' });
+  t.deepEqual(parseConnectAddr('AF_INET', 'stream', new Uint8Array(1)), { ok: false, errno: 'EINVAL' });
+  t.deepEqual(parseConnectAddr('AF_INET', 'stream', new Uint8Array(2)), { ok: true, unspec: true });
+  t.deepEqual(parseConnectAddr('AF_INET6', 'dgram', new Uint8Array(2)), { ok: true, unspec: true });
+  t.deepEqual(parseConnectAddr('AF_INET', 'stream', mangled(sa4('127.0.0.1', 1), undefined, 15)), { ok: false, errno: 'EINVAL' });
+  t.deepEqual(parseConnectAddr('AF_INET', 'stream', mangled(sa4('127.0.0.1', 1), 10)), { ok: false, errno: 'EAFNOSUPPORT' });
+  t.deepEqual(parseConnectAddr('AF_INET6', 'stream', encodeSockaddr(sa4('127.0.0.1', 1))), { ok: false, errno: 'EINVAL' });
+  t.deepEqual(parseConnectAddr('AF_INET6', 'stream', mangled(sa4('127.0.0.1', 1), undefined, 28)), { ok: false, errno: 'EAFNOSUPPORT' });
 });
 
 test('connect rules: an IPv6 datagram socket takes an AF_INET peer unless V6ONLY', (t) => {
-  const r = parseConnectAddr('AF_INET6', false, encodeSockaddr(sa4('127.0.0.1', 53)));
+  const r = parseConnectAddr('AF_INET6', 'dgram', encodeSockaddr(sa4('127.0.0.1', 53)));
   t.true(r.ok && 'sa' in r && r.sa.family === 'AF_INET' && r.sa.port === 53);
-  t.deepEqual(parseConnectAddr('AF_INET6', false, encodeSockaddr(sa4('127.0.0.1', 53)), true), { ok: false, errno: 'EAFNOSUPPORT' });
-  const v6 = parseConnectAddr('AF_INET6', false, encodeSockaddr(sa6('::1', 53)));
+  t.deepEqual(parseConnectAddr('AF_INET6', 'dgram', encodeSockaddr(sa4('127.0.0.1', 53)), true), { ok: false, errno: 'EAFNOSUPPORT' });
+  const v6 = parseConnectAddr('AF_INET6', 'dgram', encodeSockaddr(sa6('::1', 53)));
   t.true(v6.ok && 'sa' in v6 && v6.sa.addr.key === '::1');
+});
+
+test('IPv6 ping sockets: bind wants 28 bytes; connect checks the family before the length', (t) => {
+  t.deepEqual(parseBindAddr('AF_INET6', mangled(sa6('::', 0), undefined, 24), 'ping'), { ok: false, errno: 'EINVAL' });
+  t.true(parseBindAddr('AF_INET6', encodeSockaddr(sa6('::', 0)), 'ping').ok);
+  t.deepEqual(parseConnectAddr('AF_INET6', 'ping', mangled(sa6('::1', 0), 2, 2)), { ok: false, errno: 'EAFNOSUPPORT' });
+  t.deepEqual(parseConnectAddr('AF_INET6', 'ping', mangled(sa6('::1', 0), undefined, 2)), { ok: false, errno: 'EINVAL' });
+  t.deepEqual(parseConnectAddr('AF_INET6', 'ping', mangled(sa6('::1', 0), 0, 2)), { ok: true, unspec: true });
+  t.true(parseConnectAddr('AF_INET6', 'ping', encodeSockaddr(sa6('::1', 0))).ok);
+});
+
+test('generic addrlen rules: bind/connect/sendto refuse > 128; sendmsg cuts msg_namelen to 128', (t) => {
+  t.is(checkUserAddrlen(128), null);
+  t.is(checkUserAddrlen(0), null);
+  t.is(checkUserAddrlen(129), 'EINVAL');
+  t.is(checkUserAddrlen(-1), 'EINVAL');
+  t.is(sendmsgNameLen(129), 128);
+  t.is(sendmsgNameLen(0), 0);
+  t.is(sendmsgNameLen(-1), null);
 });
 
 test('sendto rules: UDP over IPv4 reads AF_UNSPEC as AF_INET, ping does not', (t) => {

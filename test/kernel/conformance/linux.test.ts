@@ -13,6 +13,7 @@ import { privilegedTest } from '../../helpers/privileged.js';
 import { buildTable } from './emit-table.js';
 import { LinuxRpcTarget } from './linux-target.js';
 import { RUNNER, withConformanceNs } from './namespace.js';
+import { sockaddrMatrix } from './sockaddr-matrix.js';
 import { judgeCase } from './table.js';
 import type { CaseOutcome } from './table.js';
 import { runCase } from './target.js';
@@ -43,6 +44,29 @@ privilegedTest('Linux (linux_runner.py) agrees with every expectation of the soc
       });
       t.log(`kernel ${report.kernel}: ${table.cases.length - failures.length}/${table.cases.length} cases agree`);
       t.deepEqual(failures, [], `Linux disagrees with the table:\n${failures.join('\n')}`);
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+privilegedTest('Linux agrees with sockaddr.ts on every (socket, call, family, addrlen) combination', async (t) => {
+  t.timeout(180_000);
+  const dir = mkdtempSync(join(tmpdir(), 'moat-conf-'));
+  try {
+    await withConformanceNs('mx', (ns) => {
+      const table = buildTable(sockaddrMatrix());
+      const tablePath = join(dir, 'matrix.json');
+      writeFileSync(tablePath, JSON.stringify(table));
+      const out = execFileSync(ns.exec[0], [...ns.exec.slice(1), 'python3', RUNNER, tablePath], { encoding: 'utf8', maxBuffer: 64 << 20, timeout: 170_000 });
+      const report = JSON.parse(out) as { cases: CaseOutcome[] };
+      const failures: string[] = [];
+      report.cases.forEach((outcome, i) => {
+        const problems = judgeCase(table.cases[i], outcome, ns.env);
+        if (problems.length) failures.push(`${outcome.name}: ${problems.join('; ')}`);
+      });
+      t.log(`${table.cases.length - failures.length}/${table.cases.length} combinations agree`);
+      t.deepEqual(failures, [], `Linux disagrees with sockaddr.ts:\n${failures.join('\n')}`);
     });
   } finally {
     rmSync(dir, { recursive: true, force: true });
