@@ -92,6 +92,7 @@ export function retransToSecs(retrans: number, timeout = TCP_TIMEOUT_INIT_SECS, 
   return period;
 }
 export const USEC_PER_SEC = 1_000_000;
+export const IPV6_MIN_MTU = 1280;
 /** Bytes of struct tcp_info as far as TCP_INFO_FIELDS describe it (the kernel may have more). */
 export const TCP_INFO_KNOWN_LEN = 248;
 
@@ -221,7 +222,9 @@ export const SOCKOPTS: readonly SockoptSpec[] = [
   spec(I6, 'IPV6_RECVERR', IPV6OPT.IPV6_RECVERR, 'bool', 4, asBool),
   spec(I6, 'IPV6_RECVHOPLIMIT', IPV6OPT.IPV6_RECVHOPLIMIT, 'bool', 4, asBool),
   spec(I6, 'IPV6_MTU_DISCOVER', IPV6OPT.IPV6_MTU_DISCOVER, 'int', 4, range(0, 5)),
-  spec(I6, 'IPV6_MTU', IPV6OPT.IPV6_MTU, 'int', 4, undefined),
+  // IPV6_MTU sets the fragment size (0, or at least the IPv6 minimum MTU 1280, RFC 8200 §5); a
+  // get reports the path MTU of the connected route instead (ENOTCONN unconnected).
+  spec(I6, 'IPV6_MTU', IPV6OPT.IPV6_MTU, 'int', 4, (v) => (v !== 0 && v < IPV6_MIN_MTU ? bad('EINVAL') : ok(v))),
 ];
 
 const BY_NUMBER = new Map<string, SockoptSpec>(SOCKOPTS.map((s) => [`${s.levelNum}:${s.nameNum}`, s]));
@@ -257,13 +260,15 @@ export function reportedPathMtu(family: 4 | 6, mtu: number): number {
  * Reads the int a setsockopt passes, with the level's optlen rule, or EINVAL.
  * SOL_SOCKET, SOL_TCP, SOL_IPV6: optlen < sizeof(int) is EINVAL; longer is fine (4 bytes read).
  * SOL_IP (do_ip_setsockopt): optlen >= 4 reads an int, 1..3 reads one unsigned byte, 0 gives 0;
- * IP_TTL and the multicast options additionally want optlen >= 1.
+ * IP_TTL, IP_FREEBIND and the multicast options additionally want optlen >= 1.
  */
+const IP_NEEDS_A_BYTE = new Set(['IP_TTL', 'IP_FREEBIND', 'IP_MULTICAST_TTL', 'IP_MULTICAST_LOOP']);
+
 export function readSetInt(level: OptLevelName, name: string, optval: Uint8Array): { ok: true; value: number } | { ok: false; errno: ErrnoName } {
   const n = optval.length;
   if (level === 'SOL_IP') {
     if (n >= 4) return { ok: true, value: readI32(optval, 0) };
-    if (n === 0 && (name === 'IP_TTL' || name === 'IP_MULTICAST_TTL' || name === 'IP_MULTICAST_LOOP')) return { ok: false, errno: 'EINVAL' };
+    if (n === 0 && IP_NEEDS_A_BYTE.has(name)) return { ok: false, errno: 'EINVAL' };
     return { ok: true, value: n >= 1 ? optval[0] : 0 };
   }
   if (n < 4) return { ok: false, errno: 'EINVAL' };
@@ -290,6 +295,40 @@ export function encodeGetInt(level: OptLevelName, value: number, optlen: number)
 export function truncateGet(full: Uint8Array, optlen: number, level: OptLevelName = 'SOL_SOCKET'): { ok: true; bytes: Uint8Array } | { ok: false; errno: ErrnoName } {
   if (level !== 'SOL_IPV6' && optlen < 0) return { ok: false, errno: 'EINVAL' };
   return { ok: true, bytes: full.subarray(0, Math.min(optlen >>> 0, full.length)) };
+}
+
+/**
+ * The whole setsockopt check for an int-valued option: the level's optlen rule, read-only
+ * options, then the option's range/clamping rule. Returns the value a later get reports, or the
+ * errno. SOL_SOCKET (sk_setsockopt) and SOL_TCP (do_tcp_setsockopt) refuse optlen < 4 before
+ * anything else, even for read-only names; SOL_IP and SOL_IPV6 reject read-only names first.
+ */
+export function setsockoptInt(spec: SockoptSpec, optval: Uint8Array, lim: SockoptLimits, ctx: SetContext): SetResult {
+  if ((spec.level === 'SOL_SOCKET' || spec.level === 'SOL_TCP') && optval.length < 4) return bad('EINVAL');
+  if (!spec.set) return bad('ENOPROTOOPT');
+  const v = readSetInt(spec.level, spec.name, optval);
+  if (!v.ok) return v;
+  return spec.set(v.value, lim, ctx);
+}
+
+/**
+ * The optlen a getsockopt reports for an option whose full value is `spec.size` bytes (`value`
+ * for int options: SOL_IP answers 1 byte to a short buffer when the value fits a byte), or the
+ * errno for a bad optlen. For SO_BINDTODEVICE `value` is the bound name's length: unbound
+ * answers 0 bytes whatever the buffer; bound needs a 16-byte buffer and returns the name and NUL.
+ */
+export function getsockoptLen(spec: SockoptSpec, optlen: number, value = 0): { ok: true; len: number } | { ok: false; errno: ErrnoName } {
+  if (spec.name === 'SO_BINDTODEVICE') {
+    if (optlen < 0) return { ok: false, errno: 'EINVAL' };
+    if (value === 0) return { ok: true, len: 0 };
+    return optlen < 16 ? { ok: false, errno: 'EINVAL' } : { ok: true, len: value + 1 };
+  }
+  if (spec.kind === 'int' || spec.kind === 'bool') {
+    const r = encodeGetInt(spec.level, value, optlen);
+    return r.ok ? { ok: true, len: r.bytes.length } : r;
+  }
+  const r = truncateGet(new Uint8Array(spec.size), optlen, spec.level);
+  return r.ok ? { ok: true, len: r.bytes.length } : r;
 }
 
 // ---- struct linger -----------------------------------------------------------------------------

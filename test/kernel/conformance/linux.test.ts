@@ -14,6 +14,7 @@ import { buildTable } from './emit-table.js';
 import { LinuxRpcTarget } from './linux-target.js';
 import { RUNNER, withConformanceNs } from './namespace.js';
 import { sockaddrMatrix } from './sockaddr-matrix.js';
+import { sockoptMatrix } from './sockopt-matrix.js';
 import { judgeCase } from './table.js';
 import type { CaseOutcome } from './table.js';
 import { runCase } from './target.js';
@@ -50,12 +51,16 @@ privilegedTest('Linux (linux_runner.py) agrees with every expectation of the soc
   }
 });
 
-privilegedTest('Linux agrees with sockaddr.ts on every (socket, call, family, addrlen) combination', async (t) => {
+for (const [what, suffix, build] of [
+  ['sockaddr.ts on every (socket, call, family, addrlen) combination', 'mx', sockaddrMatrix],
+  ['sockopt-codec.ts on every option set and read with every optlen', 'ox', () => sockoptMatrix()],
+] as const) {
+privilegedTest(`Linux agrees with ${what}`, async (t) => {
   t.timeout(180_000);
   const dir = mkdtempSync(join(tmpdir(), 'moat-conf-'));
   try {
-    await withConformanceNs('mx', (ns) => {
-      const table = buildTable(sockaddrMatrix());
+    await withConformanceNs(suffix, (ns) => {
+      const table = buildTable(build());
       const tablePath = join(dir, 'matrix.json');
       writeFileSync(tablePath, JSON.stringify(table));
       const out = execFileSync(ns.exec[0], [...ns.exec.slice(1), 'python3', RUNNER, tablePath], { encoding: 'utf8', maxBuffer: 64 << 20, timeout: 170_000 });
@@ -66,12 +71,13 @@ privilegedTest('Linux agrees with sockaddr.ts on every (socket, call, family, ad
         if (problems.length) failures.push(`${outcome.name}: ${problems.join('; ')}`);
       });
       t.log(`${table.cases.length - failures.length}/${table.cases.length} combinations agree`);
-      t.deepEqual(failures, [], `Linux disagrees with sockaddr.ts:\n${failures.join('\n')}`);
+      t.deepEqual(failures, [], `Linux disagrees:\n${failures.join('\n')}`);
     });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 });
+}
 
 privilegedTest('the TypeScript interpreter with Linux as its ConformanceTarget agrees with the table', async (t) => {
   t.timeout(180_000);
