@@ -10,6 +10,7 @@ import {
   encodeCongestionName, encodeGetInt, encodeIn6Pktinfo, encodeInPktinfo, encodeInt, encodeLinger, encodeTcpInfo,
   encodeTimeval, findSockopt, foreignLevelErrno, jiffiesToTimeval, readCongestionName, readSetInt, reportedPathMtu,
   sockoptByName, timevalToJiffies, truncateGet, TCP_INFO_FIELDS, TCP_INFO_KNOWN_LEN,
+  SO_EE_ORIGIN, decodeSockExtendedErr, encodeSockExtendedErr, getsockoptLen, retransToSecs, secsToRetrans, setsockoptInt,
 } from '../../src/kernel/sockopt-codec.js';
 import type { SetContext, SockoptLimits } from '../../src/kernel/sockopt-codec.js';
 
@@ -225,4 +226,58 @@ test('cmsgsForUser: a short control buffer cuts the message and sets MSG_CTRUNC 
   const two = cmsgsForUser([pkt, { level: 0, type: 2, data: encodeInt(64) }], 40);
   t.true(two.ctrunc);
   t.is(decodeCmsgs(two.bytes).length, 1);
+});
+
+test('setsockoptInt: level optlen rules come before read-only and range checks', (t) => {
+  const s = (name: string, bytes: Uint8Array, ctx = STREAM): unknown => {
+    const r = setsockoptInt(sockoptByName(name)!, bytes, LIM, ctx);
+    return r.ok ? r.value : r.errno;
+  };
+  t.is(s('SO_TYPE', new Uint8Array(2)), 'EINVAL');
+  t.is(s('SO_TYPE', encodeInt(1)), 'ENOPROTOOPT');
+  t.is(s('TCP_INFO', new Uint8Array(2)), 'EINVAL');
+  t.is(s('IP_MTU', new Uint8Array(0)), 'ENOPROTOOPT');
+  t.is(s('IP_PKTINFO', new Uint8Array(0), DGRAM), 0);
+  t.is(s('IP_FREEBIND', new Uint8Array(0), DGRAM), 'EINVAL');
+  t.is(s('IP_TTL', Uint8Array.of(10, 0), DGRAM), 10);
+  t.is(s('IPV6_MTU', encodeInt(1279)), 'EINVAL');
+  t.is(s('IPV6_MTU', encodeInt(1280)), 1280);
+  t.is(s('TCP_KEEPCNT', encodeInt(128)), 'EINVAL');
+});
+
+test('getsockoptLen: per-kind lengths, and SO_BINDTODEVICE bound or not', (t) => {
+  const g = (name: string, optlen: number, value = 0): unknown => {
+    const r = getsockoptLen(sockoptByName(name)!, optlen, value);
+    return r.ok ? r.len : r.errno;
+  };
+  t.is(g('SO_LINGER', 4), 4);
+  t.is(g('SO_LINGER', 64), 8);
+  t.is(g('SO_RCVTIMEO', 64), 16);
+  t.is(g('TCP_CONGESTION', 64), 16);
+  t.is(g('TCP_CONGESTION', -1), 'EINVAL');
+  t.is(g('IPV6_TCLASS', -1), 4);
+  t.is(g('IP_TTL', 2, 64), 1);
+  t.is(g('SO_BINDTODEVICE', 1), 0);
+  t.is(g('SO_BINDTODEVICE', 8, 2), 'EINVAL');
+  t.is(g('SO_BINDTODEVICE', 16, 2), 3);
+  t.is(g('SO_BINDTODEVICE', -1), 'EINVAL');
+});
+
+test('TCP_DEFER_ACCEPT seconds <-> retransmissions, capped at 255 retransmissions', (t) => {
+  t.is(secsToRetrans(0), 0);
+  t.is(secsToRetrans(-3), 0);
+  t.is(secsToRetrans(1), 1);
+  t.is(secsToRetrans(5), 3);
+  t.is(retransToSecs(3), 7);
+  t.is(retransToSecs(secsToRetrans(200)), 247);
+  t.is(secsToRetrans(0x7fffffff), 255);
+  t.is(retransToSecs(255), 1 + 2 + 4 + 8 + 16 + 32 + 64 + 120 * 248);
+});
+
+test('sock_extended_err layout: errno, origin/type/code bytes, info, data, then the offender', (t) => {
+  const offender = Uint8Array.of(2, 0, 0, 0, 127, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0);
+  const b = encodeSockExtendedErr({ errno: 111, origin: SO_EE_ORIGIN.ICMP, type: 3, code: 3, info: 0, data: 0, offender });
+  t.is(hex(b.subarray(0, 16)), '6f000000020303000000000000000000');
+  t.deepEqual(decodeSockExtendedErr(b), { errno: 111, origin: 2, type: 3, code: 3, info: 0, data: 0, offender });
+  t.is(decodeSockExtendedErr(b.subarray(0, 15)), null);
 });
