@@ -194,3 +194,15 @@ test('ICMP host unreachable on an established connection is a soft error (RFC 11
   const sink = new Sink(server);
   t.true(net.runUntil(() => sink.bytes === 100));
 });
+
+test('no ACK war: empty out-of-window segments are answered at most every 500 ms', (t) => {
+  const { net, a, b, client } = established();
+  for (let i = 0; i < 100; i++) {
+    net.inject(a, b.addr, craft(b.addr, a.addr, { srcPort: 80, dstPort: client.localPort, seq: (client.rcvNxt + 0x1000000) >>> 0, ack: client.sndNxt, flags: ACK }));
+  }
+  t.is(net.trace!.filter((e) => e.event === 'sent').length, 1);
+  t.is(a.tcp.stats.oowAcksSuppressed, 99);
+  net.run(500);
+  net.inject(a, b.addr, craft(b.addr, a.addr, { srcPort: 80, dstPort: client.localPort, seq: (client.rcvNxt + 0x1000000) >>> 0, ack: client.sndNxt, flags: ACK }));
+  t.is(net.trace!.filter((e) => e.event === 'sent').length, 2);
+});

@@ -159,6 +159,8 @@ export class TcpEndpoint {
   tlpDsacks = 0;
   lastRecvTime = 0;
   lastDataRecvTime = 0;
+  /** When we last answered an empty out-of-window segment. */
+  lastOowAck = -Infinity;
 
   // --- listener side ---
   listener: Listener | null = null;

@@ -47,6 +47,7 @@ export function newTcpStats() {
     challengeAcksSuppressed: 0,
     pawsDrops: 0,
     outOfWindow: 0,
+    oowAcksSuppressed: 0,
     ackOfUnsent: 0,
     synCookiesSent: 0,
     synCookiesValid: 0,

@@ -12,6 +12,8 @@ import { enterRecovery, output, prrUpdate, restartRto, scheduleAck, sendAck, sen
 import { synSentInput, sendSynSegment } from './handshake.js';
 import type { AckResult } from './scoreboard.js';
 
+const OOW_ACK_INTERVAL_MS = 500;
+
 const ackRes: AckResult = { acked: 0, rttXmit: -1, ackedRetransmitted: false, ctlAcked: 0 };
 
 /**
@@ -58,7 +60,10 @@ export function segmentArrives(ep: TcpEndpoint, seg: Segment): boolean {
   const rcvWnd = Math.max(0, seqDiff(ep.rcvAdv, ep.rcvNxt));
   let acceptable: boolean;
   if (len === 0) {
-    acceptable = rcvWnd === 0 ? seg.seq === ep.rcvNxt : seqInWin(seg.seq, ep.rcvNxt, rcvWnd);
+    // As Linux (tcp_sequence), an empty segment exactly at the right edge is acceptable: a peer
+    // that filled our window sends its ACKs from there, and refusing them starts an ACK war.
+    const d = seqDiff(seg.seq, ep.rcvNxt);
+    acceptable = d >= 0 && d <= rcvWnd;
   } else if (rcvWnd === 0) {
     acceptable = false;
   } else {
@@ -75,11 +80,18 @@ export function segmentArrives(ep: TcpEndpoint, seg: Segment): boolean {
     ep.ackNow = true;
   }
   if (!acceptable) {
+    stack.stats.outOfWindow++;
     if (!(f & RST)) {
       if (len > 0 && seqLe(seqAdd(seg.seq, len), ep.rcvNxt) && ep.sackOk) ep.dsack = [seg.seq, seqAdd(seg.seq, len)];
+      // Answers to empty out-of-window segments are rate limited, so two confused ends cannot
+      // feed each other ACKs forever (Linux tcp_oow_rate_limited, 500 ms).
+      if (len === 0 && now - ep.lastOowAck < OOW_ACK_INTERVAL_MS) {
+        stack.stats.oowAcksSuppressed++;
+        return false;
+      }
+      if (len === 0) ep.lastOowAck = now;
       sendAck(ep);
     }
-    stack.stats.outOfWindow++;
     return false;
   }
 
