@@ -793,7 +793,7 @@ const moreCases: Case[] = [
   },
   {
     name: 'accept: two pending connections keep the listener readable until both are taken',
-    ops: [tcp('l'), bind('l', L4), listen('l'), tcp('c1'), connect('c1', of('l')), tcp('c2'), connect('c2', of('l')), { op: 'sleep', ms: 20 }, poll('l', ['POLLIN'], ['POLLIN']), accept('l', 's1'), poll('l', ['POLLIN'], ['POLLIN']), accept('l', 's2'), poll('l', ['POLLIN'], [])],
+    ops: [tcp('l'), bind('l', L4), listen('l'), tcp('c1'), connect('c1', of('l')), tcp('c2'), connect('c2', of('l')), wait('l', ['POLLIN'], ['POLLIN']), accept('l', 's1'), wait('l', ['POLLIN'], ['POLLIN']), accept('l', 's2'), poll('l', ['POLLIN'], [])],
   },
   {
     name: 'accept: a connection reset while queued is still accepted; the new socket then reports ECONNRESET',
