@@ -96,6 +96,8 @@ export interface FilterPacket {
 export interface FilterContext {
   mark: number;
   conn: unknown;
+  /** Free for the filter alongside `conn` (the conntrack state and direction: Linux's ctinfo). */
+  info?: number;
 }
 
 /**
@@ -640,7 +642,7 @@ export class Stack implements NetworkLayer, IcmpHost, NicOwner {
     // A send can happen while an arriving packet is being processed (an answer from a socket
     // callback, an ICMP error): keep that packet's context.
     const outer = this.pktCtx;
-    this.pktCtx = { mark: 0, conn: undefined };
+    this.pktCtx = { mark: 0, conn: undefined, info: 0 };
     try {
       return this.filterOutputHooks(p, r);
     } finally {
@@ -908,12 +910,24 @@ export class Stack implements NetworkLayer, IcmpHost, NicOwner {
       if (this.isLocalAddress(h.src)) return this.stats.count('ipv4.dropped.martian-local-source');
     }
     // Hooks may rewrite the datagram (NAT), and a link's frame may be shared: give them a copy.
-    const pkt = this.filter ? raw.slice(0, h.totalLen) : raw.subarray(0, h.totalLen);
-    if (this.filter) this.pktCtx = { mark: 0, conn: undefined };
-    const isFragment = h.mf || h.fragOffset !== 0;
+    const pkt0 = this.filter ? raw.slice(0, h.totalLen) : raw.subarray(0, h.totalLen);
+    if (this.filter) this.pktCtx = { mark: 0, conn: undefined, info: 0 };
+    let isFragment = h.mf || h.fragOffset !== 0;
     // RFC 791: no datagram is longer than 65535 bytes, so no fragment may reach past it (the
     // "ping of death" shape); Linux drops these as oversized too.
     if (isFragment && h.fragOffset + h.totalLen - h.hdrLen > 65535 - 20) return this.stats.count('ipv4.dropped.oversized-fragment');
+    let pkt = pkt0;
+    if (this.filter?.PREROUTING && isFragment) {
+      // Linux's nf_defrag_ipv4: with conntrack, fragments are reassembled before PREROUTING so
+      // the filter sees whole datagrams (ports, NAT); a forwarded one is fragmented again on
+      // the way out.
+      const whole = this.reassemble4(h, pkt);
+      if (!whole) return;
+      h = whole.h;
+      pkt = whole.pkt;
+      isFragment = false;
+      offload = undefined; // the offload described the last fragment's frame
+    }
     if (this.filter?.PREROUTING) {
       if (!this.hook('PREROUTING', { family: 4, src: h.src, dst: h.dst, protocol: h.protocol, transport: pkt.subarray(h.hdrLen), fragment: h.fragOffset !== 0, length: h.totalLen, inNic: nic.nicId, packet: pkt })) return;
       const h2 = this.reparse4(h, pkt);
@@ -924,24 +938,34 @@ export class Stack implements NetworkLayer, IcmpHost, NicOwner {
     if (kind === null) return this.forwardIpv4(nic, h, pkt, linkBroadcast, offload);
     const bcast = kind !== 'unicast' || linkBroadcast;
     if (isFragment) {
-      // RFC 791 §3.2: fragments of one datagram share src, dst, protocol and id.
-      const key = `${h.src.key}|${h.dst.key}|${h.protocol}|${h.id}`;
-      const done = this.reasm4.add(key, h.fragOffset, h.mf, pkt.subarray(h.hdrLen), pkt.subarray(0, h.hdrLen));
-      if (!done) return;
-      const whole = new Uint8Array(done.header.length + done.payload.length);
-      whole.set(done.header, 0);
-      whole.set(done.payload, done.header.length);
-      whole[2] = whole.length >>> 8;
-      whole[3] = whole.length & 0xff;
-      whole[6] &= 0x40; // keep DF, clear MF and the offset
-      whole[7] = 0;
-      setIpv4Checksum(whole, 0, done.header.length);
-      const h2 = parseIpv4Header(whole);
-      if (isIpv4Reject(h2)) return this.stats.count(`ipv4.dropped.reassembled-${h2.drop}`);
-      return this.deliverIpv4(nic, h2, whole, bcast, false);
+      const whole = this.reassemble4(h, pkt);
+      if (!whole) return;
+      return this.deliverIpv4(nic, whole.h, whole.pkt, bcast, false);
     }
     const verified = !!offload && nic.caps.rxChecksumOffload && (offload.csumValid === true || offload.csumStart !== undefined);
     this.deliverIpv4(nic, h, pkt, bcast, verified);
+  }
+
+  /** Adds a fragment; the whole datagram once the last piece is in, else null. */
+  private reassemble4(h: Ipv4Header, pkt: Uint8Array): { h: Ipv4Header; pkt: Uint8Array } | null {
+    // RFC 791 §3.2: fragments of one datagram share src, dst, protocol and id.
+    const key = `${h.src.key}|${h.dst.key}|${h.protocol}|${h.id}`;
+    const done = this.reasm4.add(key, h.fragOffset, h.mf, pkt.subarray(h.hdrLen), pkt.subarray(0, h.hdrLen));
+    if (!done) return null;
+    const whole = new Uint8Array(done.header.length + done.payload.length);
+    whole.set(done.header, 0);
+    whole.set(done.payload, done.header.length);
+    whole[2] = whole.length >>> 8;
+    whole[3] = whole.length & 0xff;
+    whole[6] &= 0x40; // keep DF, clear MF and the offset
+    whole[7] = 0;
+    setIpv4Checksum(whole, 0, done.header.length);
+    const h2 = parseIpv4Header(whole);
+    if (isIpv4Reject(h2)) {
+      this.stats.count(`ipv4.dropped.reassembled-${h2.drop}`);
+      return null;
+    }
+    return { h: h2, pkt: whole };
   }
 
   private deliverIpv4(nic: Nic, h: Ipv4Header, pkt: Uint8Array, bcast: boolean, verified: boolean): void {
@@ -1061,7 +1085,7 @@ export class Stack implements NetworkLayer, IcmpHost, NicOwner {
     if (h.src.isMulticast()) return this.stats.count('ipv6.dropped.martian-source');
     if (nic !== this.loopbackNic && (h.src.isLoopback() || h.dst.isLoopback())) return this.stats.count('ipv6.dropped.martian-loopback');
     const pkt = this.filter ? raw.slice(0, h.end) : raw.subarray(0, h.end);
-    if (this.filter) this.pktCtx = { mark: 0, conn: undefined };
+    if (this.filter) this.pktCtx = { mark: 0, conn: undefined, info: 0 };
     if (this.filter?.PREROUTING) {
       // A non-initial fragment (Fragment header first, the usual place) carries no ports.
       const frag = h.nextHeader === NH_FRAGMENT && pkt.length >= 48 && ((pkt[42] << 8) | pkt[43]) >= 8;

@@ -70,14 +70,33 @@ test('stateful INPUT through the stack hooks: replies to our flows arrive, new i
   t.is(engine.conntrack!.size, 1, 'only the flow b started is tracked');
 });
 
-test('the adapter steps over IPv6 extension headers the stack leaves in front of the transport header', (t) => {
+test('the adapter steps over IPv6 extension headers in the datagram the stack hands over', (t) => {
+  const engine = new FilterEngine({ clock: new VirtualClock(0) });
+  engine.load(parseIptablesSave('*filter\n-A PREROUTING -p udp --dport 53 -j DROP\nCOMMIT\n'.replace('*filter', '*raw')));
+  const hooks = createFilterHooks(engine);
+  // IPv6 header, Hop-by-Hop (8 bytes, next header UDP) + UDP header to port 53.
+  const packet = new Uint8Array(56);
+  packet[0] = 0x60;
+  packet[5] = 16;
+  packet[6] = 0;
+  packet[7] = 64;
+  packet.set(ip('fd00::1').bytes, 8);
+  packet.set(ip('fd00::2').bytes, 24);
+  packet.set(Uint8Array.of(17, 0, 1, 4, 0, 0, 0, 0, 0x13, 0x88, 0, 53, 0, 8, 0, 0), 40);
+  const transport = packet.subarray(40);
+  const pkt = { hook: 'PREROUTING' as const, family: 6 as const, src: ip('fd00::1'), dst: ip('fd00::2'), protocol: 0, transport, fragment: false, length: 56, packet };
+  t.deepEqual(hooks.PREROUTING!(pkt), { drop: 'rule', rule: engine.tables.raw.chain('PREROUTING').rules[0] });
+  transport[11] = 54;
+  t.is(hooks.PREROUTING!(pkt), 'accept');
+});
+
+test('without the datagram (older callers) the adapter matches on the header fields it was given', (t) => {
   const engine = new FilterEngine({ clock: new VirtualClock(0) });
   engine.load(parseIptablesSave('*filter\n-A INPUT -p udp --dport 53 -j DROP\nCOMMIT\n'));
   const hooks = createFilterHooks(engine);
-  // Hop-by-Hop (8 bytes, next header UDP) + UDP header to port 53.
-  const transport = Uint8Array.of(17, 0, 1, 4, 0, 0, 0, 0, 0x13, 0x88, 0, 53, 0, 8, 0, 0);
-  const pkt = { hook: 'PREROUTING' as const, family: 6 as const, src: ip('fd00::1'), dst: ip('fd00::2'), protocol: 0, transport, fragment: false, length: 56 };
+  const transport = Uint8Array.of(0x13, 0x88, 0, 53, 0, 8, 0, 0);
+  const pkt = { hook: 'INPUT' as const, family: 6 as const, src: ip('fd00::1'), dst: ip('fd00::2'), protocol: 17, transport, fragment: false, length: 48 };
   t.deepEqual(hooks.INPUT!({ ...pkt, hook: 'INPUT' }), { drop: 'rule', rule: engine.tables.filter.chain('INPUT').rules[0] });
-  transport[11] = 54;
+  transport[3] = 54;
   t.is(hooks.INPUT!({ ...pkt, hook: 'INPUT' }), 'accept');
 });
