@@ -127,6 +127,8 @@ export function registerHost(program: Command): void {
           `${flags.gateway.length ? ` gateway ${flags.gateway.join(' ')}` : ''} serving ${served}` +
           `${flags.pcap ? ` pcap ${flags.pcap}` : ''} (SIGINT/SIGTERM to stop)\n`,
       );
+      // The stack's clock is unref'd (see host.ts): hold the event loop until a signal.
+      const hold = setInterval(() => {}, 1 << 30);
       const signal = await new Promise<NodeJS.Signals>((resolve) => {
         const on = (s: NodeJS.Signals) => {
           process.off('SIGINT', on);
@@ -136,6 +138,7 @@ export function registerHost(program: Command): void {
         process.on('SIGINT', on);
         process.on('SIGTERM', on);
       });
+      clearInterval(hold);
       const counters = host.counters();
       await host.close();
       const lines = Object.entries(counters).map(([k, v]) => `  ${k} ${v}`);

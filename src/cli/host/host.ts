@@ -128,7 +128,9 @@ export async function startHost(opts: HostOptions): Promise<Host> {
       );
     }
   }
-  const clock = new RealClock();
+  // unref: the stack's timers (TIME_WAIT, 60 s) must not keep a process alive after close(); the open
+  // link holds the event loop while the host runs. Stack.close() leaves TCP timers armed.
+  const clock = new RealClock({ unref: true });
   let tcp!: TcpProtocol;
   const stack = new Stack({ clock, rng: new CryptoRng(), transports: (net) => [(tcp = new TcpProtocol(net))] });
   let raw: LinkEndpoint;
@@ -162,6 +164,23 @@ export async function startHost(opts: HostOptions): Promise<Host> {
     raw.close();
     await writer?.close();
     throw e instanceof HostSetupError ? e : new HostSetupError((e as Error).message);
+  }
+  // RFC 4862 §5.4: a new IPv6 address is tentative until duplicate address detection ends; the
+  // host is not ready (it could neither use nor answer for the address) before that.
+  const v6 = cidrs.filter((c) => c.family === 6).map((c) => c.addr);
+  const deadline = performance.now() + 10_000;
+  for (;;) {
+    const states = nic.ipv6Addresses();
+    const pending = v6.filter((a) => states.find((s) => s.cidr.addr.equals(a))?.tentative !== false);
+    if (pending.length === 0) break;
+    if (performance.now() > deadline) {
+      services.close();
+      stack.close();
+      raw.close();
+      await writer?.close();
+      throw new HostSetupError(`duplicate address detection did not complete for ${pending.join(', ')} (is the address in use on the link?)`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
   }
   let closing: Promise<void> | null = null;
   const host: Host = {
