@@ -17,7 +17,8 @@ test(`randomized soak: ${SEEDS} seeds, bidirectional transfers under random opti
       windowScaling: pick([true, false]),
       congestion: pick(['cubic', 'newreno'] as const),
       prr: pick([true, false]),
-      rcvBuf: pick([16_384, 65_536, 131_072]),
+      rcvBuf: pick([4096, 16_384, 65_536, 131_072]),
+      rcvBufAutoTune: pick([true, false]),
     };
     const mtu = pick([576, 1280, 1500, 9000]);
     const net = new TestNet(seed);
@@ -28,8 +29,8 @@ test(`randomized soak: ${SEEDS} seeds, bidirectional transfers under random opti
       a.gsoMaxSize = 65536;
     }
     const imp: Impairments = {
-      delayMs: pick([1, 5, 20, 50]),
-      loss: pick([0, 0.005, 0.02, 0.05]),
+      delayMs: pick([0.1, 1, 5, 20, 50, 200]),
+      loss: pick([0, 0.005, 0.02, 0.05, 0.15]),
       reorder: pick([0, 0.01, 0.05]),
       reorderDelayMs: pick([1, 3, 10]),
       dup: pick([0, 0.01]),
@@ -46,6 +47,16 @@ test(`randomized soak: ${SEEDS} seeds, bidirectional transfers under random opti
     const sinkC = new Sink(client);
     new Writer(client, up);
     new Writer(server, down);
+    if (pick([false, false, true])) {
+      // a slow reader: the server stops reading now and then (zero windows, persist probes)
+      const period = pick([50, 300, 2000]);
+      const flip = () => {
+        sinkS.paused = !sinkS.paused;
+        if (!sinkS.paused) sinkS.drain();
+        if (!sinkS.eof) b.timers.after(period, flip);
+      };
+      b.timers.after(period, flip);
+    }
     const ok = net.runUntil(() => sinkS.eof && sinkC.eof, 3_600_000);
     if (!ok || sinkS.digest() !== sha256(up) || sinkC.digest() !== sha256(down)) {
       t.fail(`${label}: ok ${ok}, got ${sinkS.bytes}/${up.length} and ${sinkC.bytes}/${down.length}, errors ${sinkS.error} ${sinkC.error}, states ${client.stateName}/${server.stateName}`);

@@ -237,7 +237,9 @@ function processAck(ep: TcpEndpoint, seg: Segment, now: number): void {
     if (ep.tsOk && seg.hasTs && seg.tsEcr !== 0) {
       const r = (tsNow(ep) - seg.tsEcr) >>> 0;
       if (r < 0x7fffffff) ep.rtt.sample(r);
-    } else if (ackRes.rttXmit >= 0) {
+    } else if (ackRes.rttXmit >= 0 && !ackRes.ackedRetransmitted) {
+      // Karn (RFC 6298 §3) for the whole ACK, as Linux: an ACK that also covers a
+      // retransmission (a filled hole) says nothing about the path's RTT.
       ep.rtt.sample(now - ackRes.rttXmit);
     }
     let dataAcked = ackRes.acked;
