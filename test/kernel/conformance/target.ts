@@ -5,7 +5,7 @@
 // table.ts's judgeCase() judges both runners identically. moat's side (written against the
 // socket layer, later) implements ConformanceTarget; nothing here knows moat.
 
-import { encodeSockaddr, sockaddrFamily } from '../../../src/kernel/sockaddr.js';
+import { encodeSockaddr } from '../../../src/kernel/sockaddr.js';
 import { encodeCmsgs, encodeIn6Pktinfo, encodeInPktinfo, encodeInt, encodeLinger, encodeTimeval } from '../../../src/kernel/sockopt-codec.js';
 import { IpAddr } from '../../../src/netstack/wire/ip-address.js';
 import { ABI_CONSTS } from './emit-table.js';
@@ -21,7 +21,7 @@ export type Sys<T> = Promise<T | Failed>;
  * program passes). `fd` is whatever handle socket()/accept4() returned.
  */
 export interface ConformanceTarget {
-  /** Named numbers the table's {"$env": name} patterns read (README: Environment). */
+  /** Named numbers the table's {"$env": name} patterns read (README: The namespace, env values). */
   env(): Record<string, number>;
   /** Called before each case; endCase closes whatever the case left open. */
   beginCase?(name: string): Promise<void>;
@@ -291,6 +291,3 @@ export async function runCase(target: ConformanceTarget, c: Case): Promise<CaseO
     await target.endCase?.();
   }
 }
-
-/** The family field of a sockaddr a target returned (a helper for target implementations). */
-export { sockaddrFamily };
