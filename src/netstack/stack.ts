@@ -968,9 +968,16 @@ export class Stack implements NetworkLayer, IcmpHost, NicOwner {
     return { h: h2, pkt: whole };
   }
 
-  private deliverIpv4(nic: Nic, h: Ipv4Header, pkt: Uint8Array, bcast: boolean, verified: boolean): void {
+  private deliverIpv4(nic: Nic, h0: Ipv4Header, pkt: Uint8Array, bcast: boolean, verified: boolean): void {
+    let h = h0;
     const payload = pkt.subarray(h.hdrLen);
-    if (this.filter && !this.hook('INPUT', { family: 4, src: h.src, dst: h.dst, protocol: h.protocol, transport: payload, fragment: false, length: pkt.length, inNic: nic.nicId, packet: pkt })) return;
+    if (this.filter) {
+      if (!this.hook('INPUT', { family: 4, src: h.src, dst: h.dst, protocol: h.protocol, transport: payload, fragment: false, length: pkt.length, inNic: nic.nicId, packet: pkt })) return;
+      // INPUT may translate the source (the reply of a connection DNATed at OUTPUT, SNAT in nat/INPUT).
+      const h2 = this.reparse4(h, pkt);
+      if (!h2) return;
+      h = h2;
+    }
     this.stats.count('ipv4.delivered');
     if (h.protocol === 1) {
       this.icmp.input4(h.src, h.dst, payload, h.ttl, nic.nicId, bcast, verified);
@@ -1149,10 +1156,16 @@ export class Stack implements NetworkLayer, IcmpHost, NicOwner {
     }
   }
 
-  private deliverIpv6(nic: Nic, h: Ipv6Header, pkt: Uint8Array, protocol: number, off: number, nhField: number, multi: boolean, verified: boolean): void {
+  private deliverIpv6(nic: Nic, h0: Ipv6Header, pkt: Uint8Array, protocol: number, off: number, nhField: number, multi: boolean, verified: boolean): void {
+    let h = h0;
     if (protocol === NH_NONE) return this.stats.count('ipv6.no-next-header');
     const payload = pkt.subarray(off, h.end);
-    if (this.filter && !this.hook('INPUT', { family: 6, src: h.src, dst: h.dst, protocol, transport: payload, fragment: false, length: h.end, inNic: nic.nicId, packet: pkt })) return;
+    if (this.filter) {
+      if (!this.hook('INPUT', { family: 6, src: h.src, dst: h.dst, protocol, transport: payload, fragment: false, length: h.end, inNic: nic.nicId, packet: pkt })) return;
+      const h2 = this.reparse6(h, pkt);
+      if (!h2) return;
+      h = h2;
+    }
     this.stats.count('ipv6.delivered');
     if (protocol === NH_ICMPV6) {
       this.icmp.input6(h.src, h.dst, payload, h.hopLimit, nic.nicId, multi, verified);
