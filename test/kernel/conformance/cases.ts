@@ -829,6 +829,23 @@ const moreCases: Case[] = [
   { name: 'ping: IPv6 sendto wants a full 28-byte AF_INET6 sockaddr', ops: [sock('p', 'AF_INET6', 'SOCK_DGRAM', { proto: 'IPPROTO_ICMPV6' }), send('p', ECHO6, 'EINVAL', { addr: { ip: L6, port: 0, len: 24 } }), send('p', ECHO6, 'EAFNOSUPPORT', { addr: { ip: L6, port: 0, family: 'AF_INET' } }), send('p', ECHO6, 12, { addr: { ip: L6, port: 0 } })] },
   { name: 'ping: IPv4 sendto with AF_UNSPEC is EAFNOSUPPORT (unlike UDP)', ops: [sock('p', 'AF_INET', 'SOCK_DGRAM', { proto: 'IPPROTO_ICMP' }), send('p', ECHO4, 'EAFNOSUPPORT', { addr: { ip: L4, port: 0, family: 'AF_UNSPEC' } }), send('p', ECHO4, 'EINVAL', { addr: { ip: L4, port: 0, len: 15 } })] },
   { name: 'ping: bind accepts AF_UNSPEC with INADDR_ANY, like TCP and UDP', ops: [sock('p', 'AF_INET', 'SOCK_DGRAM', { proto: 'IPPROTO_ICMP' }), bind('p', { ip: '0.0.0.0', port: 0, family: 'AF_UNSPEC' }), sock('q', 'AF_INET', 'SOCK_DGRAM', { proto: 'IPPROTO_ICMP' }), bind('q', { ip: L4, port: 0, family: 'AF_UNSPEC' }, 'EAFNOSUPPORT')] },
+  {
+    name: 'sendmsg IPV6_PKTINFO: the source address and interface for one datagram',
+    ops: [...udpPair(L6), send('a', 'x', 1, { addr: of('b'), cmsg: [{ level: 'SOL_IPV6', type: 'IPV6_PKTINFO', pktinfo: { addr: L6, ifindex: 1 } }] }), recv('b', 10, { from: v6(L6) }, { namelen: 128 })],
+  },
+  {
+    name: 'sendmsg IP_PKTINFO with a non-local source address is ENETUNREACH',
+    note: 'ip_route_output_key_hash_rcu finds no device owning the source and fails with its default -ENETUNREACH',
+    ops: [...udpPair(), send('a', 'x', 'ENETUNREACH', { addr: of('b'), cmsg: [{ level: 'SOL_IP', type: 'IP_PKTINFO', pktinfo: { ifindex: 0, spec_dst: '192.0.2.1', addr: '0.0.0.0' } }] })],
+  },
+  {
+    name: 'sendmsg IPV6_PKTINFO with a non-local source address is EINVAL',
+    ops: [...udpPair(L6), send('a', 'x', 'EINVAL', { addr: of('b'), cmsg: [{ level: 'SOL_IPV6', type: 'IPV6_PKTINFO', pktinfo: { addr: '2001:db8::1', ifindex: 0 } }] })],
+  },
+  {
+    name: 'sendmsg IP_TTL ancillary data must be exactly an int in 1..255 (EINVAL otherwise)',
+    ops: [...udpPair(), send('a', 'x', 'EINVAL', { addr: of('b'), cmsg: [{ level: 'SOL_IP', type: 'IP_TTL', hex: '05' }] }), send('a', 'x', 'EINVAL', { addr: of('b'), cmsg: [{ level: 'SOL_IP', type: 'IP_TTL', int: 0 }] }), send('a', 'x', 1, { addr: of('b'), cmsg: [{ level: 'SOL_IP', type: 'IP_TTL', int: 255 }] })],
+  },
 ];
 
 export const CASES: Case[] = [
