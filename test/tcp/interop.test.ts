@@ -4,6 +4,8 @@
 // moat listener; data compared by sha256. Root only.
 
 import { createHash } from 'node:crypto';
+import type { ExecutionContext } from 'ava';
+import { ImpairedLink } from '../../src/netstack/links/impairment.js';
 import { privilegedTest } from '../helpers/privileged.js';
 import { DUT_IP, PEER_IP, runInNetns, vethFixture } from '../plumbing/fixture.js';
 import { PacketLink } from '../../src/net-plumbing/links/packet-link.js';
@@ -75,12 +77,15 @@ function writeAll(ep: TcpEndpoint, data: Uint8Array): void {
   pump();
 }
 
-privilegedTest('interop: moat connects to a Linux server, sends 8 MB and reads its digest; Linux connects to moat and does the same', async (t) => {
-  const fx = await vethFixture('tc');
+async function interop(t: ExecutionContext, tag: string, loss: number): Promise<void> {
+  const fx = await vethFixture(tag);
   const link = new PacketLink({ ifname: fx.dutIf, netns: fx.dutNs });
+  const clock = new RealClock({ unref: true });
   let tcp!: TcpProtocol;
-  const stack = new Stack({ clock: new RealClock({ unref: true }), rng: new CryptoRng(), transports: (n) => [(tcp = new TcpProtocol(n))] });
-  stack.addNic(link, { addresses: [`${DUT_IP}/24`] });
+  const stack = new Stack({ clock, rng: new CryptoRng(), transports: (n) => [(tcp = new TcpProtocol(n))] });
+  // Loss is made on moat's side of the veth (tc netem is not available): both directions.
+  const impaired = loss > 0 ? new ImpairedLink(link, clock, { loss, seed: 9, direction: 'both' }) : null;
+  stack.addNic(impaired ?? link, { addresses: [`${DUT_IP}/24`] });
   const peer = runInNetns(
     fx.peerNs,
     `import net from 'node:net'; import { createHash } from 'node:crypto';
@@ -137,6 +142,10 @@ privilegedTest('interop: moat connects to a Linux server, sends 8 MB and reads i
     t.is(m.error, undefined);
     t.is(m.reply, 'thanks');
     c.close();
+    if (impaired) {
+      t.true(impaired.counters.lost > 0);
+      t.true(ci.totalRetrans > 0 || tcp.stats.fastRetransmits + tcp.stats.rtos + tcp.stats.tailLossProbes > 0);
+    }
   } finally {
     peer.kill();
     try {
@@ -153,4 +162,8 @@ privilegedTest('interop: moat connects to a Linux server, sends 8 MB and reads i
       }
     }
   }
-});
+}
+
+privilegedTest('interop: moat connects to a Linux server, sends 8 MB and reads its digest; Linux connects to moat and does the same', (t) => interop(t, 'tc', 0));
+
+privilegedTest('interop under 2% loss on both directions: SACK, timestamps and recovery against Linux', (t) => interop(t, 'tl', 0.02));
