@@ -158,7 +158,7 @@ export const TCPI_OPT = {
 } as const;
 
 /** Maps a flag word to the names of its set bits, in table order; unknown bits become "0x..". */
-export function flagNames<T extends Record<string, number>>(table: T, value: number, aliasesLast = true): string[] {
+export function flagNames<T extends Record<string, number>>(table: T, value: number, includeUnknown = true): string[] {
   const out: string[] = [];
   let rest = value >>> 0;
   const seen = new Set<number>();
@@ -168,7 +168,7 @@ export function flagNames<T extends Record<string, number>>(table: T, value: num
     out.push(name);
     rest &= ~bit >>> 0;
   }
-  if (rest !== 0 && aliasesLast) out.push(`0x${rest.toString(16)}`);
+  if (rest !== 0 && includeUnknown) out.push(`0x${rest.toString(16)}`);
   return out;
 }
 
