@@ -4,6 +4,7 @@ import { registerDemo } from './demo.js';
 import { registerDecode } from './decode/command.js';
 import { registerCleanup } from './cleanup.js';
 import { registerHost } from './host/command.js';
+import { registerScript } from './script.js';
 
 export async function main(argv: string[]): Promise<number> {
   const program = new Command();
@@ -16,6 +17,7 @@ export async function main(argv: string[]): Promise<number> {
   registerDecode(program);
   registerCleanup(program);
   registerHost(program);
+  registerScript(program);
   try {
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
