@@ -31,11 +31,54 @@ export interface SockoptLimits {
   defaultHopLimit: number;
   /** net.ipv4.tcp_fin_timeout (seconds): what TCP_LINGER2 reports while it is 0. */
   finTimeout: number;
+  /** Initial buffer sizes: tcp_wmem[1] / tcp_rmem[1] for TCP, net.core.wmem_default / rmem_default otherwise. */
+  tcpWmemDefault: number;
+  tcpRmemDefault: number;
+  wmemDefault: number;
+  rmemDefault: number;
+  /** net.ipv4.tcp_keepalive_time / _intvl / _probes, net.ipv4.tcp_syn_retries, net.ipv6.bindv6only. */
+  keepaliveTime: number;
+  keepaliveIntvl: number;
+  keepaliveProbes: number;
+  synRetries: number;
+  bindv6only: number;
 }
 
 export const LINUX_DEFAULT_LIMITS: SockoptLimits = {
   wmemMax: 212992, rmemMax: 212992, hz: 250, defaultTtl: 64, defaultHopLimit: 64, finTimeout: 60,
+  tcpWmemDefault: 16384, tcpRmemDefault: 131072, wmemDefault: 212992, rmemDefault: 212992,
+  keepaliveTime: 7200, keepaliveIntvl: 75, keepaliveProbes: 9, synRetries: 6, bindv6only: 0,
 };
+
+/**
+ * What a getsockopt of an int option reports on a fresh, unconnected socket: the kernel's
+ * initial values (sock_init_data, tcp_init_sock, inet_create, inet6_create) given the sysctls
+ * in `lim`. SO_TYPE/SO_DOMAIN/SO_PROTOCOL depend on the socket and are not covered; IP_MTU and
+ * IPV6_MTU are ENOTCONN until connected. Checked against the conformance table's defaults.
+ */
+export function defaultInt(name: string, stream: boolean, lim: SockoptLimits): number | undefined {
+  switch (name) {
+    case 'SO_SNDBUF': return stream ? lim.tcpWmemDefault : lim.wmemDefault;
+    case 'SO_RCVBUF': return stream ? lim.tcpRmemDefault : lim.rmemDefault;
+    case 'SO_RCVLOWAT': case 'SO_SNDLOWAT': return 1;
+    case 'TCP_KEEPIDLE': return lim.keepaliveTime;
+    case 'TCP_KEEPINTVL': return lim.keepaliveIntvl;
+    case 'TCP_KEEPCNT': return lim.keepaliveProbes;
+    case 'TCP_SYNCNT': return lim.synRetries;
+    // TCP_MSS_DEFAULT (RFC 1122 §4.2.2.6: 536 when the peer sends no MSS option).
+    case 'TCP_MAXSEG': return 536;
+    case 'TCP_QUICKACK': return 1;
+    case 'TCP_LINGER2': return lim.finTimeout;
+    case 'IP_TTL': return lim.defaultTtl;
+    case 'IPV6_UNICAST_HOPS': return lim.defaultHopLimit;
+    // IP_PMTUDISC_WANT while net.ipv4.ip_no_pmtu_disc is 0 (RFC 1191).
+    case 'IP_MTU_DISCOVER': case 'IPV6_MTU_DISCOVER': return 1;
+    case 'IP_MULTICAST_TTL': case 'IP_MULTICAST_LOOP': return 1;
+    case 'IPV6_V6ONLY': return lim.bindv6only;
+    case 'IP_MTU': case 'IPV6_MTU': case 'SO_TYPE': case 'SO_DOMAIN': case 'SO_PROTOCOL': return undefined;
+    default: return BY_NAME.has(name) ? 0 : undefined;
+  }
+}
 
 /**
  * SOCK_MIN_SNDBUF / SOCK_MIN_RCVBUF (include/net/sock.h): twice / once TCP_SKB_MIN_TRUESIZE,

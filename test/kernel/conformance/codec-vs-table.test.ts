@@ -3,11 +3,22 @@
 // expectations on the kernel). So the rules the socket layer will use are the kernel's rules.
 
 import test from 'ava';
-import { LINUX_DEFAULT_LIMITS, SOCK_MIN_RCVBUF, SOCK_MIN_SNDBUF, readSetInt, sockoptByName } from '../../../src/kernel/sockopt-codec.js';
+import { LINUX_DEFAULT_LIMITS, SOCK_MIN_RCVBUF, SOCK_MIN_SNDBUF, defaultInt, readSetInt, sockoptByName } from '../../../src/kernel/sockopt-codec.js';
+import { PINNED_SYSCTLS } from './namespace.js';
 import type { OptLevelName, SetContext } from '../../../src/kernel/sockopt-codec.js';
 import { INT_OPTS } from './cases.js';
 
 const LEVEL: Record<string, OptLevelName> = { SOL_SOCKET: 'SOL_SOCKET', SOL_TCP: 'SOL_TCP', SOL_IP: 'SOL_IP', SOL_IPV6: 'SOL_IPV6' };
+
+/** The limits of the conformance namespace (namespace.ts pins these sysctls). */
+const PINNED = {
+  ...LINUX_DEFAULT_LIMITS,
+  synRetries: Number(PINNED_SYSCTLS['net.ipv4.tcp_syn_retries']),
+  tcpWmemDefault: Number(PINNED_SYSCTLS['net.ipv4.tcp_wmem'].split(' ')[1]),
+  tcpRmemDefault: Number(PINNED_SYSCTLS['net.ipv4.tcp_rmem'].split(' ')[1]),
+  keepaliveTime: Number(PINNED_SYSCTLS['net.ipv4.tcp_keepalive_time']),
+  finTimeout: Number(PINNED_SYSCTLS['net.ipv4.tcp_fin_timeout']),
+};
 
 for (const o of INT_OPTS) {
   const kind = `${o.domain ?? 'AF_INET'} ${o.type ?? 'SOCK_STREAM'}`;
@@ -18,6 +29,7 @@ for (const o of INT_OPTS) {
       return;
     }
     t.is(spec.level, LEVEL[o.level]);
+    t.is(defaultInt(o.name, (o.type ?? 'SOCK_STREAM') === 'SOCK_STREAM', PINNED), o.dflt as number, 'default');
     const ctx: SetContext = { stream: (o.type ?? 'SOCK_STREAM') === 'SOCK_STREAM', bound: false, current: typeof o.dflt === 'number' ? o.dflt : 0 };
     for (const [v, got] of o.trips) {
       // TCP_MAXSEG 0 clears the user MSS: a closed socket then reports TCP_MSS_DEFAULT (the table's 536).
