@@ -260,6 +260,9 @@ class Scanner {
 
 const NUM = /(?:0x[0-9a-fA-F]+|\d+\.?\d*|\.\d+)/;
 
+/** Seconds: "1", "1.5", ".5", "1." but never the "0." of "0...1" (an ellipsis follows). */
+const TIME_NUM = /(?:\d+\.\d+|\d+\.(?!\.)|\d+|\.\d+)/;
+
 function secsToUsecs(text: string): number {
   return Math.round(parseFloat(text) * 1_000_000);
 }
@@ -268,7 +271,7 @@ function parseTime(sc: Scanner): TimeSpec {
   if (sc.take(/\*/)) return { kind: 'any', usecs: 0 };
   const one = (): { kind: 'abs' | 'rel'; usecs: number } => {
     const rel = !!sc.take(/\+/);
-    const m = sc.take(new RegExp(`(?:\\d+\\.?\\d*|\\.\\d+)`));
+    const m = sc.take(TIME_NUM);
     if (!m) sc.fail('expected a time (0.100, +0.1 or *)');
     return { kind: rel ? 'rel' : 'abs', usecs: secsToUsecs(m[0]) };
   };
@@ -448,7 +451,7 @@ export function parseScript(src: string, file = '<script>'): Script {
     let blockEnd: SyscallSpec['blockEnd'] = null;
     if (sc.take(/\.\.\./)) {
       const rel = !!sc.take(/\+/);
-      const m = sc.expect(/(?:\d+\.?\d*|\.\d+)/, 'the end time of a blocking call');
+      const m = sc.expect(TIME_NUM, 'the end time of a blocking call');
       blockEnd = { kind: rel ? 'rel' : 'abs', usecs: secsToUsecs(m[0]) };
     }
     if (sc.take(/`/)) {
