@@ -3,8 +3,12 @@
 // NETWORK RULE: every address used here lives in these namespaces.
 
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createNetns, createVethPair, deleteNetns, disableIpv6, ip, linkInfo, listMoatResources, setLinkUp } from '../../src/net-plumbing/netns.js';
+
+// Absolute: under `npx ava`, node_modules/.bin comes first in PATH and has an unrelated `nft` (@vercel/nft).
+const NFT = ['/usr/sbin/nft', '/sbin/nft', '/usr/bin/nft'].find((p) => existsSync(p)) ?? 'nft';
 
 export const MOAT_BIN = fileURLToPath(new URL('../../../bin/moat.js', import.meta.url));
 export const REPO = fileURLToPath(new URL('../../../', import.meta.url));
@@ -138,9 +142,9 @@ export async function routedTopology(tag: string, lossPercent: number, net = 94)
     const setup = [
       'sysctl -qw net.ipv4.ip_forward=1',
       `ethtool -K ${fwdB} tx off >/dev/null`,
-      'nft add table inet moatloss',
-      "nft 'add chain inet moatloss forward { type filter hook forward priority 0 ; policy accept ; }'",
-      lossPercent > 0 ? `nft add rule inet moatloss forward numgen random mod 100 '<' ${lossPercent} counter drop` : 'true',
+      `${NFT} add table inet moatloss`,
+      `${NFT} 'add chain inet moatloss forward { type filter hook forward priority 0 ; policy accept ; }'`,
+      lossPercent > 0 ? `${NFT} add rule inet moatloss forward numgen random mod 100 '<' ${lossPercent} counter drop` : 'true',
     ].join(' && ');
     const r = await nsSh(fwdNs, setup);
     if (r.code !== 0) throw new Error(`router set-up failed: ${r.stderr}`);
@@ -169,7 +173,7 @@ export async function routedTopology(tag: string, lossPercent: number, net = 94)
 
 /** Packets the router's loss rule dropped so far. */
 export async function routerDrops(topo: Topology): Promise<number> {
-  const r = await nsSh(topo.fwdNs!, 'nft list chain inet moatloss forward');
+  const r = await nsSh(topo.fwdNs!, `${NFT} list chain inet moatloss forward`);
   const m = /counter packets (\d+)/.exec(r.stdout);
   return m ? Number(m[1]) : 0;
 }
