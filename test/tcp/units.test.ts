@@ -226,3 +226,25 @@ test('scoreboard counters match the definitions under random operations', (t) =>
   }
   t.pass();
 });
+
+test('HyStart++ in CUBIC: an RTT rise within slow start enters CSS, five rounds later congestion avoidance (RFC 9406)', (t) => {
+  const c = new Cubic(MSS);
+  const round = (rtt: number) => {
+    c.onRoundStart(0);
+    for (let i = 0; i < 10; i++) c.onRttSample(rtt, 0);
+  };
+  round(20);
+  round(20);
+  t.false(c.hystart.inCss);
+  round(23); // 3 ms more than the last round: below the 4 ms threshold
+  t.false(c.hystart.inCss);
+  round(27); // 23 + max(4, 23/8) = 27 <= 27: the queue is building
+  t.true(c.hystart.inCss);
+  const before = c.cwnd;
+  c.onAck(MSS, 0, 20, 100 * MSS);
+  t.is(c.cwnd - before, MSS / 4, 'CSS grows at a quarter of slow start');
+  for (let i = 0; i < 4; i++) round(27);
+  t.is(c.ssthresh, Infinity);
+  round(27);
+  t.is(c.ssthresh, c.cwnd, 'CSS_ROUNDS done: ssthresh = cwnd');
+});

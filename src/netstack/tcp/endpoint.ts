@@ -82,6 +82,8 @@ export class TcpEndpoint {
   rtt: RttEstimator;
   recovery = RECOVERY_NONE;
   recoverSeq = 0;
+  /** SND.NXT when the current round began (HyStart++ rounds, RFC 9406 §4.2). */
+  roundEnd = 0;
   /** Proportional Rate Reduction state (RFC 6937 §3): RecoverFS, prr_delivered, prr_out, and the bytes the latest ACK allows. */
   prrRecoverFs = 0;
   prrDelivered = 0;
@@ -584,6 +586,7 @@ export class TcpEndpoint {
   /** Connection established (either side): tell the user, start keepalive. */
   established(): void {
     this.state = TcpState.ESTABLISHED;
+    this.roundEnd = this.sndNxt;
     this.lastRecvTime = this.stack.now();
     this.armKeepalive();
     if (!this.parent) this.notify(EV_CONNECTED | EV_WRITABLE);

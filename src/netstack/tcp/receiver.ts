@@ -234,13 +234,22 @@ function processAck(ep: TcpEndpoint, seg: Segment, now: number): void {
   if (seqGt(ack, ep.sndUna)) {
     sb.ack(ack, ackRes);
     // RTT: RFC 7323 §4.1 from TSecr, else Karn's rule via the scoreboard (RFC 6298 §3).
+    let sample = -1;
     if (ep.tsOk && seg.hasTs && seg.tsEcr !== 0) {
       const r = (tsNow(ep) - seg.tsEcr) >>> 0;
-      if (r < 0x7fffffff) ep.rtt.sample(r);
+      if (r < 0x7fffffff) sample = r;
     } else if (ackRes.rttXmit >= 0 && !ackRes.ackedRetransmitted) {
       // Karn (RFC 6298 §3) for the whole ACK, as Linux: an ACK that also covers a
       // retransmission (a filled hole) says nothing about the path's RTT.
-      ep.rtt.sample(now - ackRes.rttXmit);
+      sample = now - ackRes.rttXmit;
+    }
+    if (sample >= 0) {
+      ep.rtt.sample(sample);
+      ep.cc.onRttSample?.(sample, now);
+    }
+    if (seqGe(ack, ep.roundEnd)) {
+      ep.roundEnd = ep.sndNxt;
+      ep.cc.onRoundStart?.(now);
     }
     let dataAcked = ackRes.acked;
     if (ackRes.ctlAcked & FIN) dataAcked--;
@@ -268,11 +277,11 @@ function processAck(ep: TcpEndpoint, seg: Segment, now: number): void {
         if (!ep.sackOk) sb.markHeadLost();
         ep.dupAcks = 0;
       } else {
-        ep.cc.onAck(ackRes.acked, now, ep.rtt.srtt, flight); // slow start after an RTO
+        if (cwndLimited(ep, flight)) ep.cc.onAck(ackRes.acked, now, ep.rtt.srtt, flight); // slow start after an RTO
       }
     } else {
       ep.dupAcks = 0;
-      ep.cc.onAck(ackRes.acked, now, ep.rtt.srtt, flight);
+      if (cwndLimited(ep, flight)) ep.cc.onAck(ackRes.acked, now, ep.rtt.srtt, flight);
     }
     if (ackRes.ctlAcked & FIN || (ep.finSent && seqGe(ack, ep.sndNxt))) finAcked(ep);
     if (ep.state === TcpState.CLOSED) return;
@@ -314,6 +323,17 @@ function processAck(ep: TcpEndpoint, seg: Segment, now: number): void {
     if (!ep.sackOk && ep.sndUna === unaBefore && ep.dupAcks > 0) delivered = ep.mss;
     prrUpdate(ep, Math.max(0, delivered));
   }
+}
+
+/**
+ * RFC 7661 §4 / Linux tcp_is_cwnd_limited: the window grows only while it is what limits the
+ * sender (in slow start, while the flight is at least half of it), not when the application
+ * or the receiver's window holds the flight down.
+ */
+function cwndLimited(ep: TcpEndpoint, flight: number): boolean {
+  const cwnd = ep.cc.cwnd;
+  if (cwnd < ep.cc.ssthresh) return 2 * flight >= cwnd;
+  return flight + 3 * ep.mss >= cwnd;
 }
 
 function finAcked(ep: TcpEndpoint): void {

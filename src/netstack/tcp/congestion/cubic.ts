@@ -3,6 +3,7 @@
 // Windows are kept in bytes; the cubic function is evaluated in segments as in the RFC.
 
 import { initialWindow, type CongestionControl } from './interface.js';
+import { CSS_GROWTH_DIVISOR, HyStartPP } from './hystart.js';
 
 const C = 0.4; // RFC 9438 §5 (C_cubic)
 const BETA = 0.7; // RFC 9438 §4.6 (beta_cubic)
@@ -21,6 +22,8 @@ export class Cubic implements CongestionControl {
   /** W_est in segments, the Reno-friendly estimate (§4.3). */
   private wEst = 0;
   private cwndEpoch = 0;
+  /** Slow-start exit by RTT growth (RFC 9406), as Linux's CUBIC uses HyStart. */
+  readonly hystart = new HyStartPP();
 
   constructor(mss: number) {
     this.mss = mss;
@@ -31,9 +34,23 @@ export class Cubic implements CongestionControl {
     this.mss = mss;
   }
 
+  onRoundStart(_now: number): void {
+    if (this.cwnd >= this.ssthresh) return;
+    this.hystart.roundStart();
+    if (this.hystart.exitToCa) {
+      this.ssthresh = this.cwnd; // RFC 9406 §4.3: CSS done, congestion avoidance from here
+      this.hystart.reset();
+    }
+  }
+
+  onRttSample(rttMs: number, _now: number): void {
+    if (this.cwnd < this.ssthresh) this.hystart.rttSample(rttMs);
+  }
+
   onAck(acked: number, now: number, rttMs: number, _flight: number): void {
     if (this.cwnd < this.ssthresh) {
-      this.cwnd += Math.min(acked, 2 * this.mss);
+      const inc = Math.min(acked, 2 * this.mss);
+      this.cwnd += this.hystart.inCss ? inc / CSS_GROWTH_DIVISOR : inc;
       return;
     }
     const seg = this.cwnd / this.mss;
@@ -72,6 +89,7 @@ export class Cubic implements CongestionControl {
     this.wMax = seg < this.wMax ? (seg * (1 + BETA)) / 2 : seg;
     this.ssthresh = Math.max(this.cwnd * BETA, 2 * this.mss); // §4.6
     this.epochStart = -1;
+    this.hystart.reset();
   }
 
   onCongestionEvent(_now: number, _flight: number): void {

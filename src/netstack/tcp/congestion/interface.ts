@@ -21,6 +21,10 @@ export interface CongestionControl {
   onRto(now: number, flight: number): void;
   /** The connection was idle longer than an RTO (RFC 5681 §4.1: restart window). */
   onIdleRestart(now: number): void;
+  /** A new round (one window of data) began: an ACK passed the SND.NXT of the last round start. */
+  onRoundStart?(now: number): void;
+  /** One RTT measurement in ms (every sample, not the smoothed value). */
+  onRttSample?(rttMs: number, now: number): void;
 }
 
 export type CongestionAlgorithm = 'cubic' | 'newreno';
