@@ -46,3 +46,6 @@ export async function listening<T extends { once(ev: string, f: (...a: unknown[]
 }
 
 export const tick = () => new Promise<void>((r) => setImmediate(r));
+
+/** 'close' (events.once would reject on an 'error' emitted first). */
+export const closeOf = (e: NodeJS.EventEmitter) => new Promise<void>((r) => e.once('close', () => r()));

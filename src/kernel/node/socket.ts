@@ -79,12 +79,18 @@ export class Socket extends Duplex {
     accepted?: TcpEndpoint,
   ) {
     super({
-      allowHalfOpen: opts.allowHalfOpen ?? false,
+      // Half-open handling is done here, as net.Socket does, so that the writable side is
+      // already ended when user 'end' listeners run (Duplex would end it a tick later).
+      allowHalfOpen: true,
       readableHighWaterMark: opts.readableHighWaterMark ?? opts.highWaterMark,
       writableHighWaterMark: opts.writableHighWaterMark ?? opts.highWaterMark,
       emitClose: true,
       autoDestroy: true,
       decodeStrings: true,
+    });
+    this.allowHalfOpen = opts.allowHalfOpen ?? false;
+    this.prependListener('end', () => {
+      if (!this.allowHalfOpen && this.writable && !this.writableEnded) this.end();
     });
     this.refs = new RefHandle(host);
     this.wantNoDelay = opts.noDelay ?? false;
