@@ -30,6 +30,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 const MODULES: BenchModule[] = [
   { title: 'wire: decode + checksum verify', file: 'wire.js', fn: 'benchWire', args: () => [join(root, 'pcap-fixtures')] },
   { title: 'tcp: in-process stacks', file: 'tcp.js', fn: 'benchTcp' },
+  { title: 'filter: rule engine', file: 'filter.js', fn: 'benchFilter' },
 ];
 
 function fmt(v: number): string {

@@ -83,3 +83,5 @@ import { Stack, type StackOptions } from './stack.js';
 export function createStack(opts: StackOptions): Stack {
   return new Stack(opts);
 }
+export * from './filter/index.js';
+export * from './dns/index.js';

@@ -393,6 +393,9 @@ export function compilePolicy(p: Policy, opts: CompileOptions = {}): CompiledPol
   const input: RuleSpec[] = [
     { ctstate: { mask: CtState.ESTABLISHED | CtState.RELATED, neg: false }, target: ACCEPT, comment: 'replies' },
     ...linkControl(),
+    // Everything on lo is local to local: the guest's own connections between its sockets, and
+    // its DNS queries that a nat REDIRECT sent to the forwarder (source: the guest's address).
+    { inIface: { name: 'lo', neg: false }, target: ACCEPT, comment: 'loopback' },
     { src: { cidr: IpCidr.parse('127.0.0.0/8'), neg: false }, target: ACCEPT, comment: 'loopback' },
     { src: { cidr: IpCidr.parse('::1/128'), neg: false }, target: ACCEPT, comment: 'loopback' },
   ];
