@@ -135,6 +135,8 @@ export class Resolver {
       e.errno = UV_EAI_NONAME;
       return e;
     };
+    // getaddrinfo with nothing to ask: the name is not found.
+    if (this.servers.length === 0) return reply(notFound(), []);
     const families: (4 | 6)[] = fam === 4 ? [4] : fam === 6 ? [6] : o.order === 'ipv6first' ? [6, 4] : [4, 6];
     let pending = families.length;
     const results = new Map<4 | 6, LookupAddress[]>();
