@@ -4,7 +4,6 @@
 // sender.ts (output, retransmission, persist, keepalive); the TCB fields live here.
 
 import type { NetError, NetResult } from '../errors.js';
-import { isNetError } from '../errors.js';
 import type { Timer } from '../timers.js';
 import type { IpAddr } from '../wire/ip-address.js';
 import { seqDiff } from '../wire/seq.js';
@@ -21,7 +20,7 @@ import { RttEstimator } from './rtt.js';
 import { Scoreboard } from './scoreboard.js';
 import { TcpState, stateAfterSendFin, stateName, type TcpStateName } from './state.js';
 import { startConnect } from './handshake.js';
-import { output, sendRst, sendAck, onRtoTimer, onKeepaliveTimer, onDelackTimer, maybeWindowUpdate } from './sender.js';
+import { output, sendRst, onRtoTimer, onKeepaliveTimer, onDelackTimer, maybeWindowUpdate } from './sender.js';
 import type { Listener } from './listener.js';
 
 export const RECOVERY_NONE = 0;
@@ -105,7 +104,6 @@ export class TcpEndpoint {
   lastSendTime = 0;
   /** Cork started at (ms), or -1. */
   corkSince = -1;
-  /** Timing for RTT sampling without timestamps (Karn). */
 
   // --- receive sequence space ---
   irs = 0;
@@ -337,7 +335,6 @@ export class TcpEndpoint {
   close(): void {
     if (this.userClosed) return;
     this.userClosed = true;
-    this.handlerAfterClose();
     switch (this.state) {
       case TcpState.CLOSED:
         this.stack.release(this);
@@ -492,10 +489,6 @@ export class TcpEndpoint {
     return this.error!;
   }
 
-  private handlerAfterClose(): void {
-    // Events after close() are of no use to the user but 'closed' is still reported.
-  }
-
   queueFin(): void {
     if (this.finQueued) return;
     const next = stateAfterSendFin(this.state);
@@ -604,11 +597,4 @@ export class TcpEndpoint {
   acceptableEvent(): void {
     this.notify(EV_ACCEPTABLE);
   }
-
-  /** Sends an ACK now (for fixtures and window updates). */
-  ackNowForTest(): void {
-    sendAck(this);
-  }
 }
-
-export { isNetError };
