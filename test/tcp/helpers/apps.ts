@@ -20,7 +20,7 @@ export interface Pair {
 /** Listens on b:port, connects from a, runs until both ends are established. */
 export function connectPair(net: TestNet, a: Host, b: Host, port = 80, setup?: (c: TcpEndpoint, l: TcpEndpoint) => void): Pair {
   const listener = b.tcp.endpoint();
-  const r1 = listener.bind(IpAddr.ANY4, port);
+  const r1 = listener.bind(b.addr.family === 4 ? IpAddr.ANY4 : IpAddr.ANY6, port);
   if (r1) throw new Error(`bind: ${r1}`);
   const client = a.tcp.endpoint();
   setup?.(client, listener);
