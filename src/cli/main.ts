@@ -5,6 +5,7 @@ import { registerDecode } from './decode/command.js';
 import { registerCleanup } from './cleanup.js';
 import { registerHost } from './host/command.js';
 import { registerScript } from './script.js';
+import { registerPolicy } from './policy.js';
 
 export async function main(argv: string[]): Promise<number> {
   const program = new Command();
@@ -18,6 +19,7 @@ export async function main(argv: string[]): Promise<number> {
   registerCleanup(program);
   registerHost(program);
   registerScript(program);
+  registerPolicy(program);
   try {
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
