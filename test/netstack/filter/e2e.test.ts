@@ -411,3 +411,22 @@ test('fragments are reassembled before PREROUTING (nf_defrag): a fragmented UDP 
   t.is(d.dst.key, '10.0.0.2');
   t.is(b.s.stats.get('udp.dropped.bad-checksum'), 0);
 });
+
+test('REJECT of packets from a NIC: the reply goes back out with sendRawIp (INPUT on a host, FORWARD on a router)', (t) => {
+  const { clock, a, b } = lan();
+  install(b, clock, '*filter\n-A INPUT -p tcp --dport 22 -j REJECT --reject-with tcp-reset\n-A INPUT -p tcp --dport 23 -j REJECT --reject-with icmp-admin-prohibited\nCOMMIT\n');
+  listen(b, 22);
+  listen(b, 23);
+  t.is(dial(clock, a, '10.0.0.2', 22).error, 'ECONNREFUSED');
+  t.truthy(dial(clock, a, '10.0.0.2', 23).error, 'the ICMP error ends the handshake at once');
+  t.is((b.s.filter as ReturnType<typeof createFilterHooks>).stats.rejectsSent, 2);
+
+  const net = routedNet('*filter\n-A FORWARD -p tcp --dport 25 -j REJECT --reject-with tcp-reset\n-A FORWARD -p tcp --dport 26 -j REJECT --reject-with icmp-host-unreachable\nCOMMIT\n');
+  listen(net.b, 25);
+  listen(net.b, 26);
+  // The WAN peer needs a way back for the accepted flows; rejected ones never reach it.
+  const c = dial(net.clock, net.a, '10.0.2.1', 25);
+  t.is(c.error, 'ECONNREFUSED');
+  t.is(dial(net.clock, net.a, '10.0.2.1', 26).error, 'EHOSTUNREACH');
+  t.is(ipv4Of(net.cap).length, 0, 'nothing crossed to the WAN');
+});
