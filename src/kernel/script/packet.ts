@@ -290,8 +290,9 @@ export function liveText(p: LivePacket, map: SeqMap): string {
 }
 
 export function specText(p: PacketSpec): string {
-  if (p.proto === 'udp') return `udp (${p.len})`;
-  let t = `${p.flags} ${p.seq}:${p.end}(${p.len})`;
+  const port = p.remotePort !== null ? `remote_port ${p.remotePort} ` : '';
+  if (p.proto === 'udp') return `${port}udp (${p.len})`;
+  let t = `${port}${p.flags} ${p.seq}:${p.end}(${p.len})`;
   if (p.ack !== null) t += ` ack ${p.ack}`;
   if (p.win !== null) t += ` win ${p.win}`;
   if (p.urg !== null) t += ` urg ${p.urg}`;

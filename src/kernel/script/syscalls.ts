@@ -59,6 +59,12 @@ interface Sock {
   /** A pending error for SO_ERROR (set by the endpoint's onError). */
   soError: NetError | null;
   connecting: boolean;
+  /**
+   * The endpoint's sticky error once reported: Linux reports sk_err once (sock_error() clears
+   * it), after which reads see end of stream and writes EPIPE. TcpEndpoint keeps the error, so
+   * the socket layer (here: this adapter) remembers what it already reported.
+   */
+  reported: NetError | null;
 }
 
 export interface AdapterEnv {
@@ -180,11 +186,11 @@ export class SyscallAdapter {
     }
     const fd = this.newFd();
     if (base === 1) {
-      const s: Sock = { fd, kind: 'tcp', nonblock, tcp: this.env.tcp.endpoint(), soError: null, connecting: false };
+      const s: Sock = { fd, kind: 'tcp', nonblock, tcp: this.env.tcp.endpoint(), soError: null, connecting: false, reported: null };
       this.watch(s, s.tcp!);
       this.socks.set(fd, s);
     } else if (base === 2) {
-      this.socks.set(fd, { fd, kind: 'udp', nonblock, udp: this.env.stack.udp.endpoint(this.env.family), soError: null, connecting: false });
+      this.socks.set(fd, { fd, kind: 'udp', nonblock, udp: this.env.stack.udp.endpoint(this.env.family), soError: null, connecting: false, reported: null });
     } else throw new UnsupportedError(`socket type ${type} (only SOCK_STREAM and SOCK_DGRAM)`);
     return ok(fd);
   }
@@ -316,8 +322,10 @@ export class SyscallAdapter {
     let actual: number;
     switch (key) {
       case 'SOL_SOCKET/SO_ERROR': {
-        const e = s.kind === 'tcp' ? s.soError ?? (s.tcp!.error as NetError | null) : s.udp!.takeError();
+        let e = s.kind === 'tcp' ? s.soError ?? (s.tcp!.error as NetError | null) : s.udp!.takeError();
+        if (s.kind === 'tcp' && e && e === s.reported) e = null;
         actual = e ? ERRNO[e] : 0;
+        if (e && s.kind === 'tcp') s.reported = e;
         s.soError = null;
         break;
       }
@@ -417,7 +425,7 @@ export class SyscallAdapter {
             if (r === 'EAGAIN' && !nonblock()) return null;
             if (isNetError(r)) return fail(r);
             const fd = this.newFd();
-            const c: Sock = { fd, kind: 'tcp', nonblock: false, tcp: r, soError: null, connecting: false };
+            const c: Sock = { fd, kind: 'tcp', nonblock: false, tcp: r, soError: null, connecting: false, reported: null };
             this.watch(c, r);
             this.socks.set(fd, c);
             return ok(fd);
@@ -462,7 +470,13 @@ export class SyscallAdapter {
             const r = s.tcp!.read(max);
             if (r === 'EAGAIN' && !nonblock()) return null;
             if (r === null) return ok(0);
-            if (isNetError(r)) return fail(r);
+            if (isNetError(r)) {
+              if (r === s.tcp!.error) {
+                if (s.reported === r) return ok(0);
+                s.reported = r;
+              }
+              return fail(r);
+            }
             return ok(r.length);
           },
         };
@@ -481,7 +495,17 @@ export class SyscallAdapter {
             }
             for (;;) {
               const r = s.tcp!.write(data.subarray(done));
-              if (isNetError(r)) return done > 0 ? ok(done) : fail(r);
+              if (isNetError(r)) {
+                if (done > 0) return ok(done);
+                // tcp_sendmsg: writing to a socket that is not connected (or is listening) is
+                // EPIPE on Linux; the endpoint names that state ENOTCONN.
+                if (r === 'ENOTCONN') return fail('EPIPE');
+                if (r === s.tcp!.error) {
+                  if (s.reported === r) return fail('EPIPE');
+                  s.reported = r;
+                }
+                return fail(r);
+              }
               done += r;
               if (done === len) return ok(done);
               if (r === 0 || nonblock()) {
