@@ -259,3 +259,26 @@ test('RACK marks a lost retransmission lost again without an RTO', (t) => {
   t.is(seen, 2);
   t.is(a.tcp.stats.rtos, 0);
 });
+
+test('D-SACK undo: on a path that reorders but never loses, spurious retransmissions are undone (RFC 3708)', (t) => {
+  const run = (dsackUndo: boolean) => {
+    const net = new TestNet(2);
+    const a = net.addHost('10.0.0.1', { dsackUndo });
+    const b = net.addHost('10.0.0.2', { dsackUndo });
+    net.setBoth(a, b, { delayMs: 5, reorder: 0.02, reorderDelayMs: 12, rateBytesPerMs: 12_500, queueBytes: 500_000 });
+    const { client, server } = connectPair(net, a, b);
+    const data = pattern(5_000_000, 1);
+    const sink = new Sink(server);
+    new Writer(client, data);
+    t.true(net.runUntil(() => sink.eof, 600_000));
+    t.is(sink.digest(), sha256(data));
+    t.is(net.dropped, 0);
+    return { time: net.clock.now(), undos: a.tcp.stats.spuriousUndos, retrans: client.tcpInfo().totalRetrans, dsacks: client.tcpInfo().dsacks };
+  };
+  const on = run(true);
+  const off = run(false);
+  t.log(`undo on: ${on.time.toFixed(0)} ms, ${on.retrans} retransmissions, ${on.undos} undos; off: ${off.time.toFixed(0)} ms, ${off.retrans} retransmissions`);
+  t.true(on.undos > 0);
+  t.is(on.dsacks, on.retrans, 'every retransmission was spurious and reported by D-SACK');
+  t.true(on.time < off.time);
+});

@@ -81,6 +81,17 @@ export class TcpEndpoint {
   rtt: RttEstimator;
   recovery = RECOVERY_NONE;
   recoverSeq = 0;
+  /**
+   * Undo of a congestion response found spurious by D-SACKs (RFC 3708 §3, Linux
+   * tcp_try_undo_dsack): the window before the response, and retransmissions not yet D-SACKed.
+   */
+  undoPending = false;
+  undone = false;
+  undoCwnd = 0;
+  undoSsthresh = 0;
+  undoRetrans = 0;
+  /** SND.UNA when the episode began: D-SACKs for older data are not about it. */
+  undoMarker = 0;
   /** SND.NXT when the current round began (HyStart++ rounds, RFC 9406 §4.2). */
   roundEnd = 0;
   /** Proportional Rate Reduction state (RFC 6937 §3): RecoverFS, prr_delivered, prr_out, and the bytes the latest ACK allows. */

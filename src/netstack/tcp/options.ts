@@ -21,6 +21,8 @@ export interface TcpStackConfig {
   sack: boolean;
   /** Proportional Rate Reduction in fast recovery (RFC 6937), as Linux. */
   prr: boolean;
+  /** Undo a congestion response when D-SACKs show every retransmission was spurious (RFC 3708). */
+  dsackUndo: boolean;
   timestamps: boolean;
   windowScaling: boolean;
   /** SYN cookies when the SYN queue overflows (tcp_syncookies=1). */
@@ -62,6 +64,7 @@ export const DEFAULT_STACK_CONFIG: TcpStackConfig = {
   quickAckSegments: 16,
   sack: true,
   prr: true,
+  dsackUndo: true,
   timestamps: true,
   windowScaling: true,
   synCookies: true,

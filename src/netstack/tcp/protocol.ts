@@ -39,6 +39,7 @@ export function newTcpStats() {
     tailLossProbes: 0,
     gsoSends: 0,
     tlpRecoveries: 0,
+    spuriousUndos: 0,
     timeouts: 0,
     keepaliveTimeouts: 0,
     zeroWindowProbes: 0,

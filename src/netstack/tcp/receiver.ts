@@ -8,7 +8,7 @@ import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt } from '../wire/seq.js';
 import { ACK, FIN, RST, SYN, segLen, type Segment } from './segment.js';
 import { TcpState, canReceiveData, stateAfterFinAcked, stateAfterRecvFin } from './state.js';
 import { RECOVERY_FAST, RECOVERY_LOSS, RECOVERY_NONE, type TcpEndpoint } from './endpoint.js';
-import { enterRecovery, output, prrUpdate, restartRto, scheduleAck, sendAck, sendRst, tsNow, sendChallengeAck, tlpEpisodeDone, rackDetect, rackOnDsack } from './sender.js';
+import { dsackUndo, enterRecovery, output, prrUpdate, restartRto, scheduleAck, sendAck, sendRst, tsNow, sendChallengeAck, tlpEpisodeDone, rackDetect, rackOnDsack } from './sender.js';
 import { synSentInput, sendSynSegment } from './handshake.js';
 import type { AckResult } from './scoreboard.js';
 
@@ -268,7 +268,8 @@ function processAck(ep: TcpEndpoint, seg: Segment, now: number): void {
     ep.lastProgress = now;
     if (ep.recovery !== RECOVERY_NONE) {
       if (seqGe(ack, ep.recoverSeq)) {
-        if (ep.recovery === RECOVERY_FAST) ep.cc.onRecoveryExit(now);
+        // After an undo the restored window stands (ssthresh may be the pre-loss one).
+        if (ep.recovery === RECOVERY_FAST && !ep.undone) ep.cc.onRecoveryExit(now);
         ep.recovery = RECOVERY_NONE;
         if (ep.reoWndPersist > 0 && --ep.reoWndPersist === 0) ep.reoWndMult = 1;
         ep.dupAcks = 0;
@@ -301,7 +302,10 @@ function processAck(ep: TcpEndpoint, seg: Segment, now: number): void {
     const dsacks = sb.dsacks;
     if (!sb.empty) sb.applySack(seg.sack, ep.sndUna, ep.sndNxt);
     else if (seqLe(seg.sack[1], ep.sndUna)) sb.dsacks++;
-    if (sb.dsacks > dsacks) rackOnDsack(ep);
+    if (sb.dsacks > dsacks) {
+      rackOnDsack(ep);
+      dsackUndo(ep, seg.sack[1]);
+    }
     // With SACK, losses are RACK's to find (RFC 8985 §6.2; as Linux). RFC 6675's DupThresh
     // rule stands in only while there is no RTT sample for RACK to work with.
     if (!ep.rtt.hasSample) sb.markLost(ep.mss);

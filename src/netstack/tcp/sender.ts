@@ -282,6 +282,7 @@ export function retransmit(ep: TcpEndpoint, s: SentSegment, now: number): void {
     transmit(ep, ACK | (withFin ? FIN : 0) | (dataLen > 0 ? PSH : 0), s.seq, payload, false);
   }
   ep.sb.markRetransmitted(s, now);
+  if (ep.undoPending) ep.undoRetrans++;
   const t = ep.rto();
   if (!t.scheduled) t.schedule(ep.rtt.rto);
 }
@@ -291,6 +292,7 @@ export function enterRecovery(ep: TcpEndpoint): void {
   const now = ep.stack.now();
   ep.recovery = RECOVERY_FAST;
   ep.recoverSeq = ep.sndNxt;
+  saveUndo(ep);
   ep.cc.onCongestionEvent(now, seqDiff(ep.sndNxt, ep.sndUna));
   // RFC 6937 §3: the reduction is spread over the recovery, paced by what gets delivered.
   ep.prrRecoverFs = Math.max(seqDiff(ep.sndNxt, ep.sndUna), 1);
@@ -381,7 +383,10 @@ export function onRtoTimer(ep: TcpEndpoint): void {
   ep.stack.stats.rtos++;
   const flight = seqDiff(ep.sndNxt, ep.sndUna);
   // RFC 5681 §3.1: ssthresh falls once per loss episode; repeated timeouts keep it.
-  if (ep.recovery !== RECOVERY_LOSS || ep.retransmits === 0) ep.cc.onRto(now, flight);
+  if (ep.recovery !== RECOVERY_LOSS || ep.retransmits === 0) {
+    if (ep.recovery === RECOVERY_NONE) saveUndo(ep);
+    ep.cc.onRto(now, flight);
+  }
   else ep.cc.cwnd = ep.mss;
   ep.retransmits++;
   ep.rtt.backOff();
@@ -583,6 +588,31 @@ export function rackReoWnd(ep: TcpEndpoint): number {
   if (!sb.reorderingSeen && (ep.recovery !== RECOVERY_NONE || sb.sackedCount >= 3)) return 0;
   if (ep.rtt.minRtt === Infinity) return 0;
   return Math.min((ep.rtt.minRtt / 4) * ep.reoWndMult, ep.rtt.srtt);
+}
+
+/** Remembers the window before a congestion response, for a D-SACK undo. */
+function saveUndo(ep: TcpEndpoint): void {
+  if (!ep.stack.config.dsackUndo || !ep.sackOk) return;
+  ep.undoPending = true;
+  ep.undone = false;
+  ep.undoCwnd = ep.cc.cwnd;
+  ep.undoSsthresh = ep.cc.ssthresh;
+  ep.undoRetrans = 0;
+  ep.undoMarker = ep.sndUna;
+}
+
+/**
+ * A D-SACK arrived (RFC 2883): one retransmission was unnecessary. When every retransmission of
+ * the episode proves so, the congestion response is undone (RFC 3708 §3; Linux).
+ */
+export function dsackUndo(ep: TcpEndpoint, dsackEnd: number): void {
+  if (!ep.undoPending || ep.undoRetrans <= 0 || !seqGt(dsackEnd, ep.undoMarker)) return;
+  if (--ep.undoRetrans > 0) return;
+  ep.undoPending = false;
+  ep.undone = true;
+  if (ep.undoCwnd > ep.cc.cwnd) ep.cc.cwnd = ep.undoCwnd;
+  if (ep.undoSsthresh > ep.cc.ssthresh) ep.cc.ssthresh = ep.undoSsthresh;
+  ep.stack.stats.spuriousUndos++;
 }
 
 /** RFC 8985 §6.2 step 4: a D-SACK in a new round widens the reordering window. */
