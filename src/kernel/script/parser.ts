@@ -298,6 +298,7 @@ function parsePacket(sc: Scanner, dir: '<' | '>'): PacketSpec {
   if (kw && !FLAGS.test(kw[0])) sc.fail(`"${kw[0]}" packets are not supported by moat's runner (tcp and udp are)`);
   const fl = sc.take(FLAGS);
   if (!fl) sc.fail('expected TCP flags (S, S., ., P., F., R, R. ...)');
+  sc.ws();
   const seqPos = sc.pos;
   const seq = sc.expect(/(\d+):(\d+)\((\d+)\)/, 'a sequence range start:end(len)');
   const start = Number(seq[1]);
@@ -307,14 +308,17 @@ function parsePacket(sc: Scanner, dir: '<' | '>'): PacketSpec {
   const p: TcpPacketSpec = { proto: 'tcp', flags: fl[0], seq: start >>> 0, end: end >>> 0, len, ack: null, win: null, urg: null, options: [], remotePort };
   for (;;) {
     if (sc.done()) break;
-    if (sc.take(/ack\b/)) p.ack = Number(sc.expect(/\d+/, 'an ack number')[0]) >>> 0;
+    if (sc.peek(/ack\b/)) {
+      if (!p.flags.includes('.')) sc.fail('"ack" needs the ACK flag "."');
+      sc.take(/ack\b/);
+      p.ack = Number(sc.expect(/\d+/, 'an ack number')[0]) >>> 0;
+    }
     else if (sc.take(/win\b/)) p.win = Number(sc.expect(/\d+/, 'a window')[0]);
     else if (sc.take(/urg\b/)) p.urg = Number(sc.expect(/\d+/, 'an urgent pointer')[0]);
     else if (sc.take(/<\s*\.\.\.\s*>/)) p.options = null;
     else if (sc.take(/</)) p.options = parseOptions(sc);
     else sc.fail(`unexpected ${sc.rest()} in packet`);
   }
-  if (p.ack !== null && !p.flags.includes('.')) sc.fail('"ack" needs the ACK flag "."');
   return p;
 }
 

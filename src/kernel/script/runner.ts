@@ -39,6 +39,8 @@ export const ADDRESSES = {
 export const DEFAULT_REMOTE_PORT = 48763;
 /** A `*` packet or a blocking call waits at most this long (virtual time). */
 const MAX_WAIT_USECS = 3_600_000_000;
+/** How far past a `>` line's window the runner looks for a late packet before calling it missing. */
+const LATE_LOOKAHEAD_USECS = 10_000_000;
 
 const GW_MAC = Uint8Array.of(0x02, 0x00, 0x00, 0xc0, 0x00, 0x02);
 const NIC_MAC = Uint8Array.of(0x02, 0x00, 0x00, 0xc0, 0xa8, 0x01);
@@ -263,9 +265,11 @@ export function runScript(script: Script, opts: RunOptions = {}): RunResult {
         }
         advanceTo(hi, true);
         const expected = specText(ev.pkt);
+        // Nothing in the window: wait on (bounded) so a late packet is reported with its time.
+        if (!link.out.length) advanceTo(Math.min(hi + LATE_LOOKAHEAD_USECS, prevUs + MAX_WAIT_USECS), true);
         const live = link.out.shift();
         if (!live) {
-          throw new Fail({ line: ev.line, col: ev.col, message: `expected outbound packet was not sent by ${fmtT(hi)}`, expected: `${fmtT(t)} > ${expected}`, actual: '(no packet)' });
+          throw new Fail({ line: ev.line, col: ev.col, message: `expected outbound packet was not sent by ${fmtT(hi)} (nor in the ${LATE_LOOKAHEAD_USECS / 1e6} s after)`, expected: `${fmtT(t)} > ${expected}`, actual: '(no packet)' });
         }
         const p = parseOutbound(live.ip);
         if (!p) throw new Fail({ line: ev.line, col: ev.col, message: 'the stack sent a packet that is not IP', expected, actual: '(not IP)' });
