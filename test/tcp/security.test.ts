@@ -206,3 +206,40 @@ test('no ACK war: empty out-of-window segments are answered at most every 500 ms
   net.inject(a, b.addr, craft(b.addr, a.addr, { srcPort: 80, dstPort: client.localPort, seq: (client.rcvNxt + 0x1000000) >>> 0, ack: client.sndNxt, flags: ACK }));
   t.is(net.trace!.filter((e) => e.event === 'sent').length, 2);
 });
+
+test('ICMP host unreachable during SYN_SENT is soft: the SYN is retried and the timeout reports EHOSTUNREACH', (t) => {
+  const net = new TestNet();
+  const a = net.addHost('10.0.0.1', { synRetries: 2 });
+  const b = net.addHost('10.0.0.2');
+  net.blackhole(a, b);
+  net.trace = [];
+  const c = a.tcp.endpoint();
+  let err = '';
+  c.on({ onError: (_e, code) => (err = code) });
+  c.connect(b.addr, 80);
+  const syn = net.trace[0].raw;
+  a.icmpError({
+    kind: 'host-unreachable', code: 'EHOSTUNREACH', from: IpAddr.parse('10.0.0.254'), icmpType: 3, icmpCode: 1,
+    src: a.addr, dst: b.addr, protocol: 6, quoted: syn.subarray(0, 8),
+  });
+  t.is(c.stateName, 'SYN_SENT');
+  t.true(net.runUntil(() => c.stateName === 'CLOSED', 60_000));
+  t.is(err, 'EHOSTUNREACH');
+  t.is(net.trace.filter((e) => e.flags === 0x02).length, 3);
+});
+
+test('ICMP administratively prohibited (a REJECT) during SYN_SENT fails the connect at once', (t) => {
+  const net = new TestNet();
+  const a = net.addHost('10.0.0.1');
+  const b = net.addHost('10.0.0.2');
+  net.blackhole(a, b);
+  net.trace = [];
+  const c = a.tcp.endpoint();
+  c.connect(b.addr, 80);
+  a.icmpError({
+    kind: 'admin-prohibited', code: 'EHOSTUNREACH', from: IpAddr.parse('10.0.0.254'), icmpType: 3, icmpCode: 13,
+    src: a.addr, dst: b.addr, protocol: 6, quoted: net.trace[0].raw.subarray(0, 8),
+  });
+  t.is(c.stateName, 'CLOSED');
+  t.is(c.read(), 'EHOSTUNREACH');
+});

@@ -70,6 +70,8 @@ export function newTcpStats() {
 }
 export type TcpStats = ReturnType<typeof newTcpStats>;
 
+const HARD_ERRORS = new Set<string>(['port-unreachable', 'protocol-unreachable', 'admin-prohibited']);
+
 /** RFC 5961 §7: challenge ACKs per second, stack-wide (Linux tcp_challenge_ack_limit). */
 const CHALLENGE_ACK_LIMIT = 1000;
 
@@ -184,9 +186,12 @@ export class TcpProtocol implements TransportProtocol {
         return;
       }
       if (ep.state === TcpState.SYN_SENT) {
-        // A failed handshake reports the error at once (Linux; RFC 1122 §4.2.3.9 makes port
-        // and protocol unreachable hard errors).
-        ep.fail(err.code);
+        // RFC 1122 §4.2.3.9: protocol and port unreachable are hard errors and end the
+        // attempt (ECONNREFUSED); so does administratively prohibited, a REJECT, as on Linux.
+        // Net/host unreachable and the rest are soft: the SYN is retried, and the error is
+        // what the attempt reports if it times out.
+        if (HARD_ERRORS.has(err.kind)) ep.fail(err.code);
+        else ep.softError = err.code;
         return;
       }
       if (ep.state === TcpState.SYN_RECEIVED && ep.parent) {

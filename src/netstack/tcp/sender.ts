@@ -365,7 +365,7 @@ export function onRtoTimer(ep: TcpEndpoint): void {
     const limit = ep.state === TcpState.SYN_SENT ? c.synRetries : c.synAckRetries;
     if (ep.retransmits >= limit) {
       ep.stack.stats.timeouts++;
-      ep.fail('ETIMEDOUT');
+      ep.fail(ep.softError ?? 'ETIMEDOUT'); // Linux reports the soft error, if any, on timeout
       return;
     }
     ep.retransmits++;
@@ -377,7 +377,7 @@ export function onRtoTimer(ep: TcpEndpoint): void {
   const uto = ep.opts.userTimeoutMs;
   if ((uto > 0 && now - ep.lastProgress >= uto) || (uto === 0 && ep.retransmits >= c.retries2)) {
     ep.stack.stats.timeouts++;
-    ep.fail('ETIMEDOUT');
+    ep.fail(ep.softError ?? 'ETIMEDOUT'); // Linux reports the soft error, if any, on timeout
     return;
   }
   ep.stack.stats.rtos++;
@@ -433,7 +433,7 @@ export function onKeepaliveTimer(ep: TcpEndpoint): void {
   if ((uto > 0 && ep.probes > 0 && idle >= uto) || (uto === 0 && ep.probes >= ep.opts.keepCnt)) {
     ep.stack.stats.keepaliveTimeouts++;
     sendRst(ep, ep.sndNxt);
-    ep.fail('ETIMEDOUT');
+    ep.fail(ep.softError ?? 'ETIMEDOUT'); // Linux reports the soft error, if any, on timeout
     return;
   }
   // RFC 1122 §4.2.3.6: a segment with SEG.SEQ = SND.NXT-1 and no data draws an ACK.
