@@ -1091,8 +1091,23 @@ export class Stack implements NetworkLayer, IcmpHost, NicOwner {
     // RFC 4291 §2.7: multicast is never a source.
     if (h.src.isMulticast()) return this.stats.count('ipv6.dropped.martian-source');
     if (nic !== this.loopbackNic && (h.src.isLoopback() || h.dst.isLoopback())) return this.stats.count('ipv6.dropped.martian-loopback');
-    const pkt = this.filter ? raw.slice(0, h.end) : raw.subarray(0, h.end);
+    let pkt = this.filter ? raw.slice(0, h.end) : raw.subarray(0, h.end);
     if (this.filter) this.pktCtx = { mark: 0, conn: undefined, info: 0 };
+    if (this.filter?.PREROUTING && h.nextHeader !== NH_NONE && this.dstKind6(nic, h.dst) === 'unicast') {
+      // nf_defrag_ipv6 for datagrams to us: the filter sees them whole (ports, conntrack, NAT).
+      // Forwarded fragments pass one by one (a router must not make a datagram bigger than what
+      // was sent, and the whole would not fit the next link's MTU: RFC 8200 §5).
+      const w = walkExtensions(pkt, h.nextHeader, IPV6_HEADER, 6, h.end, false);
+      const data = w.kind === 'fragment' ? h.end - (w.offset + IPV6_FRAG_HEADER) : 0;
+      // Malformed fragments are left to the normal path, which answers them (RFC 8200 §4.5).
+      if (w.kind === 'fragment' && !(w.fragOffset === 0 && !w.more) && !(w.more && (data & 7) !== 0)) {
+        const r = this.reassemble6(h, pkt, w);
+        if (!r) return;
+        h = r.h;
+        pkt = r.pkt;
+        offload = undefined;
+      }
+    }
     if (this.filter?.PREROUTING) {
       // A non-initial fragment (Fragment header first, the usual place) carries no ports.
       const frag = h.nextHeader === NH_FRAGMENT && pkt.length >= 48 && ((pkt[42] << 8) | pkt[43]) >= 8;
@@ -1131,29 +1146,47 @@ export class Stack implements NetworkLayer, IcmpHost, NicOwner {
           // RFC 8200 §4.5 / RFC 6946: an atomic fragment is processed at once, alone.
           return this.walkIpv6(nic, h, pkt, w.nextHeader, w.offset + IPV6_FRAG_HEADER, w.offset, multi, verified);
         }
-        const key = `${h.src.key}|${h.dst.key}|${w.ident}`;
-        // Keep the unfragmentable part plus the Fragment header (its Next Header names the payload).
-        const done = this.reasm6.add(key, w.fragOffset, w.more, data, pkt.subarray(0, w.offset + IPV6_FRAG_HEADER));
-        if (!done) return;
-        const unfrag = done.header.length - IPV6_FRAG_HEADER;
-        const next = done.header[unfrag];
-        const whole = new Uint8Array(unfrag + done.payload.length);
-        whole.set(done.header.subarray(0, unfrag), 0);
-        whole.set(done.payload, unfrag);
-        if (whole.length - IPV6_HEADER > 65535) return this.stats.count('ipv6.frag.dropped.too-big');
-        whole[4] = (whole.length - IPV6_HEADER) >>> 8;
-        whole[5] = (whole.length - IPV6_HEADER) & 0xff;
-        // Point the header before the (removed) Fragment header at its payload.
-        const pw = walkExtensions(whole, whole[6], IPV6_HEADER, 6, unfrag, false);
-        const field = pw.kind === 'upper' ? pw.nhField : 6;
-        whole[field] = next;
-        const h2 = parseIpv6Header(whole);
-        if (typeof h2 === 'string') return this.stats.count(`ipv6.dropped.reassembled-${h2}`);
-        return this.walkIpv6(nic, h2, whole, next, unfrag, field, multi, false);
+        const r = this.reassemble6(h, pkt, w);
+        if (!r) return;
+        return this.walkIpv6(nic, r.h, r.pkt, r.next, r.unfrag, r.field, multi, false);
       }
       case 'upper':
         return this.deliverIpv6(nic, h, pkt, w.protocol, w.offset, w.nhField, multi, verified);
     }
+  }
+
+  /** Adds a fragment (w: where its Fragment header is); the whole datagram once complete, else null. */
+  private reassemble6(
+    h: Ipv6Header,
+    pkt: Uint8Array,
+    w: { offset: number; ident: number; fragOffset: number; more: boolean },
+  ): { h: Ipv6Header; pkt: Uint8Array; next: number; unfrag: number; field: number } | null {
+    const data = pkt.subarray(w.offset + IPV6_FRAG_HEADER, h.end);
+    const key = `${h.src.key}|${h.dst.key}|${w.ident}`;
+    // Keep the unfragmentable part plus the Fragment header (its Next Header names the payload).
+    const done = this.reasm6.add(key, w.fragOffset, w.more, data, pkt.subarray(0, w.offset + IPV6_FRAG_HEADER));
+    if (!done) return null;
+    const unfrag = done.header.length - IPV6_FRAG_HEADER;
+    const next = done.header[unfrag];
+    const whole = new Uint8Array(unfrag + done.payload.length);
+    whole.set(done.header.subarray(0, unfrag), 0);
+    whole.set(done.payload, unfrag);
+    if (whole.length - IPV6_HEADER > 65535) {
+      this.stats.count('ipv6.frag.dropped.too-big');
+      return null;
+    }
+    whole[4] = (whole.length - IPV6_HEADER) >>> 8;
+    whole[5] = (whole.length - IPV6_HEADER) & 0xff;
+    // Point the header before the (removed) Fragment header at its payload.
+    const pw = walkExtensions(whole, whole[6], IPV6_HEADER, 6, unfrag, false);
+    const field = pw.kind === 'upper' ? pw.nhField : 6;
+    whole[field] = next;
+    const h2 = parseIpv6Header(whole);
+    if (typeof h2 === 'string') {
+      this.stats.count(`ipv6.dropped.reassembled-${h2}`);
+      return null;
+    }
+    return { h: h2, pkt: whole, next, unfrag, field };
   }
 
   private deliverIpv6(nic: Nic, h0: Ipv6Header, pkt: Uint8Array, protocol: number, off: number, nhField: number, multi: boolean, verified: boolean): void {

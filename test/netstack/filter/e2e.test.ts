@@ -410,6 +410,17 @@ test('fragments are reassembled before PREROUTING (nf_defrag): a fragmented UDP 
   t.deepEqual(d.data, pattern(4000, 2));
   t.is(d.dst.key, '10.0.0.2');
   t.is(b.s.stats.get('udp.dropped.bad-checksum'), 0);
+  // IPv6 (nf_defrag_ipv6): the same through a Fragment header.
+  rx.close();
+  const rx6 = b.s.udp.endpoint(6);
+  t.is(rx6.bind(null, 7), undefined);
+  const tx6 = a.s.udp.endpoint(6);
+  t.is(tx6.send(pattern(4000, 3), { addr: ip('fd00::2'), port: 9999 }), 4000);
+  clock.advance(1);
+  const d6 = rx6.recv();
+  if (typeof d6 === 'string') return t.fail(d6);
+  t.deepEqual(d6.data, pattern(4000, 3));
+  t.true((b.s.stats.get('filter.INPUT.dropped.rule') ?? 0) === 0, 'no fragment met the port rules alone');
 });
 
 test('REJECT of packets from a NIC: the reply goes back out with sendRawIp (INPUT on a host, FORWARD on a router)', (t) => {
