@@ -102,8 +102,8 @@ export interface FilterContext {
 
 /**
  * `drop` names the reason (counted); `error` is what a local sender's send returns when OUTPUT
- * or POSTROUTING drops its packet (default EPERM, as iptables DROP; a REJECT rule would give
- * ECONNREFUSED or EHOSTUNREACH).
+ * or POSTROUTING drops its packet (default EPERM: Linux returns it for DROP and REJECT alike,
+ * a REJECT's RST or ICMP error then reaching the socket on its own).
  */
 export type FilterVerdict = 'accept' | { readonly drop: string; readonly error?: NetError };
 
