@@ -6,7 +6,7 @@
 import test from 'ava';
 import { once } from 'node:events';
 import { VirtualClock, type FilterPacket, type Socket } from '../../src/index.js';
-import { closeOf, pair, tick } from './helpers.js';
+import { closeOf, pair, pattern, sha256, tick } from './helpers.js';
 
 type SysErr = NodeJS.ErrnoException & { address?: string; port?: number };
 
@@ -213,6 +213,45 @@ test('hostnames resolve through the stack resolver hosts table; the lookup event
     c.on('data', (d: string) => (s += d));
     await once(c, 'end');
     t.is(s, 'named');
+  } finally {
+    p.close();
+  }
+});
+
+test("raw write back-pressure: write() returns false past the buffers, 'drain' follows, bytes intact", async (t) => {
+  const p = pair();
+  try {
+    const got: Buffer[] = [];
+    let paused: Socket | null = null;
+    const srv = p.a.net.createServer((s) => {
+      paused = s;
+      s.pause();
+      s.on('data', (d: Buffer) => got.push(d));
+    });
+    srv.listen(7005);
+    await once(srv, 'listening');
+    const c = p.b.net.connect(7005, '10.0.0.1');
+    await once(c, 'connect');
+    const data = pattern(8 * 1024 * 1024, 9);
+    let writes = 0;
+    let off = 0;
+    // Write until the socket says stop: the peer reads nothing, so TCP's buffers fill.
+    while (off < data.length && c.write(data.subarray(off, off + 65536))) {
+      off += 65536;
+      writes++;
+    }
+    off += 65536;
+    t.true(off < data.length, `write() returned false after ${writes + 1} writes`);
+    await tick();
+    t.true(c.writableLength > 0, 'bytes wait in the stream, not in an unbounded queue');
+    const drained = once(c, 'drain');
+    paused!.resume();
+    await drained;
+    c.end(data.subarray(off));
+    await once(paused!, 'end');
+    t.is(sha256(Buffer.concat(got)), sha256(data));
+    t.is(c.bytesWritten, data.length);
+    t.is(paused!.bytesRead, data.length);
   } finally {
     p.close();
   }

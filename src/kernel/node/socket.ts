@@ -305,6 +305,13 @@ export class Socket extends Duplex {
 
   // ------------------------------------------------------------------ net.Socket API
 
+  /** Ends the write side and destroys once the queued data is handed to TCP (net.Socket#destroySoon). */
+  destroySoon(): void {
+    if (this.writable) this.end();
+    if (this.writableFinished) this.destroy();
+    else this.once('finish', () => this.destroy());
+  }
+
   /** Sends RST and destroys (Node 16.17+). */
   resetAndDestroy(): this {
     if (this.ep && !this.destroyed) {
