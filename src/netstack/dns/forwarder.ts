@@ -493,7 +493,7 @@ export class DnsForwarder {
 }
 
 function sameQuestion(a: DnsMessage, q: DnsMessage): boolean {
-  if (a.questions.length !== 1) return false;
+  if (a.questions.length !== 1 || a.opcode !== q.opcode) return false;
   const x = a.questions[0];
   const y = q.questions[0];
   // RFC 5452 §4.3 (and 0x20 randomisation, draft-vixie-dnsext-dns0x20): names compare case-insensitively here.
