@@ -172,19 +172,20 @@ async function inProcessDemo(): Promise<void> {
   say('          "server" 10.213.78.1 fd13:78::1 runs moat host\'s HTTP server; "client" 10.213.78.2 fd13:78::2 fetches');
   say();
   // Duplicate address detection keeps new IPv6 addresses tentative for about a second.
-  const deadline = performance.now() + 5000;
+  const deadline = performance.now() + 15_000;
   while (client.stack.nicList().some((n) => n.ipv6Addresses().some((a) => a.tentative)) || server.stack.nicList().some((n) => n.ipv6Addresses().some((a) => a.tentative))) {
     if (performance.now() > deadline) break;
     await new Promise((r) => setTimeout(r, 50));
   }
   try {
-    const r4 = await httpRequest(client.tcp, IpAddr.parse('10.213.78.1'), 80, { host: 'server' });
+    // Generous timeouts: this variant must show something on a loaded machine too.
+    const r4 = await httpRequest(client.tcp, IpAddr.parse('10.213.78.1'), 80, { host: 'server', timeoutMs: 30_000 });
     say(httpLine('1 HTTP    GET http://10.213.78.1/ over IPv4', r4));
-    const r6 = await httpRequest(client.tcp, IpAddr.parse('fd13:78::1'), 80, { host: 'server' });
+    const r6 = await httpRequest(client.tcp, IpAddr.parse('fd13:78::1'), 80, { host: 'server', timeoutMs: 30_000 });
     say(httpLine('2 HTTP    GET http://[fd13:78::1]/ over IPv6', r6));
-    const big = await httpRequest(client.tcp, IpAddr.parse('10.213.78.1'), 80, { path: '/bytes/10000000', keepBody: false });
-    say(`3 HTTP    GET /bytes/10000000: ${big.statusLine}, ${big.bodyBytes} bytes in ${ms(big.totalMs)} (${(big.bodyBytes / 1e3 / big.totalMs).toFixed(0)} MB/s)`);
-    const p = await ping(client.stack, IpAddr.parse('fd13:78::1'), 56);
+    const big = await httpRequest(client.tcp, IpAddr.parse('10.213.78.1'), 80, { path: '/bytes/2000000', keepBody: false, timeoutMs: 30_000 });
+    say(`3 HTTP    GET /bytes/2000000: ${big.statusLine}, ${big.bodyBytes} bytes in ${ms(big.totalMs)} (${(big.bodyBytes / 1e3 / big.totalMs).toFixed(0)} MB/s)`);
+    const p = await ping(client.stack, IpAddr.parse('fd13:78::1'), 56, 10_000);
     say(`4 ping    fd13:78::1: 64 bytes, rtt ${ms(p.rttMs)}`);
     say();
     say(`counters  client: ${counterLine(client.stack, client.tcp)}`);

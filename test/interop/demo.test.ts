@@ -84,7 +84,7 @@ test('moat demo without root: says what it needs, runs the in-process variant, e
   t.regex(r.stdout, /Running the in-process variant instead\./);
   t.regex(r.stdout, /\n1 HTTP {4}GET http:\/\/10\.213\.78\.1\/ over IPv4: HTTP\/1\.1 200 OK, body 262 bytes/);
   t.regex(r.stdout, /\n2 HTTP {4}GET http:\/\/\[fd13:78::1\]\/ over IPv6: HTTP\/1\.1 200 OK/);
-  t.regex(r.stdout, /\n3 HTTP {4}GET \/bytes\/10000000: HTTP\/1\.1 200 OK, 10000000 bytes/);
+  t.regex(r.stdout, /\n3 HTTP {4}GET \/bytes\/2000000: HTTP\/1\.1 200 OK, 2000000 bytes/);
   t.regex(r.stdout, /\n4 ping {4}fd13:78::1: 64 bytes/);
   const pcap = /\npcap {6}(\S+)\n/.exec(r.stdout)?.[1];
   t.truthy(pcap && existsSync(pcap));
