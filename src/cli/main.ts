@@ -5,6 +5,7 @@ import { registerDecode } from './decode/command.js';
 import { registerCleanup } from './cleanup.js';
 import { registerHost } from './host/command.js';
 import { registerScript } from './script.js';
+import { registerReplay } from './replay.js';
 import { registerPolicy } from './policy.js';
 
 export async function main(argv: string[]): Promise<number> {
@@ -19,6 +20,7 @@ export async function main(argv: string[]): Promise<number> {
   registerCleanup(program);
   registerHost(program);
   registerScript(program);
+  registerReplay(program);
   registerPolicy(program);
   try {
     await program.parseAsync(argv);

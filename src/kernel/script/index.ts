@@ -8,3 +8,6 @@ export { runScript, runScriptText, formatFailure, DEFAULT_TOLERANCE_USECS, ADDRE
 export type { RunOptions, RunResult, ScriptFailure, CapturedFrame } from './runner.js';
 export { SyscallAdapter, SUPPORTED_SYSCALLS, SUPPORTED_SOCKOPTS, CONSTANTS } from './syscalls.js';
 export { buildInbound, parseOutbound, matchOutbound, liveText, specText } from './packet.js';
+export { replay, formatReplay } from './replay.js';
+export type { ReplayFrame, ReplayOptions, ReplayResult, Divergence } from './replay.js';
+export { ScriptLink } from './runner.js';

@@ -87,10 +87,12 @@ class Fail extends Error {
   }
 }
 
-/** The stack's link: frames out are queued for `>` lines; `<` lines go in through `inject`. */
-class ScriptLink implements LinkEndpoint {
+/**
+ * The stack's link: frames out are queued (with their virtual time) for `>` lines / the replay
+ * comparer; frames in come through `inject` as if sent by `peerMac`.
+ */
+export class ScriptLink implements LinkEndpoint {
   readonly caps: LinkCapabilities = { medium: 'ethernet', mtu: 1500, txChecksumOffload: false, rxChecksumOffload: false, gsoMaxSize: 0 };
-  readonly mac = NIC_MAC;
   readonly name = 'script0';
   dispatcher: LinkDispatcher | null = null;
   readonly out: { usecs: number; ip: Uint8Array }[] = [];
@@ -98,6 +100,8 @@ class ScriptLink implements LinkEndpoint {
   constructor(
     private readonly now: () => number,
     private readonly frames: CapturedFrame[],
+    readonly mac: Uint8Array = NIC_MAC,
+    private readonly peerMac: Uint8Array = GW_MAC,
   ) {}
 
   attach(d: LinkDispatcher): void {
@@ -118,8 +122,8 @@ class ScriptLink implements LinkEndpoint {
   }
   inject(ip: Uint8Array): void {
     const f = new Uint8Array(14 + ip.length);
-    f.set(NIC_MAC, 0);
-    f.set(GW_MAC, 6);
+    f.set(this.mac, 0);
+    f.set(this.peerMac, 6);
     const et = ip[0]! >> 4 === 4 ? 0x0800 : 0x86dd;
     f[12] = et >> 8;
     f[13] = et & 0xff;
