@@ -150,3 +150,23 @@ test('linger 0: close aborts with RST', (t) => {
   t.true(net.runUntil(() => server.stateName === 'CLOSED'));
   t.is(server.read(), 'ECONNRESET');
 });
+
+test('a reset is reported once to read, then end of stream; writes then see EPIPE; SO_ERROR reads and clears', (t) => {
+  const net = new TestNet();
+  const a = net.addHost('10.0.0.1');
+  const b = net.addHost('10.0.0.2');
+  const { client, server } = connectPair(net, a, b);
+  server.abort();
+  t.true(net.runUntil(() => client.stateName === 'CLOSED'));
+  t.is(client.read(), 'ECONNRESET');
+  t.is(client.read(), null);
+  t.is(client.write(new Uint8Array(1)), 'EPIPE');
+  t.is(client.takeSoError(), null, 'already reported');
+
+  const p = connectPair(net, a, b, 81);
+  p.server.abort();
+  t.true(net.runUntil(() => p.client.stateName === 'CLOSED'));
+  t.is(p.client.takeSoError(), 'ECONNRESET');
+  t.is(p.client.takeSoError(), null);
+  t.is(p.client.read(), null);
+});

@@ -40,6 +40,7 @@ export class TcpEndpoint {
   handler: TcpEventHandler | null = null;
   pendingEvents = 0;
   error: NetError | null = null;
+  errorReported = false;
   /** Error to report once, via read/write (SO_ERROR in meaning). */
   softError: NetError | null = null;
   /** The user called close(): nobody reads any more (an orphan, in Linux's words). */
@@ -272,7 +273,8 @@ export class TcpEndpoint {
    * the send buffer is full: back-pressure), or an error.
    */
   write(data: Uint8Array): NetResult<number> {
-    if (this.error) return this.takeError();
+    // A failed connection reports its error once, then EPIPE (Linux: sk_err is consumed).
+    if (this.error) return this.takeError() ?? 'EPIPE';
     switch (this.state) {
       case TcpState.CLOSED:
       case TcpState.LISTEN:
@@ -318,7 +320,8 @@ export class TcpEndpoint {
       this.stack.flushEvents();
       return d;
     }
-    if (this.error) return this.takeError();
+    // ... and to readers once, then end of stream.
+    if (this.error) return this.takeError() ?? null;
     if (this.finReceived || this.readShut) return null;
     switch (this.state) {
       case TcpState.CLOSED:
@@ -496,8 +499,23 @@ export class TcpEndpoint {
 
   // ------------------------------------------------------------------ internals
 
-  private takeError(): NetError {
-    return this.error!;
+  /** The fatal error if not yet reported through read/write/SO_ERROR, else null. */
+  private takeError(): NetError | null {
+    if (this.errorReported) return null;
+    this.errorReported = true;
+    return this.error;
+  }
+
+  /**
+   * getsockopt(SO_ERROR): the pending error, cleared by reading it (the fatal one first, else a
+   * soft ICMP error), or null.
+   */
+  takeSoError(): NetError | null {
+    const e = this.error ? this.takeError() : null;
+    if (e) return e;
+    const soft = this.softError;
+    this.softError = null;
+    return soft;
   }
 
   queueFin(): void {
