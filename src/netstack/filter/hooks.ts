@@ -28,6 +28,8 @@ export interface FilterHooksStack {
   sendRawIp(datagram: Uint8Array): NetResult<void>;
   route(dst: IpAddr, src?: IpAddr | null, nicId?: number): NetResult<{ src: IpAddr }>;
   nic(id: number): { readonly name: string } | undefined;
+  /** Replies to our own packets come back on it; only there are they recognised. */
+  readonly loopbackNic?: { readonly nicId: number } | null;
 }
 
 export interface FilterHooksOptions {
@@ -65,6 +67,7 @@ export function createFilterHooks(engine: FilterEngine, opts: FilterHooksOptions
   const nicName = opts.nicName ?? (stack ? (id: number) => stack.nic(id)?.name : undefined);
   const stats = { rejectsSent: 0, rejectsFailed: 0, relatedReplies: 0 };
   const pending: PendingReply[] = [];
+  const loNic = stack?.loopbackNic ? stack.loopbackNic.nicId : -1;
   if (stack && !engine.nicAddress) {
     // MASQUERADE: the address the stack would pick as source toward the peer on that NIC;
     // REDIRECT at PREROUTING: the incoming interface's primary address (toward the sender).
@@ -97,8 +100,9 @@ export function createFilterHooks(engine: FilterEngine, opts: FilterHooksOptions
     const reply = buildRejectReply(d.subarray(0, input.length), kind);
     if (!reply) return;
     if (stack) {
-      // A reply to ourselves comes back through loopback and must pass our own hooks as RELATED.
-      if (hook === 'OUTPUT' || hook === 'POSTROUTING' || hook === 'INPUT' || hook === 'PREROUTING') {
+      // A reply to ourselves comes back through loopback and must pass our own hooks as RELATED:
+      // the reply to a packet we sent, or to one that arrived over loopback.
+      if (hook === 'OUTPUT' || hook === 'POSTROUTING' || (loNic >= 0 && p.inNic === loNic)) {
         if (pending.length >= PENDING_MAX) pending.shift();
         pending.push({ bytes: reply, until: engine.clock.now() + PENDING_MS });
       }
@@ -128,7 +132,7 @@ export function createFilterHooks(engine: FilterEngine, opts: FilterHooksOptions
         input.ctDir = (info >> INFO_DIR_SHIFT) & 1;
         input.ctState = info & 0xff;
         input.ctDone = true;
-      } else if ((hook === 'PREROUTING' || hook === 'INPUT') && pending.length > 0 && p.packet && isPendingReply(input.datagram!.subarray(0, input.length))) {
+      } else if (pending.length > 0 && (hook === 'PREROUTING' || hook === 'INPUT') && p.inNic === loNic && input.datagram && isPendingReply(input.datagram.subarray(0, input.length))) {
         // nf_ct_attach: our own REJECT reply is RELATED to the flow it refuses.
         input.ct = null;
         input.ctState = CtState.RELATED;
