@@ -31,13 +31,8 @@ const CHARGEN: Uint8Array = (() => {
     for (let i = 0; i < 72; i++) lines.push(32 + ((start + i) % 95));
     lines.push(13, 10);
   }
-  const once = Uint8Array.from(lines);
-  const twice = new Uint8Array(once.length * 2);
-  twice.set(once);
-  twice.set(once, once.length);
-  return twice;
+  return Uint8Array.from(lines);
 })();
-const CHARGEN_PERIOD = CHARGEN.length / 2;
 
 export class Services {
   readonly stats: ServiceStats = { tcpConnections: {}, udpDatagrams: {}, http: newHttpStats() };
@@ -108,13 +103,9 @@ export class Services {
       }
       case 'chargen': {
         // RFC 864: send the rotating lines until the client goes away; what it sends is discarded.
-        let off = 0;
+        // One whole 95-line cycle per chunk, so every chunk starts where the last one ended.
         const c: Conn = new Conn(ep, { data: () => {}, end: () => c.destroy() }, gone);
-        c.pipeFrom(() => {
-          const v = CHARGEN.subarray(off, off + CHARGEN_PERIOD);
-          off = (off + 7400) % CHARGEN_PERIOD;
-          return v.subarray(0, 7400);
-        });
+        c.pipeFrom(() => CHARGEN);
         handle = c;
         break;
       }
