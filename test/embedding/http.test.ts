@@ -7,7 +7,7 @@ import test from 'ava';
 import http from 'node:http';
 import { once } from 'node:events';
 import { createHash } from 'node:crypto';
-import type { Socket } from '../../src/index.js';
+import { createStack, createWirePair, ImpairedLink, RealClock, type Socket } from '../../src/index.js';
 import { pair, pattern, sha256, type Pair } from './helpers.js';
 
 /** An http.Server fed by a moat net.Server on port 80 of stack A. */
@@ -216,5 +216,39 @@ test('back-pressure: a slow reader makes write() return false and nothing buffer
     t.log(`sender max ${maxSenderHeld} B, receiver max ${maxReceiverHeld} B, ${falseWrites} short writes`);
   } finally {
     p.close();
+  }
+});
+
+test('any link: 8 MB over a wire with 1% loss and reordering each way (ImpairedLink), intact', async (t) => {
+  const [la, lb] = createWirePair();
+  const clock = new RealClock({ unref: true });
+  // Impairments on B's link apply to what it sends and what it receives.
+  const impaired = new ImpairedLink(lb, clock, { loss: 0.01, reorder: 0.01, seed: 5 });
+  const a = createStack({ link: la, ip: ['10.0.0.1/24'] });
+  const b = createStack({ link: impaired, ip: ['10.0.0.2/24'] });
+  try {
+    const data = pattern(8 * 1024 * 1024, 21);
+    const hs = http.createServer((req, res) => {
+      const h = createHash('sha256');
+      req.on('data', (d: Buffer) => h.update(d));
+      req.on('end', () => res.end(h.digest('hex')));
+    });
+    const ms = a.net.createServer((s) => hs.emit('connection', s));
+    ms.listen(80);
+    await once(ms, 'listening');
+    const digest = await new Promise<string>((resolve, reject) => {
+      const req = http.request({ host: '10.0.0.1', port: 80, method: 'POST', createConnection: (() => b.net.connect(80, '10.0.0.1')) as never }, (res) => {
+        let s = '';
+        res.on('data', (d: Buffer) => (s += d));
+        res.on('end', () => resolve(s));
+      });
+      req.on('error', reject);
+      req.end(data);
+    });
+    t.is(digest, sha256(data));
+    t.true(impaired.counters.lost > 0 && impaired.counters.reordered > 0, JSON.stringify(impaired.counters));
+  } finally {
+    a.close();
+    b.close();
   }
 });
