@@ -242,6 +242,9 @@ test('moat host rejects bad flags with a message naming the problem', async (t) 
     t.not(r.code, 0, args.join(' '));
     t.regex(r.stderr, re, args.join(' '));
   }
+  const missing = await run(process.execPath, [MOAT_BIN, 'host', '--link', `packet:nosuch0@moat-nosuch-${process.pid}`, '--ip', '10.0.0.2/24'], 15_000);
+  t.is(missing.code, 2);
+  t.regex(missing.stderr, /moat host: no interface nosuch0 in namespace moat-nosuch-\d+/);
 });
 
 privilegedTest('nothing moat-hc* is left behind by this file', async (t) => {

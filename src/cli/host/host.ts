@@ -96,7 +96,12 @@ function ipJson(args: string[]): Promise<AddrInfo[]> {
 /** The interface's IP addresses (CIDR text); throws a HostSetupError when it does not exist. */
 export async function interfaceAddresses(ifname: string, netns?: string): Promise<string[]> {
   const args = netns ? ['-n', netns, 'address', 'show', 'dev', ifname] : ['address', 'show', 'dev', ifname];
-  const [info] = await ipJson(args);
+  let info: AddrInfo | undefined;
+  try {
+    [info] = await ipJson(args);
+  } catch (e) {
+    throw new HostSetupError(`no interface ${ifname}${netns ? ` in namespace ${netns}` : ''} (${(e as Error).message})`);
+  }
   if (!info) throw new HostSetupError(`no interface ${ifname}${netns ? ` in namespace ${netns}` : ''}`);
   return (info.addr_info ?? []).map((a) => `${a.local}/${a.prefixlen}`);
 }
