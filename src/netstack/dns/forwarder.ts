@@ -20,6 +20,7 @@ import type { UdpEndpoint } from '../udp.js';
 import type { FilterEngine } from '../filter/engine.js';
 import type { DnsAllowlist } from '../filter/dns-allowlist.js';
 import type { RuleSpec } from '../filter/rules.js';
+import type { AuditSink } from '../filter/audit.js';
 import { IpCidr, type IpAddr } from '../wire/ip-address.js';
 import { IpProto } from '../wire/ip-proto.js';
 import {
@@ -60,6 +61,11 @@ export interface DnsForwarderOptions {
   tcpIdleMs?: number;
   /** TCP for the guest-facing listener and TC retries; default: the stack's transport 6 if any. */
   tcp?: TcpProtocol | null;
+  /** Decision records: every refused name, and with `auditAllowed` every forwarded one. */
+  audit?: AuditSink | null;
+  auditAllowed?: boolean;
+  /** Time stamped on audit records (production: wall clock ms); default the stack clock. */
+  auditTime?: () => number;
 }
 
 export interface DnsForwarderStats {
@@ -315,6 +321,7 @@ export class DnsForwarder {
     const al = this.opts.allowlist;
     if (al && !al.allowsName(name)) {
       this.stats.denied++;
+      this.auditQuery(client, name, 'reject');
       const rcode = this.opts.deny === 'REFUSED' ? DnsRcode.REFUSED : DnsRcode.NXDOMAIN;
       return this.reply(client, buildDnsErrorResponse(q, rcode));
     }
@@ -322,6 +329,7 @@ export class DnsForwarder {
       this.stats.servfail++;
       return this.reply(client, buildDnsErrorResponse(q, DnsRcode.SERVFAIL));
     }
+    if (this.opts.auditAllowed) this.auditQuery(client, name, 'accept');
     const upstreamId = this.freshId();
     const wire = raw.slice();
     wire[0] = upstreamId >> 8;
@@ -332,6 +340,26 @@ export class DnsForwarder {
     // A query that came over TCP goes upstream over TCP too (its answer may be large).
     if (client.kind === 'tcp' && this.tcp) this.askTcp(p);
     else this.askUdp(p);
+  }
+
+  private auditQuery(c: Client, name: string, verdict: 'accept' | 'reject'): void {
+    const sink = this.opts.audit;
+    if (!sink) return;
+    const udp = c.kind === 'udp';
+    const from = udp ? c.addr : c.conn.ep.remoteAddr;
+    const local = udp ? c.ep.localAddress() : { addr: c.conn.ep.localAddr, port: c.conn.ep.localPort };
+    sink.record({
+      time: this.opts.auditTime ? this.opts.auditTime() : this.stack.clock.now(),
+      hook: 'DNS',
+      protocol: udp ? 'udp' : 'tcp',
+      src: from ? from.key : '',
+      dst: local.addr ? local.addr.key : '',
+      sport: udp ? c.port : c.conn.ep.remotePort,
+      dport: local.port,
+      hostname: name,
+      verdict,
+      rule: verdict === 'accept' ? 'dns/allowlist:allowed' : `dns/allowlist:${this.opts.deny === 'REFUSED' ? 'refused' : 'nxdomain'}`,
+    });
   }
 
   private freshId(): number {
