@@ -340,6 +340,9 @@ export class Stack implements NetworkLayer, IcmpHost, NicOwner {
       n.ndp?.stop?.();
       n.link.close();
     }
+    // Every protocol timer (TCP retransmit, TIME_WAIT, reassembly, ...) dies with the stack:
+    // with a real clock an armed one would keep the process alive after close.
+    this.timers.clear();
     this.flushWake.disarm();
   }
 

@@ -95,6 +95,16 @@ export class TimerQueue {
     this.rearm();
   }
 
+  /** Cancels every timer (a closing stack): nothing fires and the clock's wakeup is released. */
+  clear(): void {
+    for (const t of this.heap) {
+      t.index = -1;
+      t.deadline = Infinity;
+    }
+    this.heap.length = 0;
+    this.rearm();
+  }
+
   private fire(): void {
     this.armedAt = Infinity;
     this.firing = true;
