@@ -84,7 +84,8 @@ test('parse errors name the line and the column', (t) => {
     ['// comment\n   +x close(3) = 0\n', 2, 5, /expected a time/],
     ['0 close(3)\n', 1, 11, /expected "=" and the expected result/],
     ['0 < S 0:0(0) ack 1\n', 1, 14, /"ack" needs the ACK flag/],
-    ['0 < icmp unreachable\n', 1, 5, /"icmp" packets are not supported by moat's runner/],
+    ['0 < gre 1\n', 1, 5, /"gre" packets are not supported by moat's runner \(tcp, udp and icmp are\)/],
+    ['0 < icmp unreachable bogus_code\n', 1, 22, /ICMP code "bogus_code" is not supported/],
   ];
   for (const [src, line, col, re] of cases) {
     const e = t.throws(() => parseScript(src, 'p.pkt'), { instanceOf: ScriptSyntaxError });
@@ -209,4 +210,21 @@ test('IPv6 via the directive and the option', (t) => {
   t.false(runScriptText(v6, 'v6.pkt').passed, 'IPv4 announces 1460');
   const r = runScriptText(v6, 'v6.pkt', { ipVersion: 6 });
   t.is(r.frames[0]!.data[12], 0x86);
+});
+
+test('ICMP lines: an injected error reaches the socket; an expected ICMP is matched by type and code', (t) => {
+  const refused = `0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0 fcntl(3, F_SETFL, O_RDWR|O_NONBLOCK) = 0
++0 connect(3, ..., ...) = -1 EINPROGRESS
++0 > S 0:0(0) <...>
++.1 < icmp unreachable port_unreachable
++0 getsockopt(3, SOL_SOCKET, SO_ERROR, [ECONNREFUSED], [4]) = 0
+`;
+  const r = runScriptText(refused, 'i.pkt');
+  t.true(r.passed, formatFailure(r));
+  const wrong = runScriptText('0 < udp (10)\n+0 > icmp unreachable host_unreachable\n', 'i.pkt');
+  t.is(wrong.failure!.message, 'icmp code: expected 1 vs actual 3');
+  t.is(wrong.failure!.actual, '0.000000 > icmp type 3 code 3 (46 bytes)');
+  const notIcmp = runScriptText(`${ESTABLISHED}+0 write(4, ..., 10) = 10\n+0 > icmp unreachable\n`, 'i.pkt');
+  t.is(notIcmp.failure!.message, 'expected an ICMP packet, got TCP');
 });

@@ -13,8 +13,8 @@ import { emitIpv4, parseIpv4 } from '../../netstack/wire/ipv4.js';
 import { emitIpv6, parseIpv6 } from '../../netstack/wire/ipv6.js';
 import { tcpChecksum, TcpFlags, TcpOptionKind } from '../../netstack/wire/tcp.js';
 import { udpChecksum } from '../../netstack/wire/udp.js';
-import { verifyTransportChecksum } from '../../netstack/wire/checksum.js';
-import type { PacketSpec, TcpOptionSpec, TcpPacketSpec } from './parser.js';
+import { internetChecksum, transportChecksum, verifyTransportChecksum } from '../../netstack/wire/checksum.js';
+import type { IcmpPacketSpec, PacketSpec, TcpOptionSpec, TcpPacketSpec } from './parser.js';
 
 const PROTO_TCP = 6;
 const PROTO_UDP = 17;
@@ -109,8 +109,58 @@ function ipWrap(ep: Endpoints, proto: number, l4: Uint8Array): Uint8Array {
   return out;
 }
 
-/** The IP datagram a `<` line stands for. */
-export function buildInbound(spec: PacketSpec, ep: Endpoints, map: SeqMap): Uint8Array {
+// ICMP types and codes (RFC 792, RFC 4443 §3).
+const ICMP4_TYPE = { unreachable: 3, time_exceeded: 11, packet_too_big: 3 } as const;
+const ICMP6_TYPE = { unreachable: 1, time_exceeded: 3, packet_too_big: 2 } as const;
+const ICMP4_CODE: Record<string, number> = { net_unreachable: 0, host_unreachable: 1, protocol_unreachable: 2, port_unreachable: 3, frag_needed: 4, admin_prohibited: 13, ttl_exceeded: 0 };
+const ICMP6_CODE: Record<string, number> = { net_unreachable: 0, admin_prohibited: 1, host_unreachable: 3, port_unreachable: 4, protocol_unreachable: 4, ttl_exceeded: 0 };
+
+function icmpTypeCode(spec: IcmpPacketSpec, family: 4 | 6): [number, number | null] {
+  const tooBig = spec.type === 'packet_too_big' || spec.code === 'frag_needed';
+  if (family === 4) return [tooBig ? 3 : ICMP4_TYPE[spec.type], tooBig ? 4 : spec.code === null ? null : ICMP4_CODE[spec.code]!];
+  // RFC 4443 §3.2: "fragmentation needed" is its own message, Packet Too Big (type 2, code 0).
+  return tooBig ? [2, 0] : [ICMP6_TYPE[spec.type], spec.code === null ? null : ICMP6_CODE[spec.code]!];
+}
+
+/**
+ * An ICMP error from the remote end quoting `quoted` (RFC 792: the IP header and 8 bytes;
+ * RFC 4443 §2.4(c): as much as fits; here the IP header and 8 bytes both ways).
+ */
+function buildIcmp(spec: IcmpPacketSpec, ep: Endpoints, map: SeqMap, lastOut: Uint8Array | null): Uint8Array {
+  const fam = ep.local.family;
+  let quote: Uint8Array;
+  if (spec.inner) {
+    const l4 = new Uint8Array(20 + spec.inner.len);
+    const dv = new DataView(l4.buffer);
+    dv.setUint16(0, ep.localPort);
+    dv.setUint16(2, spec.remotePort ?? ep.remotePort);
+    dv.setUint32(4, (spec.inner.seq + (map.localIsn ?? 0)) >>> 0);
+    l4[12] = 5 << 4;
+    l4[13] = TcpFlags.ACK;
+    const rev: Endpoints = { local: ep.remote, remote: ep.local, localPort: 0, remotePort: 0 };
+    quote = ipWrap(rev, PROTO_TCP, l4);
+  } else {
+    quote = lastOut ?? new Uint8Array(fam === 4 ? 20 : 40);
+  }
+  const ihl = fam === 4 ? (quote[0]! & 15) * 4 : 40;
+  quote = quote.subarray(0, Math.min(quote.length, ihl + 8));
+  const [type, code] = icmpTypeCode(spec, fam);
+  const msg = new Uint8Array(8 + quote.length);
+  msg[0] = type;
+  msg[1] = code ?? 0;
+  const dv = new DataView(msg.buffer);
+  if (spec.mtu !== null) {
+    if (fam === 4) dv.setUint16(6, spec.mtu);
+    else dv.setUint32(4, spec.mtu);
+  }
+  msg.set(quote, 8);
+  dv.setUint16(2, fam === 4 ? internetChecksum(msg) : transportChecksum(ep.remote, ep.local, 58, msg));
+  return ipWrap(ep, fam === 4 ? 1 : 58, msg);
+}
+
+/** The IP datagram a `<` line stands for (`lastOut`: the stack's last datagram, for ICMP quotes). */
+export function buildInbound(spec: PacketSpec, ep: Endpoints, map: SeqMap, lastOut: Uint8Array | null = null): Uint8Array {
+  if (spec.proto === 'icmp') return buildIcmp(spec, ep, map, lastOut);
   const rport = spec.remotePort ?? ep.remotePort;
   if (spec.proto === 'udp') {
     const l4 = new Uint8Array(8 + spec.len);
@@ -158,6 +208,9 @@ export interface LivePacket {
   payloadLen: number;
   checksumOk: boolean;
   protoNumber: number;
+  /** ICMP/ICMPv6 type and code (-1 for other protocols). */
+  icmpType: number;
+  icmpCode: number;
 }
 
 function walkOptions(area: Uint8Array): { kind: number; data: Uint8Array }[] {
@@ -204,8 +257,11 @@ export function parseOutbound(ip: Uint8Array): LivePacket | null {
   }
   const base: LivePacket = {
     proto: 'other', family, src, dst, srcPort: 0, dstPort: 0, flags: 0, seq: 0, ack: 0, win: 0, urg: 0,
-    options: [], payloadLen: l4.length, checksumOk: true, protoNumber: proto,
+    options: [], payloadLen: l4.length, checksumOk: true, protoNumber: proto, icmpType: -1, icmpCode: -1,
   };
+  if ((proto === 1 || proto === 58) && l4.length >= 8) {
+    return { ...base, icmpType: l4[0]!, icmpCode: l4[1]!, checksumOk: proto === 1 ? internetChecksum(l4) === 0 : verifyTransportChecksum(src, dst, 58, l4) };
+  }
   if (proto === PROTO_TCP && l4.length >= 20) {
     const dv = new DataView(l4.buffer, l4.byteOffset, l4.byteLength);
     const hl = (l4[12]! >> 4) * 4;
@@ -279,6 +335,7 @@ function optionsText(p: LivePacket, map: SeqMap): string {
 /** A live packet as a script line (seq/ack relative), for expected-versus-actual messages. */
 export function liveText(p: LivePacket, map: SeqMap): string {
   if (p.proto === 'udp') return `udp (${p.payloadLen})`;
+  if (p.icmpType >= 0) return `icmp type ${p.icmpType} code ${p.icmpCode} (${p.payloadLen} bytes)`;
   if (p.proto === 'other') return `protocol ${p.protoNumber} packet (${p.payloadLen} bytes)`;
   const isn = map.localIsn ?? 0;
   const s = (p.seq - isn) >>> 0;
@@ -292,6 +349,13 @@ export function liveText(p: LivePacket, map: SeqMap): string {
 export function specText(p: PacketSpec): string {
   const port = p.remotePort !== null ? `remote_port ${p.remotePort} ` : '';
   if (p.proto === 'udp') return `${port}udp (${p.len})`;
+  if (p.proto === 'icmp') {
+    let t = `${port}icmp ${p.type}`;
+    if (p.code) t += ` ${p.code}`;
+    if (p.mtu !== null) t += ` mtu ${p.mtu}`;
+    if (p.inner) t += ` [${p.inner.seq}:${p.inner.end}(${p.inner.len})]`;
+    return t;
+  }
   let t = `${port}${p.flags} ${p.seq}:${p.end}(${p.len})`;
   if (p.ack !== null) t += ` ack ${p.ack}`;
   if (p.win !== null) t += ` win ${p.win}`;
@@ -333,6 +397,14 @@ const SPEC_KIND: Record<TcpOptionSpec['kind'], number> = {
  * field that differs.
  */
 export function matchOutbound(spec: PacketSpec, p: LivePacket, ep: Endpoints, map: SeqMap): string | null {
+  if (spec.proto === 'icmp') {
+    if (p.icmpType < 0) return `expected an ICMP packet, got ${p.proto === 'other' ? `protocol ${p.protoNumber}` : p.proto.toUpperCase()}`;
+    if (!p.checksumOk) return 'bad ICMP checksum';
+    const [type, code] = icmpTypeCode(spec, p.family);
+    if (p.icmpType !== type) return `icmp type: expected ${type} vs actual ${p.icmpType}`;
+    if (code !== null && p.icmpCode !== code) return `icmp code: expected ${code} vs actual ${p.icmpCode}`;
+    return null;
+  }
   if (spec.proto === 'udp') {
     if (p.proto !== 'udp') return `expected a UDP packet, got ${p.proto === 'tcp' ? 'TCP' : `protocol ${p.protoNumber}`}`;
     if (!p.checksumOk) return 'bad UDP checksum';

@@ -10,6 +10,8 @@
 //   times:                   0.100  +0.1  +.1  *  0.1~0.2 (packets)  0.1...0.2 (blocking syscalls)
 //   packets:                 < S 0:0(0) win 32792 <mss 1000,sackOK,nop,nop,nop,wscale 7>
 //                            > . 1:1(0) ack 1 <...>       > udp (100)      < udp (100)
+//                            < icmp unreachable frag_needed mtu 1200 [1:1461(1460)]
+//                            > icmp unreachable port_unreachable
 //                            flags F S R P . E W U, seq start:end(len), ack N, win N, urg N,
 //                            options nop eol mss wscale sackOK sack TS val/ecr, <...>
 //                            an optional moat prefix `remote_port N` picks another remote port
@@ -85,7 +87,23 @@ export interface UdpPacketSpec {
   remotePort: number | null;
 }
 
-export type PacketSpec = TcpPacketSpec | UdpPacketSpec;
+/**
+ * `icmp TYPE [CODE] [mtu N] [[start:end(len)]]` (packetdrill's ICMP lines, a subset). Inbound,
+ * the quoted datagram is the stack's own TCP segment with that relative sequence range, or the
+ * last datagram the stack sent when no range is given; outbound, only type and code are checked.
+ */
+export interface IcmpPacketSpec {
+  proto: 'icmp';
+  type: 'unreachable' | 'time_exceeded' | 'packet_too_big';
+  code: string | null;
+  mtu: number | null;
+  inner: { seq: number; end: number; len: number } | null;
+  remotePort: number | null;
+}
+
+export const ICMP_CODES = ['net_unreachable', 'host_unreachable', 'protocol_unreachable', 'port_unreachable', 'frag_needed', 'admin_prohibited', 'ttl_exceeded'] as const;
+
+export type PacketSpec = TcpPacketSpec | UdpPacketSpec | IcmpPacketSpec;
 
 interface EventBase {
   line: number;
@@ -294,8 +312,27 @@ function parsePacket(sc: Scanner, dir: '<' | '>'): PacketSpec {
     if (!sc.done()) sc.fail(`unexpected ${sc.rest()} after udp packet`);
     return { proto: 'udp', len, remotePort };
   }
+  if (sc.take(/icmp\b/)) {
+    const ty = sc.expect(/(?:unreachable|time_exceeded|packet_too_big)\b/, 'an ICMP type (unreachable, time_exceeded, packet_too_big)')[0] as IcmpPacketSpec['type'];
+    const spec: IcmpPacketSpec = { proto: 'icmp', type: ty, code: null, mtu: null, inner: null, remotePort };
+    sc.ws();
+    const at = sc.pos;
+    const code = sc.peek(/mtu\b/) ? null : sc.take(/[a-z_]+/);
+    if (code) {
+      if (!(ICMP_CODES as readonly string[]).includes(code[0])) sc.fail(`ICMP code "${code[0]}" is not supported by moat's runner (${ICMP_CODES.join(', ')})`, at);
+      spec.code = code[0];
+    }
+    if (sc.take(/mtu\b/)) spec.mtu = Number(sc.expect(/\d+/, 'an MTU')[0]);
+    if (sc.take(/\[/)) {
+      const m = sc.expect(/(\d+):(\d+)\((\d+)\)/, 'the quoted TCP segment start:end(len)');
+      spec.inner = { seq: Number(m[1]) >>> 0, end: Number(m[2]) >>> 0, len: Number(m[3]) };
+      sc.expect(/\]/, '"]"');
+    }
+    if (!sc.done()) sc.fail(`unexpected ${sc.rest()} after icmp packet`);
+    return spec;
+  }
   const kw = sc.peek(/[a-z_]+/);
-  if (kw && !FLAGS.test(kw[0])) sc.fail(`"${kw[0]}" packets are not supported by moat's runner (tcp and udp are)`);
+  if (kw && !FLAGS.test(kw[0])) sc.fail(`"${kw[0]}" packets are not supported by moat's runner (tcp, udp and icmp are)`);
   const fl = sc.take(FLAGS);
   if (!fl) sc.fail('expected TCP flags (S, S., ., P., F., R, R. ...)');
   sc.ws();

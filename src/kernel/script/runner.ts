@@ -96,6 +96,8 @@ export class ScriptLink implements LinkEndpoint {
   readonly name = 'script0';
   dispatcher: LinkDispatcher | null = null;
   readonly out: { usecs: number; ip: Uint8Array }[] = [];
+  /** The last IP datagram the stack sent (quoted by ICMP errors the script injects). */
+  lastOut: Uint8Array | null = null;
 
   constructor(
     private readonly now: () => number,
@@ -113,7 +115,10 @@ export class ScriptLink implements LinkEndpoint {
       this.frames.push({ usecs: this.now(), dir: 'out', data });
       const et = (data[12]! << 8) | data[13]!;
       // Only IP reaches the script: neighbor resolution is static, so ARP/NDP never appear.
-      if (et === 0x0800 || et === 0x86dd) this.out.push({ usecs: this.now(), ip: data.subarray(14) });
+      if (et === 0x0800 || et === 0x86dd) {
+        this.out.push({ usecs: this.now(), ip: data.subarray(14) });
+        this.lastOut = data.subarray(14);
+      }
     }
     return frames.length;
   }
@@ -277,7 +282,7 @@ export function runScript(script: Script, opts: RunOptions = {}): RunResult {
         }
         const p = parseOutbound(live.ip);
         if (!p) throw new Fail({ line: ev.line, col: ev.col, message: 'the stack sent a packet that is not IP', expected, actual: '(not IP)' });
-        if (!ep.learned && p.proto !== 'other') {
+        if (!ep.learned && (p.proto === 'tcp' || p.proto === 'udp')) {
           ep.localPort = p.srcPort;
           ep.remotePort = p.dstPort;
           ep.learned = true;
@@ -297,7 +302,7 @@ export function runScript(script: Script, opts: RunOptions = {}): RunResult {
       if (ev.type === 'packet') {
         const pkt = ev.pkt;
         if (!ep.learned && pkt.remotePort === null) ep.learned = true;
-        link.inject(buildInbound(pkt, ep, mapFor(pkt.remotePort)));
+        link.inject(buildInbound(pkt, ep, mapFor(pkt.remotePort), link.lastOut));
         clock.advance(0);
         pollBlocked();
         prevUs = t;
