@@ -574,14 +574,16 @@ export class Stack implements NetworkLayer, IcmpHost, NicOwner {
 
   // ---- hooks ----
 
-  private hook(point: HookPoint, p: Omit<FilterPacket, 'hook'>): boolean {
-    return this.hookVerdict(point, p) === 'accept';
+  private hook(p: FilterPacket): boolean {
+    return this.hookVerdict(p) === 'accept';
   }
 
-  private hookVerdict(point: HookPoint, p: Omit<FilterPacket, 'hook'>): FilterVerdict {
+  /** Callers build the whole FilterPacket (hook and ctx included): one object per hook, no copies. */
+  private hookVerdict(p: FilterPacket): FilterVerdict {
+    const point = p.hook;
     const f = this.filter?.[point];
     if (!f) return 'accept';
-    const v = f.call(this.filter, { hook: point, ...p, ctx: this.pktCtx ?? undefined });
+    const v = f.call(this.filter, p);
     if (v === 'accept') return v;
     this.stats.count(`filter.${point}.dropped.${v.drop}`);
     return v;
@@ -672,9 +674,25 @@ export class Stack implements NetworkLayer, IcmpHost, NicOwner {
     const aLen = family === 4 ? 4 : 16;
     let src = p.src;
     let dst = p.dst;
-    const base = { family, protocol: p.protocol, fragment: false, length: dg.length, owner: p.owner, packet: dg, transport: dg.subarray(ipHdr), checksumPartial: p.checksumOffset !== undefined };
-    for (const point of ['OUTPUT', 'POSTROUTING'] as const) {
-      const v = this.hookVerdict(point, { ...base, src, dst, outNic: r.nic.nicId });
+    const transport = dg.subarray(ipHdr);
+    const partial = p.checksumOffset !== undefined;
+    for (let k = 0; k < 2; k++) {
+      const point: HookPoint = k === 0 ? 'OUTPUT' : 'POSTROUTING';
+      const v = this.hookVerdict({
+        hook: point,
+        ctx: this.pktCtx ?? undefined,
+        family,
+        src,
+        dst,
+        protocol: p.protocol,
+        transport,
+        fragment: false,
+        length: dg.length,
+        outNic: r.nic.nicId,
+        owner: p.owner,
+        packet: dg,
+        checksumPartial: partial,
+      });
       if (v !== 'accept') return v.error ?? 'EPERM';
       const nsrc = sameBytes(dg, aOff, src.bytes) ? src : IpAddr.read(family, dg, aOff);
       const ndst = sameBytes(dg, aOff + aLen, dst.bytes) ? dst : IpAddr.read(family, dg, aOff + aLen);
@@ -932,7 +950,7 @@ export class Stack implements NetworkLayer, IcmpHost, NicOwner {
       offload = undefined; // the offload described the last fragment's frame
     }
     if (this.filter?.PREROUTING) {
-      if (!this.hook('PREROUTING', { family: 4, src: h.src, dst: h.dst, protocol: h.protocol, transport: pkt.subarray(h.hdrLen), fragment: h.fragOffset !== 0, length: h.totalLen, inNic: nic.nicId, packet: pkt })) return;
+      if (!this.hook({ hook: 'PREROUTING', ctx: this.pktCtx ?? undefined, family: 4, src: h.src, dst: h.dst, protocol: h.protocol, transport: pkt.subarray(h.hdrLen), fragment: h.fragOffset !== 0, length: h.totalLen, inNic: nic.nicId, packet: pkt })) return;
       const h2 = this.reparse4(h, pkt);
       if (!h2) return;
       h = h2;
@@ -975,7 +993,7 @@ export class Stack implements NetworkLayer, IcmpHost, NicOwner {
     let h = h0;
     const payload = pkt.subarray(h.hdrLen);
     if (this.filter) {
-      if (!this.hook('INPUT', { family: 4, src: h.src, dst: h.dst, protocol: h.protocol, transport: payload, fragment: false, length: pkt.length, inNic: nic.nicId, packet: pkt })) return;
+      if (!this.hook({ hook: 'INPUT', ctx: this.pktCtx ?? undefined, family: 4, src: h.src, dst: h.dst, protocol: h.protocol, transport: payload, fragment: false, length: pkt.length, inNic: nic.nicId, packet: pkt })) return;
       // INPUT may translate the source (the reply of a connection DNATed at OUTPUT, SNAT in nat/INPUT).
       const h2 = this.reparse4(h, pkt);
       if (!h2) return;
@@ -1039,7 +1057,7 @@ export class Stack implements NetworkLayer, IcmpHost, NicOwner {
     }
     if (this.filter) {
       for (const point of ['FORWARD', 'POSTROUTING'] as const) {
-        if (!this.hook(point, { family: 4, src: h.src, dst: h.dst, protocol: h.protocol, transport: pkt.subarray(h.hdrLen), fragment: h.fragOffset !== 0, length: h.totalLen, inNic: nic.nicId, outNic: out.nicId, packet: pkt })) return;
+        if (!this.hook({ hook: point, ctx: this.pktCtx ?? undefined, family: 4, src: h.src, dst: h.dst, protocol: h.protocol, transport: pkt.subarray(h.hdrLen), fragment: h.fragOffset !== 0, length: h.totalLen, inNic: nic.nicId, outNic: out.nicId, packet: pkt })) return;
       }
       const h2 = this.reparse4(h, pkt); // SNAT at POSTROUTING
       if (!h2) return;
@@ -1114,7 +1132,7 @@ export class Stack implements NetworkLayer, IcmpHost, NicOwner {
     if (this.filter?.PREROUTING) {
       // A non-initial fragment (Fragment header first, the usual place) carries no ports.
       const frag = h.nextHeader === NH_FRAGMENT && pkt.length >= 48 && ((pkt[42] << 8) | pkt[43]) >= 8;
-      if (!this.hook('PREROUTING', { family: 6, src: h.src, dst: h.dst, protocol: h.nextHeader, transport: pkt.subarray(IPV6_HEADER), fragment: frag, length: h.end, inNic: nic.nicId, packet: pkt })) return;
+      if (!this.hook({ hook: 'PREROUTING', ctx: this.pktCtx ?? undefined, family: 6, src: h.src, dst: h.dst, protocol: h.nextHeader, transport: pkt.subarray(IPV6_HEADER), fragment: frag, length: h.end, inNic: nic.nicId, packet: pkt })) return;
       const h2 = this.reparse6(h, pkt);
       if (!h2) return;
       h = h2;
@@ -1197,7 +1215,7 @@ export class Stack implements NetworkLayer, IcmpHost, NicOwner {
     if (protocol === NH_NONE) return this.stats.count('ipv6.no-next-header');
     const payload = pkt.subarray(off, h.end);
     if (this.filter) {
-      if (!this.hook('INPUT', { family: 6, src: h.src, dst: h.dst, protocol, transport: payload, fragment: false, length: h.end, inNic: nic.nicId, packet: pkt })) return;
+      if (!this.hook({ hook: 'INPUT', ctx: this.pktCtx ?? undefined, family: 6, src: h.src, dst: h.dst, protocol, transport: payload, fragment: false, length: h.end, inNic: nic.nicId, packet: pkt })) return;
       const h2 = this.reparse6(h, pkt);
       if (!h2) return;
       h = h2;
@@ -1264,7 +1282,7 @@ export class Stack implements NetworkLayer, IcmpHost, NicOwner {
     }
     if (this.filter) {
       for (const point of ['FORWARD', 'POSTROUTING'] as const) {
-        if (!this.hook(point, { family: 6, src: h.src, dst: h.dst, protocol: h.nextHeader, transport: pkt.subarray(IPV6_HEADER), fragment: false, length: h.end, inNic: nic.nicId, outNic: out.nicId, packet: pkt })) return;
+        if (!this.hook({ hook: point, ctx: this.pktCtx ?? undefined, family: 6, src: h.src, dst: h.dst, protocol: h.nextHeader, transport: pkt.subarray(IPV6_HEADER), fragment: false, length: h.end, inNic: nic.nicId, outNic: out.nicId, packet: pkt })) return;
       }
       const h2 = this.reparse6(h, pkt);
       if (!h2) return;

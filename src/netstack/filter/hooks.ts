@@ -116,7 +116,7 @@ export function createFilterHooks(engine: FilterEngine, opts: FilterHooksOptions
   const run = (hook: HookPoint, p: FilterPacket): FilterVerdict => {
     input.reset();
     const ctx = p.ctx;
-    if (!p.packet || !input.setDatagram(p.packet)) fromHeaders(input, p);
+    if (!p.packet || !input.setDatagram(p.packet, p.src, p.dst)) fromHeaders(input, p);
     input.inNic = p.inNic ?? 0;
     input.outNic = p.outNic ?? 0;
     if (nicName) {

@@ -83,7 +83,7 @@ export class FilterInput {
    * Returns false (and leaves the input unusable) when the datagram cannot be read: the engine
    * treats such packets as INVALID rather than throwing.
    */
-  setDatagram(d: Uint8Array): boolean {
+  setDatagram(d: Uint8Array, srcHint?: IpAddr, dstHint?: IpAddr): boolean {
     this.datagram = d;
     this.length = d.length;
     if (d.length < 1) return false;
@@ -94,8 +94,9 @@ export class FilterInput {
       const total = (d[2] << 8) | d[3];
       if (hl < 20 || total < hl || total > d.length) return false;
       this.family = 4;
-      this.src = Addr.read(4, d, 12);
-      this.dst = Addr.read(4, d, 16);
+      // The caller usually knows the addresses already: reuse them (no allocation) when they match.
+      this.src = readAddr(4, d, 12, srcHint);
+      this.dst = readAddr(4, d, 16, dstHint);
       this.protocol = d[9];
       this.fragment = (((d[6] << 8) | d[7]) & 0x1fff) !== 0;
       this.l4Offset = hl;
@@ -108,8 +109,8 @@ export class FilterInput {
       const end = 40 + ((d[4] << 8) | d[5]);
       if (end > d.length) return false;
       this.family = 6;
-      this.src = Addr.read(6, d, 8);
-      this.dst = Addr.read(6, d, 24);
+      this.src = readAddr(6, d, 8, srcHint);
+      this.dst = readAddr(6, d, 24, dstHint);
       this.length = end;
       let proto = d[6];
       let off = 40;
@@ -136,6 +137,21 @@ export class FilterInput {
 }
 
 const EMPTY = new Uint8Array(0);
+
+function readAddr(family: 4 | 6, d: Uint8Array, off: number, hint: IpAddr | undefined): IpAddr {
+  if (hint && hint.family === family) {
+    const b = hint.bytes;
+    let same = true;
+    for (let i = 0; i < b.length; i++) {
+      if (d[off + i] !== b[i]) {
+        same = false;
+        break;
+      }
+    }
+    if (same) return hint;
+  }
+  return Addr.read(family, d, off);
+}
 
 /** Source port of a TCP/UDP/SCTP/UDPLITE packet (first 2 bytes of the transport header); -1 if absent. */
 export function srcPort(p: FilterInput): number {
