@@ -100,3 +100,21 @@ test('without the datagram (older callers) the adapter matches on the header fie
   transport[3] = 54;
   t.is(hooks.INPUT!({ ...pkt, hook: 'INPUT' }), 'accept');
 });
+
+test('the mark set at PREROUTING is seen at INPUT (it travels in the packet context)', (t) => {
+  const { clock, a, b } = pair();
+  const engine = new FilterEngine({ clock });
+  engine.load(parseIptablesSave('*mangle\n-A PREROUTING -p udp --dport 7 -j MARK --set-mark 5\nCOMMIT\n*filter\n-A INPUT -m mark --mark 5 -j DROP\nCOMMIT\n'));
+  b.filter = createFilterHooks(engine, { stack: b });
+  const r7 = b.udp.endpoint(4);
+  r7.bind(null, 7);
+  const r8 = b.udp.endpoint(4);
+  r8.bind(null, 8);
+  const s = a.udp.endpoint(4);
+  s.send(pattern(4), { addr: ip('10.0.0.2'), port: 7 });
+  s.send(pattern(4), { addr: ip('10.0.0.2'), port: 8 });
+  clock.advance(1);
+  t.is(r7.recv(), 'EAGAIN');
+  t.true(typeof r8.recv() !== 'string');
+  t.is(engine.tables.filter.chain('INPUT').rules[0].counters.packets, 1);
+});
