@@ -228,3 +228,16 @@ test('ICMP lines: an injected error reaches the socket; an expected ICMP is matc
   const notIcmp = runScriptText(`${ESTABLISHED}+0 write(4, ..., 10) = 10\n+0 > icmp unreachable\n`, 'i.pkt');
   t.is(notIcmp.failure!.message, 'expected an ICMP packet, got TCP');
 });
+
+test('a script packet larger than the MSS matches the segments it was cut into (packetdrill aggregation)', (t) => {
+  const base = `${ESTABLISHED}+0 write(4, ..., 4380) = 4380\n`;
+  const whole = runScriptText(`${base}+0 > P. 1:4381(4380) ack 1\n+.1 < . 1:1(0) ack 4381 win 257\n`, 'agg.pkt');
+  t.true(whole.passed, formatFailure(whole));
+  const cut = runScriptText(`${base}+0 > . 1:1461(1460) ack 1\n+0 > P. 1461:4381(2920) ack 1\n`, 'agg.pkt');
+  t.true(cut.passed, formatFailure(cut));
+  const tooLong = runScriptText(`${base}+0 > P. 1:5001(5000) ack 1\n`, 'agg.pkt');
+  t.is(tooLong.failure!.message, 'tcp payload length: expected 5000 vs actual 4380');
+  t.regex(tooLong.failure!.actual!, /P\. 1:4381\(4380\) ack 1 .*\(aggregated\)$/);
+  const wrongFlags = runScriptText(`${base}+0 > . 1:4381(4380) ack 1\n`, 'agg.pkt');
+  t.is(wrongFlags.failure!.message, 'tcp flags: expected . vs actual P.');
+});

@@ -11,7 +11,10 @@
 // actually left; a syscall without `...` must return within the tolerance of its start; a
 // `start...end` syscall may block and must return at `end`. Unexpected packets are found by the
 // next `>` line (they are compared with it); packets still queued when the script ends are
-// listed but do not fail it, as in packetdrill.
+// listed but do not fail it, as in packetdrill. A `>` line longer than what the stack sent in
+// one segment matches the contiguous segments that make it up (packetdrill's aggregation of a
+// TSO packet cut into MSS-sized pieces). Relative times after a `start...end` call count from
+// its start (packetdrill's blocking-accept.pkt relies on it).
 
 import {
   IpAddr,
@@ -42,6 +45,7 @@ const MAX_WAIT_USECS = 3_600_000_000;
 /** How far past a `>` line's window the runner looks for a late packet before calling it missing. */
 const LATE_LOOKAHEAD_USECS = 10_000_000;
 
+const PSH_FIN = 0x08 | 0x01;
 const GW_MAC = Uint8Array.of(0x02, 0x00, 0x00, 0xc0, 0x00, 0x02);
 const NIC_MAC = Uint8Array.of(0x02, 0x00, 0x00, 0xc0, 0xa8, 0x01);
 
@@ -288,8 +292,22 @@ export function runScript(script: Script, opts: RunOptions = {}): RunResult {
           ep.learned = true;
         }
         const map = mapFor(ev.pkt.remotePort ?? (p.proto === 'tcp' || p.proto === 'udp' ? p.dstPort : null));
-        const why = matchOutbound(ev.pkt, p, ep, map);
-        const actual = `${fmtT(live.usecs)} > ${liveText(p, map)}`;
+        let pkt: LivePacket = p;
+        // packetdrill matches one script packet against several live ones that together form
+        // it (a TSO/GSO aggregate the kernel cut up): contiguous, same ack, PSH/FIN only on the last.
+        if (ev.pkt.proto === 'tcp' && p.proto === 'tcp' && p.payloadLen > 0 && p.payloadLen < ev.pkt.len && !(p.flags & (PSH_FIN))) {
+          while (pkt.payloadLen < ev.pkt.len && !(pkt.flags & PSH_FIN)) {
+            if (!link.out.length) advanceTo(hi, true);
+            const nxt = link.out[0];
+            const q = nxt ? parseOutbound(nxt.ip) : null;
+            if (!q || q.proto !== 'tcp' || q.payloadLen === 0 || q.seq !== ((pkt.seq + pkt.payloadLen) >>> 0) || q.ack !== pkt.ack) break;
+            if ((q.flags & ~PSH_FIN) !== (pkt.flags & ~PSH_FIN) || q.srcPort !== pkt.srcPort || q.dstPort !== pkt.dstPort) break;
+            link.out.shift();
+            pkt = { ...pkt, payloadLen: pkt.payloadLen + q.payloadLen, flags: q.flags, checksumOk: pkt.checksumOk && q.checksumOk };
+          }
+        }
+        const why = matchOutbound(ev.pkt, pkt, ep, map);
+        const actual = `${fmtT(live.usecs)} > ${liveText(pkt, map)}${pkt !== p ? ' (aggregated)' : ''}`;
         if (why) throw new Fail({ line: ev.line, col: ev.col, message: why, expected: `${fmtT(t)} > ${expected}`, actual });
         if (live.usecs < lo || live.usecs > hi) {
           throw new Fail({ line: ev.line, col: ev.col, message: `outbound packet timing: sent at ${fmtT(live.usecs)}, expected at ${fmtT(t)}${ev.time.end ? ' (window)' : ''} (tolerance ${tol} us)`, expected: `${fmtT(t)} > ${expected}`, actual });
