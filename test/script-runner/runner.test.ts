@@ -72,6 +72,8 @@ test('a wrong syscall result names the call, both values and the line', (t) => {
   t.is(r.failure!.message, 'read() returned -1 EAGAIN, expected 10');
   const e = runScriptText(`0 socket(..., SOCK_DGRAM, IPPROTO_UDP) = 3\n+0 listen(3, 1) = -1 EOPNOTSUPP\n`, 'e.pkt');
   t.true(e.passed, formatFailure(e));
+  const fl = runScriptText(`0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 fcntl(3, F_SETFL, O_RDWR|O_NONBLOCK) = 0\n+0 fcntl(3, F_GETFL) = 0x802 (flags O_RDWR|O_NONBLOCK)\n`, 'e.pkt');
+  t.true(fl.passed, formatFailure(fl));
   const e2 = runScriptText(`0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 write(3, ..., 1) = -1 ENOTCONN\n`, 'e.pkt');
   t.is(e2.failure!.message, 'write() returned -1 EPIPE, expected -1 ENOTCONN');
 });
@@ -84,6 +86,7 @@ test('parse errors name the line and the column', (t) => {
     ['// comment\n   +x close(3) = 0\n', 2, 5, /expected a time/],
     ['0 close(3)\n', 1, 11, /expected "=" and the expected result/],
     ['0 < S 0:0(0) ack 1\n', 1, 14, /"ack" needs the ACK flag/],
+    ['0 < [ect0] S 0:0(0) win 1\n', 1, 5, /IP header markings like \[ect0\] are not supported/],
     ['0 < gre 1\n', 1, 5, /"gre" packets are not supported by moat's runner \(tcp, udp and icmp are\)/],
     ['0 < icmp unreachable bogus_code\n', 1, 22, /ICMP code "bogus_code" is not supported/],
   ];
@@ -151,6 +154,8 @@ test('unsupported calls, options, lines and flags are refused by name', (t) => {
     ['0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 getsockopt(3, SOL_TCP, TCP_INFO, ..., ...) = 0\n', /getsockopt SOL_TCP\/TCP_INFO/],
     ['0 `sysctl -q net.ipv4.tcp_sack=0`\n', /shell command/],
     ['%{\nprint(1)\n}%\n', /python blocks/],
+    ['0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 %{ assert tcpi_rto == 300000 }%\n', /python blocks/],
+    ['0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 %{\nprint(tcpi_rto)\n}%\n', /python blocks/],
     ['--foo=1\n0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n', /option --foo is not supported/],
     ['0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 recv(3, ..., 10, MSG_PEEK) = 0\n', /recv flags MSG_PEEK/],
   ];

@@ -186,7 +186,8 @@ function statements(file: string, src: string, options: Map<string, string>): { 
     const trimmed = raw.trim();
     if (!cur && trimmed === '') continue;
     const col = raw.length - raw.trimStart().length + 1;
-    if (!cur && trimmed.startsWith('%{')) {
+    // Python blocks, alone or after a time (`+0 %{ assert tcpi_rto == 300000 }%`), one or many lines.
+    if (!cur && /^(?:[+*0-9.~]+\s*)?%\{/.test(trimmed)) {
       const st = { text: trimmed, line: lineNo, col };
       if (trimmed.includes('}%')) unsupported.push(st);
       else python = st;
@@ -304,6 +305,8 @@ const FLAGS = /[FSRP.EWU]+(?=\s|$)/;
 
 function parsePacket(sc: Scanner, dir: '<' | '>'): PacketSpec {
   let remotePort: number | null = null;
+  const ecn = sc.peek(/\[(?:ect0|ect1|ect01|ce|noecn|[a-z0-9_ ]+)\]/);
+  if (ecn) sc.fail(`IP header markings like ${ecn[0]} are not supported by moat's runner`);
   if (sc.take(/remote_port\b/)) remotePort = parseInt(sc.expect(/\d+/, 'a port number')[0], 10);
   if (sc.take(/udp\b/)) {
     sc.expect(/\(/, '"(" after udp');
@@ -467,13 +470,13 @@ function parseSyscall(sc: Scanner, blockEnd: SyscallSpec['blockEnd']): SyscallSp
   const result = parseExpr(sc);
   let errno: string | null = null;
   const e = sc.take(/E[A-Z0-9]+/);
-  if (e) {
-    errno = e[0];
-    if (sc.take(/\(/)) {
-      const close = sc.s.indexOf(')', sc.pos);
-      if (close < 0) sc.fail('unterminated "(" after the errno name');
-      sc.pos = close + 1;
-    }
+  if (e) errno = e[0];
+  // A comment in parentheses may follow: `-1 EAGAIN (Resource temporarily unavailable)`,
+  // `= 0x802 (flags O_RDWR|O_NONBLOCK)`.
+  if (sc.take(/\(/)) {
+    const close = sc.s.indexOf(')', sc.pos);
+    if (close < 0) sc.fail('unterminated "(" after the result');
+    sc.pos = close + 1;
   }
   if (!sc.done()) sc.fail(`unexpected ${sc.rest()} after the system call`);
   return { name, args, result, errno, blockEnd };
