@@ -197,6 +197,12 @@ test('moat script: PASS/FAIL lines, the summary and one pcap per script', async 
   t.is(lines[0], `PASS ${good}`);
   t.true(lines[1]!.startsWith(`FAIL ${bad}\n  ${bad}:6:1: outbound packet timing: sent at 1.000000, expected at 2.000000`), lines[1]);
   t.is(lines[2], '1 passed, 1 failed');
+  const broken = join(dir, 'broken.pkt');
+  writeFileSync(broken, '0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 < S 0:0(0) win 1 <mss>\n');
+  const more: string[] = [];
+  await runScriptFiles([broken], { pcapDir: join(dir, 'pcaps') }, (l) => more.push(l));
+  t.is(more[0], `FAIL ${broken}\n  ${broken}:2:25: syntax error: expected an MSS value, found ">"`);
+  t.is(more[1], '0 passed, 1 failed');
   t.is(lines[3], `pcaps in ${join(dir, 'pcaps')}`);
   for (const name of ['good', 'bad']) {
     const p = join(dir, 'pcaps', `${name}.pcap`);
