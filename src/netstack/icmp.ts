@@ -258,7 +258,7 @@ export class Icmp {
     else kind = 'parameter-problem';
     const err: TransportError = {
       kind,
-      code: CODE_OF[kind],
+      ...icmpErrno(4, type, code),
       from,
       icmpType: type,
       icmpCode: code,
@@ -308,7 +308,7 @@ export class Icmp {
     }
     const err: TransportError = {
       kind,
-      code: CODE_OF[kind],
+      ...icmpErrno(6, type, code),
       from,
       icmpType: type,
       icmpCode: code,
@@ -459,7 +459,61 @@ const UNREACH6: Record<number, TransportErrorKind> = {
   6: 'admin-prohibited',
 };
 
-/** Linux's icmp_err_convert / icmpv6_err_convert, by meaning. */
+/**
+ * The socket error an ICMP error becomes and whether it is fatal (hard) for the flow: Linux's
+ * icmp_err_convert (net/ipv4/icmp.c, indexed by destination-unreachable code, with
+ * __udp4_lib_err's cases for the other types) and icmpv6_err_convert (net/ipv6/icmp.c). The
+ * meaning alone is not enough: "administratively prohibited" is EHOSTUNREACH over IPv4 and
+ * EACCES over IPv6, and "net unreachable" is soft for code 0 but hard for code 9.
+ */
+export function icmpErrno(family: 4 | 6, type: number, code: number): { code: NetError; fatal: boolean } {
+  if (family === 4) {
+    if (type === ICMP4.DEST_UNREACH) return UNREACH4_ERRNO[code] ?? { code: 'EHOSTUNREACH', fatal: false };
+    if (type === ICMP4.TIME_EXCEEDED) return { code: 'EHOSTUNREACH', fatal: false };
+    return { code: 'EPROTO', fatal: true }; // parameter problem
+  }
+  switch (type) {
+    case ICMP6.DEST_UNREACH:
+      return UNREACH6_ERRNO[code] ?? { code: 'EPROTO', fatal: false };
+    case ICMP6.PACKET_TOO_BIG:
+      return { code: 'EMSGSIZE', fatal: true };
+    case ICMP6.TIME_EXCEEDED:
+      return { code: 'EHOSTUNREACH', fatal: false };
+    default:
+      return { code: 'EPROTO', fatal: true };
+  }
+}
+
+const e = (code: NetError, fatal: boolean) => ({ code, fatal });
+const UNREACH4_ERRNO: Record<number, { code: NetError; fatal: boolean }> = {
+  0: e('ENETUNREACH', false), // net unreachable
+  1: e('EHOSTUNREACH', false), // host unreachable
+  2: e('ENOPROTOOPT', true), // protocol unreachable
+  3: e('ECONNREFUSED', true), // port unreachable
+  4: e('EMSGSIZE', true), // fragmentation needed (UDP with PMTU discovery on: hard)
+  5: e('EOPNOTSUPP', false), // source route failed
+  6: e('ENETUNREACH', true), // net unknown
+  7: e('EHOSTDOWN', true), // host unknown
+  8: e('ENONET', true), // host isolated
+  9: e('ENETUNREACH', true), // net administratively prohibited
+  10: e('EHOSTUNREACH', true), // host administratively prohibited
+  11: e('ENETUNREACH', false), // net unreachable for TOS
+  12: e('EHOSTUNREACH', false), // host unreachable for TOS
+  13: e('EHOSTUNREACH', true), // communication administratively prohibited (RFC 1812)
+  14: e('EHOSTUNREACH', true), // host precedence violation
+  15: e('EHOSTUNREACH', true), // precedence cutoff
+};
+const UNREACH6_ERRNO: Record<number, { code: NetError; fatal: boolean }> = {
+  0: e('ENETUNREACH', false), // no route
+  1: e('EACCES', true), // administratively prohibited
+  2: e('EHOSTUNREACH', false), // beyond scope of source address
+  3: e('EHOSTUNREACH', false), // address unreachable
+  4: e('ECONNREFUSED', true), // port unreachable
+  5: e('EACCES', true), // source address failed ingress/egress policy
+  6: e('EACCES', true), // reject route to destination
+};
+
+/** The usual socket error of each kind of ICMP error (icmpErrno has the exact one per code). */
 export const CODE_OF: Record<TransportErrorKind, NetError> = {
   'port-unreachable': 'ECONNREFUSED',
   'host-unreachable': 'EHOSTUNREACH',

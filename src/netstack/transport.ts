@@ -51,6 +51,11 @@ export interface TransportError {
   readonly kind: TransportErrorKind;
   /** The socket error this becomes (ECONNREFUSED for port unreachable, ...). */
   readonly code: NetError;
+  /**
+   * A hard error (Linux's icmp_err_convert `fatal`): it fails a connecting TCP socket and is
+   * reported on a connected UDP socket; soft errors are only remembered. Absent: judge by kind.
+   */
+  readonly fatal?: boolean;
   /** The sender of the ICMP message (a router, or the peer). */
   readonly from: IpAddr;
   readonly icmpType: number;

@@ -125,7 +125,7 @@ export class DatagramEndpointBase {
   reportError(err: TransportError, connected: boolean): void {
     if (this.recvErr) {
       if (this.errors.length < this.errorQueueLimit) this.errors.push(err);
-    } else if (!isHardError(err.kind) || !connected) {
+    } else if (!(err.fatal ?? isHardError(err.kind)) || !connected) {
       return;
     }
     this.soError = err.code;

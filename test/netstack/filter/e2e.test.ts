@@ -162,8 +162,8 @@ test('OUTPUT allows one port; REJECT kinds reach connect() as on Linux; DROP mak
 
 // Linux's icmp_err_convert maps ICMP code 13 (communication administratively prohibited) to
 // EHOSTUNREACH (checked: nft "reject with icmp type admin-prohibited" on a SYN gives
-// EHOSTUNREACH). src/netstack/icmp.ts maps it to EACCES (Linux's IPv6 value): fix there.
-test.failing('icmp-admin-prohibited on a local SYN gives EHOSTUNREACH as on Linux', (t) => {
+// EHOSTUNREACH); EACCES is Linux's IPv6 value (icmpErrno in src/netstack/icmp.ts).
+test('icmp-admin-prohibited on a local SYN gives EHOSTUNREACH as on Linux', (t) => {
   const { clock, a, b } = lan();
   install(a, clock, OUTPUT_ONE_PORT);
   listen(b, 85);
