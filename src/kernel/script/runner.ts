@@ -307,7 +307,8 @@ export function runScript(script: Script, opts: RunOptions = {}): RunResult {
           }
         }
         const why = matchOutbound(ev.pkt, pkt, ep, map);
-        const actual = `${fmtT(live.usecs)} > ${liveText(pkt, map)}${pkt !== p ? ' (aggregated)' : ''}`;
+        const portText = ev.pkt.remotePort !== null && (pkt.proto === 'tcp' || pkt.proto === 'udp') ? `remote_port ${pkt.dstPort} ` : '';
+        const actual = `${fmtT(live.usecs)} > ${portText}${liveText(pkt, map)}${pkt !== p ? ' (aggregated)' : ''}`;
         if (why) throw new Fail({ line: ev.line, col: ev.col, message: why, expected: `${fmtT(t)} > ${expected}`, actual });
         if (live.usecs < lo || live.usecs > hi) {
           throw new Fail({ line: ev.line, col: ev.col, message: `outbound packet timing: sent at ${fmtT(live.usecs)}, expected at ${fmtT(t)}${ev.time.end ? ' (window)' : ''} (tolerance ${tol} us)`, expected: `${fmtT(t)} > ${expected}`, actual });
