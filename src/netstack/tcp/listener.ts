@@ -123,7 +123,7 @@ export class Listener {
       seq: iss,
       ack: seqAdd(seg.seq, 1),
       flags: SYN | ACK,
-      window: Math.min(c.rcvBuf, 65535),
+      window: Math.min(this.ep.rcvBuf, 65535), // never scaled in a SYN-ACK (RFC 7323 §2.2)
       urgent: 0,
       mss: Math.min(r.mtu - (d.src.family === 4 ? 40 : 60), 65495),
       wscale,
@@ -183,7 +183,10 @@ export class Listener {
     child.maxSndWnd = child.sndWnd;
     child.sndWl1 = seg.seq;
     child.sndWl2 = seg.ack;
-    child.rcvAdv = seqAdd(child.rcvNxt, Math.min(c.rcvBuf, 65535) * 2 ** (child.wsOk ? child.rcvWscale : 0));
+    // The edge our SYN-ACK advertised: its window is never scaled (RFC 7323 §2.2), so scaling
+    // it here recorded an edge up to 2^14 times further than anything offered, and since the
+    // edge never moves left, later ACKs offered the peer that much.
+    child.rcvAdv = seqAdd(child.rcvNxt, Math.min(child.rcvBuf, 65535));
     child.lastAckSent = child.rcvNxt;
     stack.register(child);
     stack.bindChild(child);

@@ -58,6 +58,8 @@ export function newTcpStats() {
     connLimitHits: 0,
     memoryLimitHits: 0,
     oooDrops: 0,
+    /** Segments whose data (or part of it) lay beyond the receive buffer and was dropped. */
+    rcvQueueDrops: 0,
     timeWaitReopened: 0,
     timeWaitReused: 0,
     timeWaitRstIgnored: 0,

@@ -369,6 +369,15 @@ function receiveData(ep: TcpEndpoint, seg: Segment): void {
   // Trim to the right edge we advertised (anything beyond it is not ours to keep yet).
   const room = seqDiff(ep.rcvAdv, seq);
   if (data.length > room) data = data.subarray(0, Math.max(0, room));
+  // And to the buffer: the advertised edge should never lie beyond it, but SO_RCVBUF can shrink
+  // under an offer already made, so what would not fit is dropped and counted, as Linux's
+  // tcp_try_rmem_schedule does. Out-of-order bytes lie between RCV.NXT and this edge, so the
+  // queue plus reassembly stays within RCV.BUFF.
+  const bufRoom = ep.rcvBuf - ep.recvQueue.length - seqDiff(seq, ep.rcvNxt);
+  if (data.length > bufRoom) {
+    stack.stats.rcvQueueDrops++;
+    data = data.subarray(0, Math.max(0, bufRoom));
+  }
   if (data.length === 0) {
     scheduleAck(ep, false);
     return;

@@ -23,23 +23,46 @@ export function tsNow(ep: TcpEndpoint): number {
 }
 
 /**
- * The window to advertise, in bytes, and records the right edge. Never moves the right edge
- * left (RFC 7323 §2.4, RFC 9293 §3.8.6.2.2 MUST-35), and only moves it right by at least
- * min(RCV.BUFF/2, MSS) (receiver SWS avoidance).
+ * The space a new window offer may promise: the free buffer, rounded DOWN to what the window
+ * field can say at our scale (RFC 7323 §2.3), so that the edge it records never lies past the
+ * buffer. Unscaled (and capped at 65535) in a SYN (RFC 7323 §2.2).
+ */
+function offerable(ep: TcpEndpoint, shift: number): number {
+  const free = Math.max(0, ep.rcvBuf - ep.recvQueue.length - ep.ooo.bytes);
+  return Math.min(Math.floor(free / 2 ** shift), MAX_WINDOW_FIELD) * 2 ** shift;
+}
+
+/**
+ * The window field to advertise, and records the right edge (RCV.ADV), which only ever moves
+ * right and is the edge the receiver honours (RFC 7323 §2.4 rule 1). A new offer is made from
+ * free buffer space rounded down, and only when it moves the edge right by at least
+ * min(RCV.BUFF/2, MSS) (receiver SWS avoidance, RFC 9293 §3.8.6.2.2 MUST-35). Otherwise the
+ * current window is repeated. It is rarely a multiple of 2^wscale (RCV.NXT moves by segment
+ * sizes), so it is rounded up, keeping the edge on the wire where it was, when the buffer has
+ * room for the rounding; when it has not, it is rounded down: RFC 7323 §2.4 leaves exactly this
+ * choice, a retraction by less than 2^wscale or an edge past the buffer. Rounding up
+ * regardless (and recording it) let every ACK to a stalled reader push the edge up to
+ * 2^wscale-1 bytes further, until the queue held far more than SO_RCVBUF.
  */
 export function advertiseWindow(ep: TcpEndpoint, syn: boolean): number {
-  const free = Math.max(0, ep.rcvBuf - ep.recvQueue.length - ep.ooo.bytes);
-  const cur = Math.max(0, seqDiff(ep.rcvAdv, ep.rcvNxt));
-  let wnd = free;
-  if (wnd <= cur) wnd = cur;
-  else if (wnd - cur < Math.min(ep.rcvBuf / 2, ep.advMss)) wnd = cur;
   const shift = syn ? 0 : ep.rcvWscale;
-  let field = Math.min(Math.floor(wnd / 2 ** shift), MAX_WINDOW_FIELD);
-  if (field * 2 ** shift < cur && field < MAX_WINDOW_FIELD) field++; // round up rather than shrink
-  const adv = field * 2 ** shift;
-  const edge = seqAdd(ep.rcvNxt, adv);
-  if (seqGt(edge, ep.rcvAdv) || syn) ep.rcvAdv = edge;
-  return field;
+  const unit = 2 ** shift;
+  const offer = offerable(ep, shift);
+  if (syn) {
+    ep.rcvAdv = seqAdd(ep.rcvNxt, offer); // the first offer in this sequence space
+    return offer;
+  }
+  const cur = Math.max(0, seqDiff(ep.rcvAdv, ep.rcvNxt));
+  if (offer > cur && offer - cur >= Math.min(ep.rcvBuf / 2, ep.advMss)) {
+    ep.rcvAdv = seqAdd(ep.rcvNxt, offer);
+    return offer / unit;
+  }
+  const up = Math.min(Math.ceil(cur / unit), MAX_WINDOW_FIELD);
+  if (up * unit <= offer) {
+    ep.rcvAdv = seqAdd(ep.rcvNxt, up * unit);
+    return up;
+  }
+  return Math.floor(cur / unit);
 }
 
 /** Builds and sends one segment carrying our current ACK, window, timestamps and SACK blocks. */
@@ -469,10 +492,10 @@ export function scheduleAck(ep: TcpEndpoint, fullSegment: boolean): void {
 /** After the user reads: tell the peer when the window opened enough (RFC 9293 §3.8.6.2.2). */
 export function maybeWindowUpdate(ep: TcpEndpoint): void {
   if (ep.state !== TcpState.ESTABLISHED && ep.state !== TcpState.FIN_WAIT_1 && ep.state !== TcpState.FIN_WAIT_2) return;
-  const free = Math.max(0, ep.rcvBuf - ep.recvQueue.length - ep.ooo.bytes);
+  const free = offerable(ep, ep.rcvWscale);
   const cur = Math.max(0, seqDiff(ep.rcvAdv, ep.rcvNxt));
   // As Linux's tcp_cleanup_rbuf: worth a segment when the window at least doubles, and (SWS)
-  // when it grows by min(RCV.BUFF/2, MSS) at least.
+  // when it grows by min(RCV.BUFF/2, MSS) at least; measured on the offer the field can carry.
   if (free >= 2 * cur && free - cur >= Math.min(ep.rcvBuf / 2, ep.advMss)) {
     // Sent from a zero-delay timer, so that segments arriving in the same batch share it.
     ep.ackNow = true;
