@@ -3,7 +3,7 @@
 // the execution model, parser.ts for the accepted grammar, syscalls.ts for the supported calls.
 
 export { parseScript, exprText, ScriptSyntaxError } from './parser.js';
-export type { Script, ScriptEvent, TimeSpec, Expr, SyscallSpec, PacketSpec, TcpPacketSpec, UdpPacketSpec, TcpOptionSpec } from './parser.js';
+export type { Script, ScriptEvent, TimeSpec, Expr, SyscallSpec, PacketSpec, TcpPacketSpec, UdpPacketSpec, IcmpPacketSpec, TcpOptionSpec } from './parser.js';
 export { runScript, runScriptText, formatFailure, DEFAULT_TOLERANCE_USECS, ADDRESSES, DEFAULT_REMOTE_PORT } from './runner.js';
 export type { RunOptions, RunResult, ScriptFailure, CapturedFrame } from './runner.js';
 export { SyscallAdapter, SUPPORTED_SYSCALLS, SUPPORTED_SOCKOPTS, CONSTANTS } from './syscalls.js';
