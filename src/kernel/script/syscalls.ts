@@ -60,9 +60,9 @@ interface Sock {
   soError: NetError | null;
   connecting: boolean;
   /**
-   * The endpoint's sticky error once reported: Linux reports sk_err once (sock_error() clears
-   * it), after which reads see end of stream and writes EPIPE. TcpEndpoint keeps the error, so
-   * the socket layer (here: this adapter) remembers what it already reported.
+   * The endpoint's fatal error once reported: Linux reports sk_err once (sock_error() clears
+   * it), after which reads see end of stream and writes EPIPE. TcpEndpoint now does this itself
+   * (read/write/takeSoError report once); this remembers it across paths all the same.
    */
   reported: NetError | null;
 }
@@ -322,7 +322,9 @@ export class SyscallAdapter {
     let actual: number;
     switch (key) {
       case 'SOL_SOCKET/SO_ERROR': {
-        let e = s.kind === 'tcp' ? s.soError ?? (s.tcp!.error as NetError | null) : s.udp!.takeError();
+        // TcpEndpoint.takeSoError() reports the fatal error once (as sock_error() clears sk_err),
+        // else a soft ICMP error.
+        let e = s.kind === 'tcp' ? s.tcp!.takeSoError() : s.udp!.takeError();
         if (s.kind === 'tcp' && e && e === s.reported) e = null;
         actual = e ? ERRNO[e] : 0;
         if (e && s.kind === 'tcp') s.reported = e;
@@ -447,8 +449,10 @@ export class SyscallAdapter {
             const st = ep.stateName;
             if (st === 'SYN_SENT' || st === 'SYN_RECEIVED') return null;
             if (s.soError) {
-              const e = s.soError;
+              // connect(2) consumes the error it reports.
+              const e = ep.takeSoError() ?? s.soError;
               s.soError = null;
+              s.reported = e;
               return fail(e);
             }
             return st === 'CLOSED' ? fail('ECONNREFUSED') : ok();
