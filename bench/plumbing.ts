@@ -144,10 +144,14 @@ export async function benchPlumbing(): Promise<PlumbingRow[]> {
     const server = nodeIn(lxNs, SERVER, ['10.213.121.2']);
     children.push(server);
     await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('baseline server not ready within 10 s')), 10_000);
       let out = '';
       server.stdout.setEncoding('utf8').on('data', (d: string) => {
         out += d;
-        if (out.includes('ready')) resolve();
+        if (out.includes('ready')) {
+          clearTimeout(timer);
+          resolve();
+        }
       });
       server.on('exit', (c) => reject(new Error(`baseline server exited (${c})`)));
     });

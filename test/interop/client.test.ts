@@ -70,11 +70,16 @@ privilegedTest('UDP: moat sends to a Linux echo server and gets its datagrams ba
     }
     setTimeout(() => process.exit(0), 30000);`], { stdio: ['ignore', 'pipe', 'inherit'] });
   udpEcho.push({ kill: () => child.kill('SIGKILL') });
-  await new Promise<void>((resolve) => {
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('the Linux UDP echo server did not bind within 10 s')), 10_000);
+    child.on('exit', (c) => reject(new Error(`the Linux UDP echo server exited (${c})`)));
     let out = '';
     child.stdout!.setEncoding('utf8').on('data', (d: string) => {
       out += d;
-      if (out.includes('bound udp4') && out.includes('bound udp6')) resolve();
+      if (out.includes('bound udp4') && out.includes('bound udp6')) {
+        clearTimeout(timer);
+        resolve();
+      }
     });
   });
   for (const addr of [topo.peer4, topo.peer6]) {

@@ -133,8 +133,8 @@ export async function startHost(opts: HostOptions): Promise<Host> {
       );
     }
   }
-  // unref: the stack's timers (TIME_WAIT, 60 s) must not keep a process alive after close(); the open
-  // link holds the event loop while the host runs. Stack.close() leaves TCP timers armed.
+  // unref: the stack's timers must never keep a process alive on their own (an embedding test or
+  // the demo exits once it closed the host); the open link holds the event loop while it runs.
   const clock = new RealClock({ unref: true });
   let tcp!: TcpProtocol;
   const stack = new Stack({ clock, rng: new CryptoRng(), transports: (net) => [(tcp = new TcpProtocol(net))] });
