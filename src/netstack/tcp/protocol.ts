@@ -72,7 +72,6 @@ export function newTcpStats() {
 }
 export type TcpStats = ReturnType<typeof newTcpStats>;
 
-const HARD_ERRORS = new Set<string>(['port-unreachable', 'protocol-unreachable', 'admin-prohibited']);
 
 /** RFC 5961 §7: challenge ACKs per second, stack-wide (Linux tcp_challenge_ack_limit). */
 const CHALLENGE_ACK_LIMIT = 1000;
@@ -188,12 +187,11 @@ export class TcpProtocol implements TransportProtocol {
         return;
       }
       if (ep.state === TcpState.SYN_SENT) {
-        // RFC 1122 §4.2.3.9: protocol and port unreachable are hard errors and end the
-        // attempt (ECONNREFUSED); so does administratively prohibited, a REJECT, as on Linux.
-        // Net/host unreachable and the rest are soft: the SYN is retried, and the error is
-        // what the attempt reports if it times out.
-        if (HARD_ERRORS.has(err.kind)) ep.fail(err.code);
-        else ep.softError = err.code;
+        // RFC 1122 §4.2.3.9 calls net/host unreachable soft, but Linux (tcp_v4_err and
+        // tcp_v6_err) ends a SYN_SENT socket on every ICMP error it accepts: unreachable of any
+        // code, time exceeded, parameter problem. Programs expect connect() to fail at once
+        // with EHOSTUNREACH/ENETUNREACH, as measured on Linux 6.18; moat follows Linux.
+        ep.fail(err.code);
         return;
       }
       if (ep.state === TcpState.SYN_RECEIVED && ep.parent) {

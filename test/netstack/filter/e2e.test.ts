@@ -172,9 +172,9 @@ test('icmp-admin-prohibited on a local SYN gives EHOSTUNREACH as on Linux', (t) 
 
 // Linux 6.18, measured in a namespace: a SYN refused with icmp-host-unreachable or
 // icmp-net-unreachable (nft reject in OUTPUT, or the peer's INPUT) fails connect() at once with
-// EHOSTUNREACH / ENETUNREACH (tcp_v4_err ends a SYN_SENT socket on any unreachable). Since
-// commit 98c7852 src/netstack/tcp/ treats them as soft in SYN_SENT and retries until timeout.
-test.failing('icmp-host/net-unreachable on a local SYN fail connect() at once as on Linux', (t) => {
+// EHOSTUNREACH / ENETUNREACH (tcp_v4_err ends a SYN_SENT socket on any unreachable); moat's
+// TCP does the same (src/netstack/tcp/protocol.ts deliverError).
+test('icmp-host/net-unreachable on a local SYN fail connect() at once as on Linux', (t) => {
   const { clock, a, b } = lan();
   install(a, clock, OUTPUT_ONE_PORT);
   listen(b, 83);
