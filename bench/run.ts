@@ -31,6 +31,7 @@ const MODULES: BenchModule[] = [
   { title: 'wire: decode + checksum verify', file: 'wire.js', fn: 'benchWire', args: () => [join(root, 'pcap-fixtures')] },
   { title: 'tcp: in-process stacks', file: 'tcp.js', fn: 'benchTcp' },
   { title: 'filter: rule engine', file: 'filter.js', fn: 'benchFilter' },
+  { title: 'plumbing: veth/tap TCP vs Linux (root)', file: 'plumbing.js', fn: 'benchPlumbing' },
 ];
 
 function fmt(v: number): string {
