@@ -72,25 +72,24 @@ test('cookies encode the MSS and expire', (t) => {
   t.is(checkCookie(g, 1000, x, 80, y, 4000, 777, (c ^ 1) >>> 0), -1);
 });
 
-test('accept queue full: further SYNs are dropped until the application accepts', (t) => {
+test('accept queue full: further SYNs are dropped until the application accepts (backlog N holds N+1, as Linux)', (t) => {
   const net = new TestNet();
   const a = net.addHost('10.0.0.1');
   const b = net.addHost('10.0.0.2');
   const l = b.tcp.endpoint();
   l.bind(IpAddr.ANY4, 80);
   l.listen(2);
-  const clients = [0, 1, 2].map(() => a.tcp.endpoint());
-  clients[0].connect(b.addr, 80);
-  clients[1].connect(b.addr, 80);
+  const clients = [0, 1, 2, 3].map(() => a.tcp.endpoint());
+  for (const c of clients.slice(0, 3)) c.connect(b.addr, 80);
   net.run(100);
-  t.is(l.listener!.acceptQueue.length, 2);
-  clients[2].connect(b.addr, 80);
+  t.is(l.listener!.acceptQueue.length, 3, 'sk_acceptq_is_full is `>`: listen(fd, 2) keeps 3');
+  clients[3].connect(b.addr, 80);
   net.run(100);
   t.is(b.tcp.stats.listenOverflows, 1, 'SYN dropped while the accept queue is full');
-  t.is(clients[2].stateName, 'SYN_SENT');
+  t.is(clients[3].stateName, 'SYN_SENT');
   t.not(l.accept(), 'EAGAIN');
-  // the third client's retransmitted SYN (1 s later) gets in once there is room
-  t.true(net.runUntil(() => l.listener!.acceptQueue.length === 2, 10_000));
+  // the last client's retransmitted SYN (1 s later) gets in once there is room
+  t.true(net.runUntil(() => l.listener!.acceptQueue.length === 3, 10_000));
   t.true(clients.every((c) => c.stateName === 'ESTABLISHED'));
 });
 

@@ -26,7 +26,9 @@ export class Listener {
   ) {}
 
   hasRoom(): boolean {
-    return this.acceptQueue.length < this.backlog;
+    // Linux's sk_acceptq_is_full() is `backlog > max`: listen(fd, N) keeps N+1 connections
+    // waiting (and listen(fd, 0) still one), which programs and tests rely on.
+    return this.acceptQueue.length <= this.backlog;
   }
 
   /** A segment for this listener with no connection of its own. */
