@@ -9,7 +9,7 @@
 import type { ArpOptions, NeighborHost, Arp } from './index.js';
 import { IpAddr, type IpCidr } from '../wire/ip-address.js';
 import { EtherType, MAC_BROADCAST, MAC_ZERO, isMulticastMac, multicastMacV4 } from '../wire/ethernet.js';
-import { NeighborCache, macEquals } from './cache.js';
+import { NeighborCache, cacheParams, macEquals } from './cache.js';
 import { ArpOp, parseArp } from '../wire/arp.js';
 import { buildArp } from './codec.js';
 import type { Timer } from '../timers.js';
@@ -57,16 +57,7 @@ export function createArp(host: NeighborHost, opts?: ArpOptions): Arp {
   const cache = new NeighborCache(
     host.timers,
     host.rng,
-    {
-      maxMulticastSolicit: o.maxMulticastSolicit,
-      maxUnicastSolicit: o.maxUnicastSolicit,
-      retransTimerMs: o.retransTimerMs,
-      baseReachableTimeMs: o.baseReachableTimeMs,
-      delayFirstProbeTimeMs: o.delayFirstProbeTimeMs,
-      staleTimeoutMs: o.staleTimeoutMs,
-      queueLength: o.queueLength,
-      maxEntries: o.maxEntries,
-    },
+    cacheParams(o),
     {
       count,
       solicit(ip, unicastMac) {

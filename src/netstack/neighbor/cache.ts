@@ -44,6 +44,20 @@ export interface CacheParams {
   maxEntries: number;
 }
 
+/** The cache's share of a protocol's resolved options (ARP's and NDP's have these fields). */
+export function cacheParams(o: CacheParams): CacheParams {
+  return {
+    maxMulticastSolicit: o.maxMulticastSolicit,
+    maxUnicastSolicit: o.maxUnicastSolicit,
+    retransTimerMs: o.retransTimerMs,
+    baseReachableTimeMs: o.baseReachableTimeMs,
+    delayFirstProbeTimeMs: o.delayFirstProbeTimeMs,
+    staleTimeoutMs: o.staleTimeoutMs,
+    queueLength: o.queueLength,
+    maxEntries: o.maxEntries,
+  };
+}
+
 export interface CacheHooks {
   /** Sends a solicitation for `ip`: broadcast/multicast when `unicastMac` is null, else a unicast probe. */
   solicit(ip: IpAddr, unicastMac: Uint8Array | null): void;

@@ -13,7 +13,7 @@ import type { NdpOptions, NeighborHost, Ndp } from './index.js';
 import { IpAddr, IpCidr } from '../wire/ip-address.js';
 import { multicastMacV6 } from '../wire/ethernet.js';
 import { parseNdp, type NdpOptions as NdpMessageOptions, type NdpRepr } from '../wire/ndp.js';
-import { NeighborCache } from './cache.js';
+import { NeighborCache, cacheParams } from './cache.js';
 import { stripUndefined } from './arp.js';
 import { DuplicateAddressDetection } from './dad.js';
 import { DefaultRouters, RouterSolicitor } from './routers.js';
@@ -100,16 +100,7 @@ export function createNdp(host: NeighborHost, opts?: NdpOptions): Ndp {
   const cache = new NeighborCache(
     timers,
     host.rng,
-    {
-      maxMulticastSolicit: o.maxMulticastSolicit,
-      maxUnicastSolicit: o.maxUnicastSolicit,
-      retransTimerMs: o.retransTimerMs,
-      baseReachableTimeMs: o.baseReachableTimeMs,
-      delayFirstProbeTimeMs: o.delayFirstProbeTimeMs,
-      staleTimeoutMs: o.staleTimeoutMs,
-      queueLength: o.queueLength,
-      maxEntries: o.maxEntries,
-    },
+    cacheParams(o),
     {
       count,
       solicit(ip, unicastMac) {
