@@ -117,7 +117,10 @@ export class Listener {
     const iss = makeCookie(stack.cookies, stack.now(), d.dst, seg.dstPort, d.src, seg.srcPort, seg.seq, mss);
     const c = stack.config;
     const ts = c.timestamps && seg.hasTs;
-    const wscale = c.windowScaling && seg.wscale >= 0 ? chooseWscale(c) : -1;
+    // Without timestamps the cookie cannot remember the peer's window scale, so scaling is not
+    // offered at all (Linux clears the options: tcp_conn_request -> tcp_clear_options); offering
+    // it would turn scaling on for both sides of a connection rebuilt without it.
+    const wscale = ts && c.windowScaling && seg.wscale >= 0 ? chooseWscale(c) : -1;
     const tsVal = ts ? encodeTsOptions((Math.floor(stack.now()) + stack.tsOffsetFor(d.dst, d.src)) >>> 0, c.windowScaling ? seg.wscale : -1, c.sack && seg.sackPermitted) : 0;
     const reply: Segment = {
       srcPort: seg.dstPort,
