@@ -418,7 +418,10 @@ export function onRtoTimer(ep: TcpEndpoint): void {
   ep.recovery = RECOVERY_LOSS;
   ep.recoverSeq = ep.sndNxt;
   ep.dupAcks = 0;
-  ep.rto().schedule(ep.rtt.rto);
+  // RFC 5482 §2: the user timeout bounds how long data stays unacknowledged, so the backed-off
+  // RTO must not overshoot it (Linux's tcp_clamp_rto_to_user_timeout).
+  const left = uto > 0 ? Math.max(1, uto - (now - ep.lastProgress)) : Infinity;
+  ep.rto().schedule(Math.min(ep.rtt.rto, left));
   output(ep);
 }
 
