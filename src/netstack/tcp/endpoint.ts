@@ -71,6 +71,11 @@ export class TcpEndpoint {
   peerMss = 536;
   /** MSS we advertise. */
   advMss = 1460;
+  /**
+   * Estimate of the segment size the peer sends (Linux's icsk_ack.rcv_mss): what counts as a
+   * "full-sized" segment for delayed ACK. 0 until the first data segment.
+   */
+  rcvMssEst = 0;
   /** Route MTU when the connection was set up, lowered by PMTU. */
   pmtu = 1500;
   /** The route finishes checksums (CHECKSUM_PARTIAL). */
@@ -465,7 +470,7 @@ export class TcpEndpoint {
       ssthresh: this.cc.ssthresh === Infinity ? 0x7fffffff : Math.floor(this.cc.ssthresh / mss),
       congestion: this.cc.name,
       sndMss: mss,
-      rcvMss: this.advMss,
+      rcvMss: this.rcvMssEst || this.advMss,
       retransmits: this.retransmits,
       backoff: this.rtt.backoff,
       probes: this.probes,

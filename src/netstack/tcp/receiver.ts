@@ -387,7 +387,12 @@ function receiveData(ep: TcpEndpoint, seg: Segment): void {
     ep.ackNow = true;
     return;
   }
-  const full = data.length >= ep.advMss - 40;
+  // RFC 1122 §4.2.3.2 / RFC 5681 §4.2: "full-sized" is the size the peer really sends, which
+  // its MSS or path may keep below ours. Linux starts from min(advmss, 536) and raises the
+  // estimate to the largest segment seen (tcp_initialize_rcv_mss, tcp_measure_rcv_mss).
+  if (ep.rcvMssEst === 0) ep.rcvMssEst = Math.min(ep.advMss, 536);
+  if (data.length > ep.rcvMssEst) ep.rcvMssEst = Math.min(data.length, ep.advMss);
+  const full = data.length >= ep.rcvMssEst;
   ep.lastDataRecvTime = stack.now();
   if (seq === ep.rcvNxt) {
     ep.recvQueue.push(data);
