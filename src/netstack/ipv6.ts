@@ -188,18 +188,8 @@ export function writeFragmentHeader(buf: Uint8Array, off: number, nextHeader: nu
   buf[off + 7] = ident & 0xff;
 }
 
-/** ff02::1:ffXX:XXXX for `a` (RFC 4291 §2.7.1). */
-export function solicitedNode(a: IpAddr): IpAddr {
-  const b = new Uint8Array(16);
-  b[0] = 0xff;
-  b[1] = 0x02;
-  b[11] = 0x01;
-  b[12] = 0xff;
-  b[13] = a.bytes[13];
-  b[14] = a.bytes[14];
-  b[15] = a.bytes[15];
-  return IpAddr.v6(b);
-}
+/** ff02::1:ffXX:XXXX (RFC 4291 §2.7.1): one definition, the neighbor module's. */
+export { solicitedNode } from './neighbor/codec.js';
 
 /** Multicast scope (RFC 4291 §2.7), or the unicast equivalent (1 loopback, 2 link, 14 global). */
 export function scopeOf(a: IpAddr): number {

@@ -12,6 +12,7 @@
 import type { Clock } from '../clock.js';
 import { IpAddr } from '../wire/ip-address.js';
 import { IpProto } from '../wire/ip-proto.js';
+import { bytesEqual } from '../wire/bytes.js';
 import { CtDir, CtState, type FilterInput } from './packet.js';
 import { isIcmpError, natRewrite, natRewriteIcmpQuote } from './nat.js';
 
@@ -116,12 +117,6 @@ function dec(m: Map<string, number>, k: string): void {
   const n = (m.get(k) ?? 0) - 1;
   if (n > 0) m.set(k, n);
   else m.delete(k);
-}
-
-function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 function invert(t: CtTuple, proto: number): CtTuple {

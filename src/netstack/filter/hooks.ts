@@ -16,6 +16,7 @@
 import type { FilterContext, FilterHooks, FilterPacket, FilterVerdict, HookPoint } from '../stack.js';
 import type { NetResult } from '../errors.js';
 import type { IpAddr } from '../wire/ip-address.js';
+import { bytesEqual } from '../wire/bytes.js';
 import type { FilterEngine } from './engine.js';
 import { isReject } from './engine.js';
 import { CtState, FilterInput } from './packet.js';
@@ -86,7 +87,7 @@ export function createFilterHooks(engine: FilterEngine, opts: FilterHooksOptions
         pending.splice(i, 1);
         continue;
       }
-      if (sameBytes(e.bytes, d)) {
+      if (bytesEqual(e.bytes, d)) {
         pending.splice(i, 1);
         return true;
       }
@@ -174,12 +175,6 @@ function fromHeaders(input: FilterInput, p: FilterPacket): void {
   input.transport = p.transport;
   input.fragment = p.fragment;
   input.length = p.length;
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 /**

@@ -8,6 +8,7 @@
 // broadcast/multicast request (target MAC unknown) or a unicast probe (target MAC known).
 
 import type { IpAddr } from '../wire/ip-address.js';
+import { bytesEqual } from '../wire/bytes.js';
 import type { Timer, TimerQueue } from '../timers.js';
 import type { Rng } from '../random.js';
 
@@ -408,9 +409,7 @@ export class NeighborCache {
   }
 }
 
+/** Equal MACs, where null (not yet known) equals only null. */
 export function macEquals(a: Uint8Array | null, b: Uint8Array | null): boolean {
-  if (a === null || b === null) return a === b;
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
+  return a === null || b === null ? a === b : bytesEqual(a, b);
 }
