@@ -117,6 +117,32 @@ export interface SeccompNotification {
  */
 export type SeccompResultCode = string;
 
+/** Limits of agentListen (native/src/agent_socket.cc). */
+export interface AgentListenOptions {
+  backlog?: number;
+  /** Bytes one connection may send (default 1 MiB); more ends it with error "too-large". */
+  maxBytes?: number;
+  /** fds one connection may pass (default 16, at most 253); more: error "fds-truncated". */
+  maxFds?: number;
+  /** Connections read at once (default 256); more are refused with "too-many-connections". */
+  maxConnections?: number;
+  /** A connection not closed by its peer within this many ms ends with "timeout" (default 5000). */
+  timeoutMs?: number;
+}
+
+/** One connection to the agent socket, read to its end. */
+export interface AgentConnectionRecord {
+  data: Buffer;
+  /** Received by SCM_RIGHTS, close-on-exec, in order. The receiver owns them. */
+  fds: number[];
+  /** SO_PEERCRED of the connecting process (-1 if unknown). */
+  pid: number;
+  uid: number;
+  gid: number;
+  /** "timeout", "too-large", "fds-truncated", "fds-late", "too-many-connections", "read:<code>". */
+  error?: string;
+}
+
 export interface NativeAddon {
   /**
    * Opens (creating if needed) a tap device: IFF_TAP|IFF_NO_PI, optionally IFF_VNET_HDR. Non-blocking, close-on-exec.
@@ -167,6 +193,20 @@ export interface NativeAddon {
   setNonblocking(fd: number, on: boolean): void;
   /** fcntl(F_GETFL). */
   fdStatusFlags(fd: number): number;
+
+  // --- moat agent: OCI runtimes hand over seccomp listeners (native/src/agent_socket.cc) ---
+  /**
+   * Listens on a unix stream socket at `path` (which must not exist) and reads each connection
+   * until the peer closes it, polled by libuv. `onConnection` gets one record per connection;
+   * every fd in it is the caller's to close. Returns an id for agentUnlisten.
+   */
+  agentListen(path: string, opts: AgentListenOptions, onConnection: (r: AgentConnectionRecord) => void): number;
+  /** Closes the listening socket (not the path); connections still being read are dropped with their fds. */
+  agentUnlisten(id: number): boolean;
+  /** connect + one sendmsg with SCM_RIGHTS + close, as a runtime does: "ok" or a code (ENOENT, ECONNREFUSED). */
+  unixSendFds(path: string, data: Uint8Array, fds: readonly number[]): SeccompResultCode;
+  /** readlink(/proc/self/fd/N): "anon_inode:seccomp notify" for a seccomp listener; a code if fd is not open. */
+  fdLinkText(fd: number): string;
 }
 
 /** The package root: the nearest directory above this file whose package.json is moat's. */
