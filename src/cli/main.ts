@@ -7,6 +7,7 @@ import { registerHost } from './host/command.js';
 import { registerScript } from './script.js';
 import { registerReplay } from './replay.js';
 import { registerPolicy } from './policy.js';
+import { registerAgent } from './agent.js';
 
 export async function main(argv: string[]): Promise<number> {
   const program = new Command();
@@ -22,6 +23,7 @@ export async function main(argv: string[]): Promise<number> {
   registerScript(program);
   registerReplay(program);
   registerPolicy(program);
+  registerAgent(program);
   try {
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;

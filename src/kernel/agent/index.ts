@@ -1,0 +1,8 @@
+// `moat agent`: serve containers' socket calls handed over by OCI runtimes (see agent.ts).
+export { Agent, containerNameservers } from './agent.js';
+export type { AgentOptions, AgentStats, PodNetwork, SandboxSession, ServeFunction } from './agent.js';
+export { PolicyDirectory, denyAllPolicy, candidateNames, metadataPolicyName, isPolicyName } from './policy-dir.js';
+export type { PolicyChoice } from './policy-dir.js';
+export { parseContainerState, isSeccompListener } from './state.js';
+export type { ContainerInfo, StateRejection, StateResult } from './state.js';
+export { denyServe, supervisorServe, resolveDefaultServe } from './serve.js';
