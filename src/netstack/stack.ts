@@ -25,7 +25,7 @@ import type {
 } from './transport.js';
 import { Stats } from './stats.js';
 import { RouteTable } from './route.js';
-import { PmtuCache, type PmtuOptions } from './pmtu.js';
+import { LINUX_MIN_PMTU, PmtuCache, type PmtuOptions } from './pmtu.js';
 import { Nic, type NeighborFactory, type NicOwner } from './nic.js';
 import { createArp, createNdp, type ArpOptions, type NdpOptions } from './neighbor/index.js';
 import { isIpv4Reject, isMartianSourceV4, parseIpv4Header, setIpv4Checksum, writeIpv4Header, type Ipv4Header } from './ipv4.js';
@@ -228,7 +228,8 @@ export class Stack implements NetworkLayer, IcmpHost, NicOwner {
     this.defaultTtl = opts.defaultTtl ?? 64;
     this.filter = opts.filter ?? null;
     this.neighbors = opts.neighbors ?? moduleNeighbors(opts.arp, opts.ndp);
-    this.pmtu = new PmtuCache(() => this.clock.now(), opts.pmtu);
+    // Linux's default net.ipv4.route.min_pmtu unless the caller sets another floor.
+    this.pmtu = new PmtuCache(() => this.clock.now(), { ...opts.pmtu, minPmtu: opts.pmtu?.minPmtu ?? LINUX_MIN_PMTU });
     this.icmp = new Icmp(this, () => this.clock.now(), { ...DEFAULT_ICMP_RATE_LIMIT, ...opts.icmpRateLimit });
     this.reasm4 = new Reassembler(
       this.timers,

@@ -3,14 +3,15 @@
 // FAIL, so fixing one makes this test say so (move the script up into test/scripts/ then).
 
 import test from 'ava';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../../src/net-plumbing/native.js';
 import { formatFailure, parseScript, runScript, ScriptSyntaxError } from '../../src/kernel/script/index.js';
 
 const dir = join(packageRoot(), 'test', 'scripts');
+// known-bugs/ may hold no script at all (every known bug fixed), or be absent from a checkout.
 const list = (d: string) =>
-  readdirSync(d)
+  (existsSync(d) ? readdirSync(d) : [])
     .filter((f) => f.endsWith('.pkt'))
     .sort()
     .map((f) => join(d, f));
@@ -40,7 +41,6 @@ test('every script in test/scripts passes', (t) => {
 
 test('every known-bug script still fails (a pass means the bug is fixed: move the script)', (t) => {
   const known = list(join(dir, 'known-bugs'));
-  t.true(known.length > 0);
   const nowPassing: string[] = [];
   for (const f of known) {
     const r = run(f);

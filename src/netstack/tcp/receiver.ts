@@ -8,7 +8,7 @@ import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt } from '../wire/seq.js';
 import { ACK, FIN, RST, SYN, segLen, type Segment } from './segment.js';
 import { TcpState, canReceiveData, stateAfterFinAcked, stateAfterRecvFin } from './state.js';
 import { RECOVERY_FAST, RECOVERY_LOSS, RECOVERY_NONE, type TcpEndpoint } from './endpoint.js';
-import { dsackUndo, enterRecovery, output, prrUpdate, restartRto, scheduleAck, sendAck, sendRst, tsNow, sendChallengeAck, tlpEpisodeDone, rackDetect, rackOnDsack } from './sender.js';
+import { ackSndCheck, dsackUndo, enterRecovery, noteAck, output, prrUpdate, restartRto, sendAck, tsNow, sendChallengeAck, tlpEpisodeDone, rackDetect, rackOnDsack } from './sender.js';
 import { synSentInput, sendSynSegment } from './handshake.js';
 import type { AckResult } from './scoreboard.js';
 
@@ -170,23 +170,34 @@ export function segmentArrives(ep: TcpEndpoint, seg: Segment): boolean {
   // seventh: segment text
   if (seg.payload.length > 0) {
     if (canReceiveData(ep.state)) {
+      // (An acceptable segment with data always brings some at or beyond RCV.NXT: new data,
+      // which is Linux's condition.)
       if (ep.userClosed && ep.state !== TcpState.ESTABLISHED) {
-        // Data for a socket nobody will read (Linux: "data on closed socket") -> RST.
-        sendRst(ep, ep.sndNxt);
+        // New data for a socket nobody will read: RFC 1122 §4.2.2.13 / RFC 2525 §2.17 call for
+        // a reset. As Linux (tcp_rcv_state_process returns 1, "TCPAbortOnData"), the RST is the
+        // one for a segment without a connection, built from the segment (RFC 9293 §3.10.7.1:
+        // <SEQ=SEG.ACK><CTL=RST>): the connection is gone as far as the reader is concerned.
+        stack.replyRst(ep.localAddr!, ep.remoteAddr!, seg);
         ep.enterClosed();
         return false;
       }
       receiveData(ep, seg);
     }
   }
-  // eighth: FIN
+  // eighth: FIN, this segment's or one that came ahead of the data that just filled the gap.
   if (f & FIN && canReceiveFin(ep.state)) {
     const finSeq = seqAdd(seg.seq, seg.payload.length);
-    if (finSeq === ep.rcvNxt) acceptFin(ep);
-    else if (seqGt(finSeq, ep.rcvNxt)) ep.ooo.finSeq = finSeq;
-  } else if (seg.payload.length > 0 || ep.ackNow) {
-    if (ep.ackNow) sendAck(ep);
+    if (seqGt(finSeq, ep.rcvNxt)) ep.ooo.finSeq = finSeq;
+    else if (finSeq === ep.rcvNxt) acceptFin(ep);
   }
+  if (ep.ooo.finSeq >= 0 && ep.ooo.finSeq === ep.rcvNxt && canReceiveFin(ep.state)) {
+    ep.ooo.finSeq = -1;
+    acceptFin(ep);
+  }
+  // One acknowledgment for everything the segment brought (RFC 9293 §3.10.7.4 acknowledges
+  // after the text and the FIN; Linux's tcp_ack_snd_check runs once per segment): data and
+  // FIN in one segment draw one ACK covering both, not one each.
+  ackSndCheck(ep);
   output(ep);
   return false;
 }
@@ -200,6 +211,7 @@ function seqInWin(x: number, lo: number, wnd: number): boolean {
   return d >= 0 && d < wnd;
 }
 
+/** Takes the FIN at RCV.NXT; its ACK goes at once and covers any data the segment carried. */
 function acceptFin(ep: TcpEndpoint): void {
   ep.rcvNxt = seqAdd(ep.rcvNxt, 1);
   ep.finReceived = true;
@@ -354,7 +366,10 @@ function finAcked(ep: TcpEndpoint): void {
   }
 }
 
-/** Seventh step: in-order data to the receive queue, the rest to reassembly; ACK policy. */
+/**
+ * Seventh step: in-order data to the receive queue, the rest to reassembly. The ACK is only
+ * noted here; the caller sends it (or arms the delayed ACK) once the FIN step is done.
+ */
 function receiveData(ep: TcpEndpoint, seg: Segment): void {
   const stack = ep.stack;
   let data = seg.payload;
@@ -379,7 +394,7 @@ function receiveData(ep: TcpEndpoint, seg: Segment): void {
     data = data.subarray(0, Math.max(0, bufRoom));
   }
   if (data.length === 0) {
-    scheduleAck(ep, false);
+    noteAck(ep, false);
     return;
   }
   if (!stack.canCharge(data.length)) {
@@ -409,10 +424,6 @@ function receiveData(ep: TcpEndpoint, seg: Segment): void {
       stack.charge(ep, moved);
       ep.ackNow = true; // RFC 5681 §4.2: ACK at once when a hole is filled
     }
-    if (ep.ooo.finSeq >= 0 && ep.ooo.finSeq === ep.rcvNxt) {
-      ep.ooo.finSeq = -1;
-      acceptFin(ep);
-    }
     autoTune(ep, data.length);
     ep.readableEvent();
   } else {
@@ -422,7 +433,7 @@ function receiveData(ep: TcpEndpoint, seg: Segment): void {
     else if (r < 0) stack.stats.oooDrops++;
     ep.ackNow = true; // RFC 5681 §4.2: out-of-order data is acknowledged at once
   }
-  scheduleAck(ep, full);
+  noteAck(ep, full);
 }
 
 /**

@@ -7,6 +7,7 @@
 // segments are common on fast links).
 
 import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt } from '../wire/seq.js';
+import { FIN, PSH, SYN } from './segment.js';
 
 export const DUP_THRESH = 3;
 
@@ -15,7 +16,7 @@ export class SentSegment {
   constructor(
     public seq: number,
     public len: number,
-    /** SYN and/or FIN flags carried. */
+    /** SYN, FIN and PSH flags it was sent with (a retransmission repeats them). */
     public ctl: number,
     public xmitTime: number,
   ) {}
@@ -227,7 +228,7 @@ export class Scoreboard {
         if (s.rtxOut) this.rtxOutBytes -= k;
         s.seq = ack;
         s.len -= k;
-        s.ctl &= ~0x02; // a SYN is always first
+        s.ctl &= ~SYN; // a SYN is always first
       }
       break;
     }
@@ -390,7 +391,8 @@ export class Scoreboard {
   split(s: SentSegment, firstLen: number): void {
     const i = this.q.indexOf(s, this.head);
     if (i < 0 || firstLen <= 0 || firstLen >= s.len) return;
-    const rest = new SentSegment(seqAdd(s.seq, firstLen), s.len - firstLen, s.ctl & 0x01, s.xmitTime);
+    // FIN and PSH belong to the end of the data, so they go with the second piece.
+    const rest = new SentSegment(seqAdd(s.seq, firstLen), s.len - firstLen, s.ctl & (FIN | PSH), s.xmitTime);
     rest.retx = s.retx;
     rest.order = s.order;
     rest.lost = s.lost;
@@ -400,7 +402,7 @@ export class Scoreboard {
     if (rest.lost) this.lostCount++;
     if (rest.sacked) this.sackedCount++;
     s.len = firstLen;
-    s.ctl &= ~0x01;
+    s.ctl &= ~(FIN | PSH);
     this.q.splice(i + 1, 0, rest);
     if (this.hiSack > i) this.hiSack++;
   }

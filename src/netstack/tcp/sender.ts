@@ -264,7 +264,7 @@ function sendData(ep: TcpEndpoint, seq: number, len: number, fin: boolean, now: 
   if (len > 0 && lastInQueue) flags |= PSH;
   if (ep.sb.empty) ep.lastProgress = now;
   transmit(ep, flags, seq, payload, false);
-  ep.sb.add(seq, len + (fin ? 1 : 0), fin ? FIN : 0, now);
+  ep.sb.add(seq, len + (fin ? 1 : 0), flags & (FIN | PSH), now);
   ep.sndNxt = seqAdd(seq, len + (fin ? 1 : 0));
   if (fin) {
     ep.finSent = true;
@@ -282,14 +282,20 @@ function sendAggregate(ep: TcpEndpoint, seq: number, k: number, now: number): vo
   const lastInQueue = seqDiff(seqAdd(ep.sendQueueSeq, ep.sendQueue.length), seqAdd(seq, total)) === 0;
   if (ep.sb.empty) ep.lastProgress = now;
   transmit(ep, ACK | (lastInQueue ? PSH : 0), seq, payload, false, mss);
-  for (let i = 0; i < k; i++) ep.sb.add(seqAdd(seq, i * mss), mss, 0, now);
+  // Segmentation offload puts PSH on the last segment only (Linux tcp_gso_segment), so only
+  // the last record carries it, for retransmissions to repeat.
+  for (let i = 0; i < k; i++) ep.sb.add(seqAdd(seq, i * mss), mss, lastInQueue && i === k - 1 ? PSH : 0, now);
   ep.sndNxt = seqAdd(seq, total);
   ep.bytesSent += total;
   ep.lastSendTime = now;
   ep.stack.stats.gsoSends++;
 }
 
-/** Resends one scoreboard segment (re-cut to the current MSS if it shrank). */
+/**
+ * Resends one scoreboard segment with the flags it was first sent with, as Linux does (the
+ * skb keeps its tcp_flags): PSH is not added to a segment that went without it. When the MSS
+ * shrank it is re-cut first, and PSH and FIN stay with the last piece (Linux tcp_fragment).
+ */
 export function retransmit(ep: TcpEndpoint, s: SentSegment, now: number): void {
   if (s.ctl & SYN) {
     sendSynSegment(ep);
@@ -300,9 +306,8 @@ export function retransmit(ep: TcpEndpoint, s: SentSegment, now: number): void {
       ep.sb.split(s, ep.mss);
       dataLen = s.len;
     }
-    const withFin = (s.ctl & FIN) !== 0;
     const payload = dataLen > 0 ? ep.sendQueue.peek(seqDiff(s.seq, ep.sendQueueSeq), dataLen) : EMPTY;
-    transmit(ep, ACK | (withFin ? FIN : 0) | (dataLen > 0 ? PSH : 0), s.seq, payload, false);
+    transmit(ep, ACK | (s.ctl & (FIN | PSH)), s.seq, payload, false);
   }
   ep.sb.markRetransmitted(s, now);
   if (ep.undoPending) ep.undoRetrans++;
@@ -472,22 +477,27 @@ export function onDelackTimer(ep: TcpEndpoint): void {
   if (ep.ackPending || ep.ackNow) sendAck(ep);
 }
 
-/**
- * Decides when to acknowledge received data (RFC 5681 §4.2, RFC 9293 §3.8.6.3): at once when
- * asked (out of order, hole filled, FIN, quick-ack), at least every second full segment, else
- * after the delayed-ACK timeout.
- */
-export function scheduleAck(ep: TcpEndpoint, fullSegment: boolean): void {
+/** Notes received data to acknowledge (a full-sized segment counts toward every second one). */
+export function noteAck(ep: TcpEndpoint, fullSegment: boolean): void {
   ep.ackPending = true;
   if (fullSegment) ep.unackedSegs++;
   if (ep.quickAcks > 0 || ep.opts.quickAck) {
     if (ep.quickAcks > 0) ep.quickAcks--;
     ep.ackNow = true;
   }
-  if (ep.ackNow || ep.unackedSegs >= 2) {
+}
+
+/**
+ * Decides, once per arriving segment, when to acknowledge what it brought (RFC 5681 §4.2,
+ * RFC 9293 §3.8.6.3; Linux's tcp_ack_snd_check): at once when asked (out of order, hole
+ * filled, quick-ack), at least every second full segment, else after the delayed-ACK timeout.
+ */
+export function ackSndCheck(ep: TcpEndpoint): void {
+  if (ep.ackNow || (ep.ackPending && ep.unackedSegs >= 2)) {
     sendAck(ep);
     return;
   }
+  if (!ep.ackPending) return;
   const t = ep.delack();
   if (!t.scheduled) t.schedule(ep.stack.config.delAckMs);
 }
