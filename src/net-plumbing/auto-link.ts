@@ -20,7 +20,9 @@
 //   end gets it (the stack's packets out), and so must the uplinks (the replies in): by default
 //   the interfaces of the IPv6 default routes, refcounted like ip_forward. force_forwarding only
 //   gates ip6_forward; the uplink's host/router behaviour (RAs, SLAAC) is unchanged. Setting
-//   all.forwarding to 0 clears every force_forwarding (kernel behaviour). Without the sysctl,
+//   all.forwarding to 0 clears every force_forwarding (kernel behaviour). As with ip_forward for
+//   IPv4, IPv6 packets arriving on an uplink are then routed wherever the host routes them, not
+//   only toward moat: a host that must not route needs its own forward policy. Without the sysctl,
 //   and with all.forwarding off, the link is IPv4 only and `warnings` says so.
 // - The run's table accepts what the stack sends and what answers it, and drops connections
 //   the outside tries to open toward the stack. nftables semantics: an accept ends the packet's
@@ -36,6 +38,7 @@ import { join } from 'node:path';
 import { IpAddr, IpCidr, prefixEquals } from '../netstack/wire/ip-address.js';
 import {
   addAddress,
+  checkIfname,
   createNetns,
   createVethPair,
   deleteLink,
@@ -443,6 +446,34 @@ export async function forwardDropChains(opts: { netns?: string } = {}): Promise<
   );
 }
 
+// --- DNS ------------------------------------------------------------------------------------
+
+/** `nameserver` addresses in resolv.conf text (link-local ones with a %zone are the host's own: left out). */
+export function parseNameservers(text: string): IpAddr[] {
+  const out: IpAddr[] = [];
+  for (const line of text.split('\n')) {
+    const m = /^\s*nameserver\s+(\S+)/.exec(line);
+    const a = m && !m[1]!.includes('%') ? IpAddr.tryParse(m[1]!) : null;
+    if (a) out.push(a);
+  }
+  return out;
+}
+
+/**
+ * The resolvers the stack can use through an auto link, found as Docker finds them: the host's
+ * /etc/resolv.conf without loopback servers (the stack is not on the host's lo, so 127.0.0.53
+ * cannot be reached); when only loopback ones are listed, systemd-resolved's upstream list.
+ * [] when none: the caller decides (e.g. no DNS, or an explicit --dns).
+ */
+export async function hostDnsServers(files: readonly string[] = ['/etc/resolv.conf', '/run/systemd/resolve/resolv.conf']): Promise<IpAddr[]> {
+  for (const f of files) {
+    const text = await readFile(f, 'utf8').catch(() => '');
+    const usable = parseNameservers(text).filter((a) => !a.isLoopback() && !a.isUnspecified());
+    if (usable.length) return usable;
+  }
+  return [];
+}
+
 // --- the link --------------------------------------------------------------------------------
 
 function defaultId(): string {
@@ -483,10 +514,9 @@ export async function createAutoLink(opts: AutoLinkOptions = {}): Promise<AutoLi
   const v6Devs = await defaultRouteDevs('-6');
   let want6 = opts.ipv6 ?? v6Devs.length > 0;
   const uplinks6: string[] = [];
-  for (const u of opts.uplinks6 ?? v6Devs) {
-    if (u === hostIfname) continue;
-    if ((await procSysctl.read(`net/ipv6/conf/${u}/forwarding`)) === null) warnings.push(`IPv6 uplink ${u}: no such interface (or IPv6 is off on it); left out`);
-    else uplinks6.push(u);
+  if (want6 && (await procSysctl.read('net/ipv6/conf/default/disable_ipv6')) === '1') {
+    want6 = false;
+    warnings.push('IPv6 left out: it is disabled on this host (net.ipv6.conf.default.disable_ipv6=1)');
   }
   if (want6) {
     const all = await procSysctl.read(IPV6_ALL_FORWARDING);
@@ -501,6 +531,11 @@ export async function createAutoLink(opts: AutoLinkOptions = {}): Promise<AutoLi
           '(RAs ignored, SLAAC addresses lost); per-interface net.ipv6.conf.<if>.force_forwarding needs Linux 6.17+',
       );
     }
+  }
+  for (const u of want6 ? (opts.uplinks6 ?? v6Devs) : []) {
+    if (checkIfname(u) === hostIfname) continue;
+    if ((await procSysctl.read(`net/ipv6/conf/${u}/forwarding`)) === null) warnings.push(`IPv6 uplink ${u}: no such interface (or IPv6 is off on it); left out`);
+    else uplinks6.push(u);
   }
 
   let destroyed: Promise<void> | null = null;

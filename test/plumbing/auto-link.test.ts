@@ -20,7 +20,9 @@ import {
   createAutoLink,
   forceForwardingKey,
   forwardDropChains,
+  hostDnsServers,
   IPV4_FORWARD,
+  parseNameservers,
   prefixesOverlap,
   procSysctl,
   releaseForwarding,
@@ -201,6 +203,25 @@ test('the state lock serialises its holders and breaks a lock whose owner died',
     t.is(order.length, 6);
     for (let i = 0; i < 6; i += 2) t.is(order[i]!.slice(0, -1), order[i + 1]!.slice(0, -1), `no overlap: ${order.join(' ')}`);
     t.false(existsSync(join(dir, 'lock')));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('DNS: loopback resolvers (systemd-resolved\'s stub) are skipped for the upstream list', async (t) => {
+  t.deepEqual(
+    parseNameservers('# c\nnameserver 10.0.0.53\nnameserver fe80::1%eth0\n nameserver  fd00::53 \nsearch x\nnameserver bogus\n').map(String),
+    ['10.0.0.53', 'fd00::53'],
+  );
+  const dir = mkdtempSync(join(tmpdir(), 'moat-dns-'));
+  try {
+    const stub = join(dir, 'stub.conf');
+    const upstream = join(dir, 'upstream.conf');
+    writeFileSync(stub, 'nameserver 127.0.0.53\noptions edns0\n');
+    writeFileSync(upstream, 'nameserver 192.0.2.53\nnameserver 2001:db8::53\n');
+    t.deepEqual((await hostDnsServers([stub, upstream])).map(String), ['192.0.2.53', '2001:db8::53']);
+    t.deepEqual((await hostDnsServers([upstream, stub])).map(String), ['192.0.2.53', '2001:db8::53'], 'a usable first file wins');
+    t.deepEqual(await hostDnsServers([stub, join(dir, 'missing')]), []);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
