@@ -264,6 +264,7 @@ export const SOCKOPTS: readonly SockoptSpec[] = [
   spec(I6, 'IPV6_RECVPKTINFO', IPV6OPT.IPV6_RECVPKTINFO, 'bool', 4, asBool),
   spec(I6, 'IPV6_RECVERR', IPV6OPT.IPV6_RECVERR, 'bool', 4, asBool),
   spec(I6, 'IPV6_RECVHOPLIMIT', IPV6OPT.IPV6_RECVHOPLIMIT, 'bool', 4, asBool),
+  spec(I6, 'IPV6_RECVTCLASS', IPV6OPT.IPV6_RECVTCLASS, 'bool', 4, asBool),
   spec(I6, 'IPV6_MTU_DISCOVER', IPV6OPT.IPV6_MTU_DISCOVER, 'int', 4, range(0, 5)),
   // IPV6_MTU sets the fragment size (0, or at least the IPv6 minimum MTU 1280, RFC 8200 §5); a
   // get reports the path MTU of the connected route instead (ENOTCONN unconnected).

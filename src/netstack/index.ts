@@ -38,7 +38,7 @@ export type { PmtuOptions } from './pmtu.js';
 export { IcmpRateLimiter, DEFAULT_ICMP_RATE_LIMIT, ICMP4, ICMP6, CODE_OF, isHardError } from './icmp.js';
 export type { IcmpRateLimitOptions } from './icmp.js';
 export { UdpEndpoint, UdpProtocol, DatagramEndpointBase } from './udp.js';
-export type { Datagram, DatagramEndpointOptions, UdpOptions } from './udp.js';
+export type { Datagram, DatagramEndpointOptions, SendAncillary, UdpOptions } from './udp.js';
 export { EchoEndpoint, EchoProtocol } from './echo.js';
 export { segmentTcp } from './gso.js';
 export type { TcpSegment } from './gso.js';

@@ -144,6 +144,16 @@ function truesize(n: number): number {
   return n + 256;
 }
 
+/** Per-datagram overrides from sendmsg ancillary data (IP_PKTINFO, IP_TTL, IP_TOS and their IPv6 twins). */
+export interface SendAncillary {
+  /** Source address (ipi_spec_dst / ipi6_addr); the caller checks it is local. */
+  src?: IpAddr;
+  /** Interface to leave by (ipi_ifindex / ipi6_ifindex). */
+  nicId?: number;
+  ttl?: number;
+  tos?: number;
+}
+
 export interface UdpOptions {
   /** Ephemeral port range, inclusive (Linux ip_local_port_range: 32768-60999). */
   ephemeralLow?: number;
@@ -280,7 +290,7 @@ export class UdpEndpoint extends DatagramEndpointBase {
    * sendto(2)/send(2); returns the bytes sent. `to.nicId` is the interface to leave by (an IPv6
    * scope id, IP_PKTINFO's ifindex).
    */
-  send(data: Uint8Array, to?: { addr: IpAddr; port: number; nicId?: number }): NetResult<number> {
+  send(data: Uint8Array, to?: { addr: IpAddr; port: number; nicId?: number }, anc?: SendAncillary): NetResult<number> {
     if (this.closed) return 'EPIPE';
     let dst: IpAddr;
     let dport: number;
@@ -304,10 +314,10 @@ export class UdpEndpoint extends DatagramEndpointBase {
       const b = this.proto.bindEndpoint(this, null, 0);
       if (isNetError(b)) return b;
     }
-    let src = to ? this.localAddr : (this.connSrc ?? this.localAddr);
+    let src = anc?.src ?? (to ? this.localAddr : (this.connSrc ?? this.localAddr));
     if (src && (src.isMulticast() || (src.family === 4 && this.proto.isBroadcastAddress(src)))) src = null;
     if (src && src.family !== dst.family) return 'EINVAL';
-    const nicId = to?.nicId ?? this.boundNic;
+    const nicId = anc?.nicId ?? to?.nicId ?? this.boundNic;
     const r = this.proto.net.route(dst, src, nicId);
     if (isNetError(r)) return r;
     const s = src ?? r.src;
@@ -327,8 +337,8 @@ export class UdpEndpoint extends DatagramEndpointBase {
       src: s,
       dst,
       protocol: 17,
-      ttl: this.ttl ?? (dst.isMulticast() ? 1 : undefined),
-      tos: this.tos,
+      ttl: anc?.ttl ?? this.ttl ?? (dst.isMulticast() ? 1 : undefined),
+      tos: anc?.tos ?? this.tos,
       dontFragment: this.dontFragment,
       header,
       payload: data,

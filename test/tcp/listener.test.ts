@@ -116,9 +116,11 @@ test('bind: EADDRINUSE, SO_REUSEADDR with TIME_WAIT, SO_REUSEPORT listeners shar
   const n2 = l2.listener!.acceptQueue.length;
   t.is(n1 + n2, 20);
   t.true(n1 > 0 && n2 > 0, `spread ${n1}/${n2}`);
-  // TIME_WAIT holds the port against plain bind, not against SO_REUSEADDR
+  // TIME_WAIT holds the port against plain bind, not against SO_REUSEADDR when the old socket
+  // had it too (Linux inet_csk_bind_conflict: the timewait entry keeps its owner's sk_reuse)
   const p = connectPair(net, a, b, 81);
   const port = p.client.localPort;
+  p.client.setReuseAddr(true);
   p.client.close();
   p.server.close();
   t.true(net.runUntil(() => p.client.stateName === 'TIME_WAIT'));
@@ -166,6 +168,7 @@ test('connect reuses a TIME_WAIT 4-tuple after a second when timestamps are on (
   const b = net.addHost('10.0.0.2');
   const p = connectPair(net, a, b);
   const port = p.client.localPort;
+  p.client.setReuseAddr(true);
   p.client.close();
   t.true(net.runUntil(() => p.server.stateName === 'CLOSE_WAIT'));
   p.server.close();

@@ -37,6 +37,16 @@ export class TcpEndpoint {
   connKey: string | null = null;
   /** Holds a port in the bind table. */
   bound = false;
+  /**
+   * An AF_INET6 socket without IPV6_V6ONLY bound to the IPv6 wildcard: it also holds the IPv4
+   * port and a listener accepts IPv4 clients (RFC 3493 §3.7, v4-mapped addresses). Set by the
+   * socket layer before bind.
+   */
+  dualStack = false;
+  /** IP_FREEBIND: bind may name an address the stack does not (yet) have. */
+  freebind = false;
+  /** TCP_SYNCNT: SYN retransmissions for this connection (null: the stack's synRetries). */
+  synRetries: number | null = null;
   handler: TcpEventHandler | null = null;
   pendingEvents = 0;
   error: NetError | null = null;
@@ -190,6 +200,9 @@ export class TcpEndpoint {
   bytesAcked = 0;
   bytesReceived = 0;
   segsOut = 0;
+  /** Segments carrying data (tcpi_data_segs_out / _in). */
+  dataSegsOut = 0;
+  dataSegsIn = 0;
   segsIn = 0;
   /** Memory charged to the stack's buffer accounting. */
   charged = 0;
@@ -480,6 +493,8 @@ export class TcpEndpoint {
       bytesAcked: this.bytesAcked,
       bytesReceived: this.bytesReceived,
       segsOut: this.segsOut,
+      dataSegsOut: this.dataSegsOut,
+      dataSegsIn: this.dataSegsIn,
       segsIn: this.segsIn,
       unacked: this.sb.size,
       sacked: this.sb.sackedCount,

@@ -54,6 +54,8 @@ export interface TcpInfo {
   bytesAcked: number;
   bytesReceived: number;
   segsOut: number;
+  dataSegsOut: number;
+  dataSegsIn: number;
   segsIn: number;
   /** Segments in flight, sacked and lost (tcpi_unacked / _sacked / _lost). */
   unacked: number;

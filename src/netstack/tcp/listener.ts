@@ -212,6 +212,9 @@ export class Listener {
   }
 
   childGone(child: TcpEndpoint): void {
+    // A connection reset while it waits in the accept queue stays there (Linux keeps the closed
+    // socket queued): accept() returns it and its first call reports the error.
+    if (child.inAcceptQueue && child.error !== null) return;
     if (!this.children.delete(child)) return;
     if (child.inAcceptQueue) {
       const i = this.acceptQueue.indexOf(child);

@@ -344,13 +344,10 @@ export class TcpProtocol implements TransportProtocol {
     if (!set) return false;
     for (const o of set) {
       if (o === ep || !o.localAddr) continue;
-      if (o.localAddr.family !== addr.family) continue;
-      const overlap = addr.isUnspecified() || o.localAddr.isUnspecified() || o.localAddr.equals(addr);
-      if (!overlap) continue;
+      if (!addressesOverlap(addr, ep.dualStack, o.localAddr, o.dualStack)) continue;
       if (ep.opts.reusePort && o.opts.reusePort) continue;
-      // Linux: SO_REUSEADDR lets a new socket share the port with TIME_WAIT ones, and with
-      // any non-listening one that also set it.
-      if (ep.opts.reuseAddr && o.state === TcpState.TIME_WAIT) continue;
+      // Linux (inet_csk_bind_conflict): SO_REUSEADDR shares the port with any non-listening
+      // socket that also set it, TIME_WAIT ones included (they keep their owner's flag).
       if (ep.opts.reuseAddr && o.opts.reuseAddr && o.state !== TcpState.LISTEN) continue;
       return true;
     }
@@ -358,7 +355,7 @@ export class TcpProtocol implements TransportProtocol {
   }
 
   bind(ep: TcpEndpoint, addr: IpAddr, port: number): NetResult<void> {
-    if (!addr.isUnspecified() && !this.net.isLocalAddress(addr)) return 'EADDRNOTAVAIL';
+    if (!addr.isUnspecified() && !ep.freebind && !this.net.isLocalAddress(addr)) return 'EADDRNOTAVAIL';
     if (port === 0) {
       const p = this.pickPort((cand) => !this.conflicts(ep, addr, cand));
       if (p < 0) return 'EADDRINUSE';
@@ -438,7 +435,7 @@ export class TcpProtocol implements TransportProtocol {
 
   listen(ep: TcpEndpoint, backlog: number): NetResult<void> {
     if (ep.state === TcpState.LISTEN) {
-      ep.listener!.backlog = Math.max(1, backlog);
+      ep.listener!.backlog = Math.max(0, backlog);
       return undefined;
     }
     if (ep.state !== TcpState.CLOSED || ep.remoteAddr) return 'EINVAL';
@@ -452,11 +449,11 @@ export class TcpProtocol implements TransportProtocol {
     // SO_REUSEADDR allowed the binds).
     const list = this.listeners.get(ep.localPort) ?? [];
     for (const o of list) {
-      if (o.localAddr!.family !== ep.localAddr!.family) continue;
-      const overlap = ep.localAddr!.isUnspecified() || o.localAddr!.isUnspecified() || o.localAddr!.equals(ep.localAddr!);
+      const overlap = addressesOverlap(ep.localAddr!, ep.dualStack, o.localAddr!, o.dualStack);
       if (overlap && !(ep.opts.reusePort && o.opts.reusePort)) return 'EADDRINUSE';
     }
-    ep.listener = new Listener(ep, Math.max(1, backlog));
+    // listen(fd, 0) still admits one connection (Listener.hasRoom), as on Linux.
+    ep.listener = new Listener(ep, Math.max(0, backlog));
     ep.state = TcpState.LISTEN;
     list.push(ep);
     this.listeners.set(ep.localPort, list);
@@ -471,7 +468,11 @@ export class TcpProtocol implements TransportProtocol {
     let wild: TcpEndpoint[] | null = null;
     for (const l of list) {
       const a = l.localAddr!;
-      if (a.family !== dst.family) continue;
+      if (a.family !== dst.family) {
+        // A dual-stack IPv6 wildcard listener also takes IPv4 connections (RFC 3493 §3.7).
+        if (dst.family === 4 && l.dualStack) (wild ??= []).push(l);
+        continue;
+      }
       if (a.equals(dst)) (exact ??= []).push(l);
       else if (a.isUnspecified()) (wild ??= []).push(l);
     }
@@ -533,3 +534,14 @@ export class TcpProtocol implements TransportProtocol {
 }
 
 export type { NetError };
+
+/**
+ * Whether two bindings claim the same (address, port) space: equal addresses, or a wildcard of
+ * the same family, or a dual-stack IPv6 wildcard against any IPv4 address (Linux
+ * inet_rcv_saddr_equal with ipv6_only unset).
+ */
+function addressesOverlap(a: IpAddr, aDual: boolean, b: IpAddr, bDual: boolean): boolean {
+  if (a.family === b.family) return a.isUnspecified() || b.isUnspecified() || a.equals(b);
+  if (a.family === 6) return aDual && a.isUnspecified();
+  return bDual && b.isUnspecified();
+}

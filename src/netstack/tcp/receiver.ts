@@ -24,6 +24,7 @@ export function segmentArrives(ep: TcpEndpoint, seg: Segment): boolean {
   const stack = ep.stack;
   const now = stack.now();
   ep.segsIn++;
+  if (seg.payload.length > 0) ep.dataSegsIn++;
   ep.lastRecvTime = now;
   if (ep.state === TcpState.SYN_SENT) {
     synSentInput(ep, seg);
@@ -112,7 +113,9 @@ export function segmentArrives(ep: TcpEndpoint, seg: Segment): boolean {
       case TcpState.FIN_WAIT_2:
       case TcpState.CLOSE_WAIT:
         stack.stats.estabResets++;
-        ep.fail('ECONNRESET');
+        // Linux tcp_reset: after the peer's FIN the reader has seen end of stream, so the
+        // writer learns EPIPE; otherwise ECONNRESET.
+        ep.fail(ep.state === TcpState.CLOSE_WAIT ? 'EPIPE' : 'ECONNRESET');
         return false;
       default:
         ep.enterClosed();

@@ -117,7 +117,9 @@ export function transmit(ep: TcpEndpoint, flags: number, seq: number, payload: U
     ep.ackNow = false;
     ep.delackTimer?.cancel();
   }
-  ep.segsOut += gsoMss > 0 ? Math.ceil(payload.length / gsoMss) : 1;
+  const segs = gsoMss > 0 ? Math.ceil(payload.length / gsoMss) : 1;
+  ep.segsOut += segs;
+  if (payload.length > 0) ep.dataSegsOut += segs;
   ep.stack.transmit(ep, seg, gsoMss);
 }
 
@@ -390,8 +392,12 @@ export function onRtoTimer(ep: TcpEndpoint): void {
   const first = ep.sb.first();
   if (!first) return;
   if (ep.state === TcpState.SYN_SENT || ep.state === TcpState.SYN_RECEIVED) {
-    const limit = ep.state === TcpState.SYN_SENT ? c.synRetries : c.synAckRetries;
-    if (ep.retransmits >= limit) {
+    const limit = ep.state === TcpState.SYN_SENT ? (ep.synRetries ?? c.synRetries) : c.synAckRetries;
+    // TCP_USER_TIMEOUT bounds the handshake too, once a retransmission has gone out (Linux
+    // tcp_write_timeout → retransmits_timed_out with the user timeout instead of the retry count).
+    const uto = ep.state === TcpState.SYN_SENT ? ep.opts.userTimeoutMs : 0;
+    const expired = uto > 0 ? ep.retransmits > 0 && now - ep.lastProgress >= uto : ep.retransmits >= limit;
+    if (expired) {
       ep.stack.stats.timeouts++;
       ep.fail(ep.softError ?? 'ETIMEDOUT'); // Linux reports the soft error, if any, on timeout
       return;
@@ -399,7 +405,8 @@ export function onRtoTimer(ep: TcpEndpoint): void {
     ep.retransmits++;
     ep.rtt.backOff();
     retransmit(ep, first, now);
-    ep.rto().schedule(ep.rtt.rto);
+    const left = uto > 0 ? Math.max(1, uto - (now - ep.lastProgress)) : Infinity;
+    ep.rto().schedule(Math.min(ep.rtt.rto, left));
     return;
   }
   const uto = ep.opts.userTimeoutMs;
