@@ -1,0 +1,19 @@
+// moat's rtnetlink emulation: what a guest's AF_NETLINK/NETLINK_ROUTE socket sees (moat's
+// interfaces, addresses and routes, never the host's). See README.md in this directory for what
+// is supported. Typical use by the sandbox dispatcher:
+//
+//   const ports = new NetlinkPortTable();                       // one per guest namespace
+//   const sock = new NetlinkRouteSocket({ world: () => worldFromStack(stack), ports, tgid });
+//   ... socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE): inject one end of a socketpair, map its inode to sock
+//   ... later calls on that fd: return serveNetlinkCall(sock, call, { nonblocking });
+export * from './constants.js';
+export * from './codec.js';
+export * from './world.js';
+export { linkMessage, addressMessage, routeMessage, routeLookupMessage } from './messages.js';
+export type { ReplyHeader } from './messages.js';
+export { processDatagram, newRtnlCounters, RTM_MAX } from './rtnl.js';
+export type { RtnlContext, RtnlOutput, RtnlCounters } from './rtnl.js';
+export { NetlinkRouteSocket, NetlinkPortTable, NLMSG_GOODSIZE, MAX_RECVMSG_LEN, RTNLGRP_MAX } from './socket.js';
+export type { NetlinkRouteSocketOptions, NetlinkRecv } from './socket.js';
+export { serveNetlinkCall, isNonblockingFlags } from './serve.js';
+export type { ServeNetlinkOptions } from './serve.js';

@@ -1,0 +1,247 @@
+// Serving a trapped call on a guest netlink fd: decode the call's arguments from guest memory
+// (sockaddr_nl, msghdr, iovecs, option values), run it on a NetlinkRouteSocket, and write the
+// results back. The sandbox dispatcher owns fd identification (GuestFds inode -> socket) and
+// calls serveNetlinkCall once it knows the fd is one of these. Read seccomp_unotify(2)
+// "Caveats" (every read is re-validated by GuestMemory) and recvmsg(2), sendmsg(2), netlink(7).
+
+import type { ErrnoName } from '../errno.js';
+import { MAX_RW_COUNT, MMSGHDR_SIZE } from '../supervisor/guest-memory.js';
+import type { GuestFault, GuestMemory, GuestSegment } from '../supervisor/guest-memory.js';
+import type { SyscallAnswer, TrappedCall } from '../supervisor/types.js';
+import { MSG_CTRUNC, MSG_DONTWAIT, MSG_PEEK } from './constants.js';
+import type { NetlinkRecv, NetlinkRouteSocket } from './socket.js';
+
+export interface ServeNetlinkOptions {
+  /** The guest's fd has O_NONBLOCK (the dispatcher reads it from its duplicate: fcntl F_GETFL). */
+  nonblocking?: boolean;
+}
+
+/** A fault reading or writing guest memory, as the answer the guest should get. */
+function faultAnswer(f: GuestFault): SyscallAnswer {
+  // GONE: the caller is no longer waiting; any answer is refused, EINTR says why in logs.
+  return { errno: f === 'GONE' ? 'EINTR' : f };
+}
+
+function isFault<T>(r: T | GuestFault): r is GuestFault {
+  return typeof r === 'string';
+}
+
+function answer(r: number | ErrnoName): SyscallAnswer {
+  return typeof r === 'number' ? { value: r } : { errno: r };
+}
+
+const O_NONBLOCK = 0o4000;
+
+/** O_NONBLOCK from fcntl(F_GETFL) flags (for ServeNetlinkOptions.nonblocking). */
+export function isNonblockingFlags(statusFlags: number): boolean {
+  return (statusFlags & O_NONBLOCK) !== 0;
+}
+
+/**
+ * Answers one trapped call made on a guest netlink fd. Handles bind, connect, getsockname,
+ * getpeername, sendto, sendmsg, sendmmsg, recvfrom, recvmsg, recvmmsg, setsockopt, getsockopt;
+ * shutdown/listen/accept are EOPNOTSUPP (netlink has none), ioctl ENOTTY, anything else ENOSYS.
+ * A blocking receive on an empty socket waits (a pending promise, aborted with the call).
+ */
+export async function serveNetlinkCall(sock: NetlinkRouteSocket, call: TrappedCall, opts: ServeNetlinkOptions = {}): Promise<SyscallAnswer> {
+  const mem = call.memory;
+  const a = call.args;
+  switch (call.name) {
+    case 'bind':
+    case 'connect': {
+      const sa = mem.readSockaddr(a[1]!, a[2]!);
+      if (isFault(sa)) return faultAnswer(sa);
+      return answer(call.name === 'bind' ? sock.bind(sa) : sock.connect(sa));
+    }
+    case 'getsockname':
+    case 'getpeername': {
+      const w = mem.writeSockaddr(a[1]!, a[2]!, call.name === 'getsockname' ? sock.getsockname() : sock.getpeername());
+      return w === true ? { value: 0 } : faultAnswer(w);
+    }
+    case 'sendto': {
+      const len = clampLen(a[2]!);
+      const data = mem.gather([{ base: a[1]!, len }]);
+      if (isFault(data)) return faultAnswer(data);
+      let name: Uint8Array | null = null;
+      if (a[4]! !== 0n) {
+        const sa = mem.readSockaddr(a[4]!, a[5]!);
+        if (isFault(sa)) return faultAnswer(sa);
+        name = sa;
+      }
+      return answer(sock.sendmsg(data, call.argInt(3), name));
+    }
+    case 'sendmsg':
+      return answer(sendOne(sock, mem, a[1]!, call.argInt(2)));
+    case 'sendmmsg': {
+      const vlen = Math.min(call.argU32(2), 1024);
+      let sent = 0;
+      for (let i = 0; i < vlen; i++) {
+        const hdr = a[1]! + BigInt(i * MMSGHDR_SIZE);
+        const r = sendOne(sock, mem, hdr, call.argInt(3));
+        if (typeof r === 'string') return sent > 0 ? { value: sent } : { errno: r };
+        const w = mem.writeU32(hdr + 56n, r);
+        if (w !== true) return sent > 0 ? { value: sent } : faultAnswer(w);
+        sent++;
+      }
+      return { value: sent };
+    }
+    case 'recvfrom':
+    case 'recvmsg':
+    case 'recvmmsg':
+      return receive(sock, call, opts);
+    case 'setsockopt': {
+      const optlen = call.argInt(4);
+      if (optlen < 0) return { errno: 'EINVAL' };
+      const v = mem.read(a[3]!, Math.min(optlen, 4096));
+      if (isFault(v)) return faultAnswer(v);
+      return answer(sock.setsockopt(call.argInt(1), call.argInt(2), v));
+    }
+    case 'getsockopt': {
+      const len = mem.readI32(a[4]!);
+      if (isFault(len)) return faultAnswer(len);
+      if (len < 0) return { errno: 'EINVAL' };
+      const r = sock.getsockopt(call.argInt(1), call.argInt(2), len);
+      if (typeof r === 'string') return { errno: r };
+      const w = mem.write(a[3]!, r.subarray(0, Math.min(len, r.length)));
+      if (w !== true) return faultAnswer(w);
+      const wl = mem.writeI32(a[4]!, r.length);
+      return wl === true ? { value: 0 } : faultAnswer(wl);
+    }
+    case 'shutdown':
+    case 'listen':
+    case 'accept':
+    case 'accept4':
+      return { errno: 'EOPNOTSUPP' };
+    case 'ioctl':
+      return { errno: 'ENOTTY' };
+    default:
+      return { errno: 'ENOSYS' };
+  }
+}
+
+function clampLen(v: bigint): number {
+  return v > BigInt(MAX_RW_COUNT) ? MAX_RW_COUNT : Number(v);
+}
+
+function sendOne(sock: NetlinkRouteSocket, mem: GuestMemory, msgPtr: bigint, flags: number): number | ErrnoName {
+  const msg = mem.readMsghdr(msgPtr);
+  if (isFault(msg)) return faultCode(msg);
+  const iov = mem.readIovecs(msg.iov, msg.iovlen);
+  if (isFault(iov)) return faultCode(iov);
+  const data = mem.gather(iov);
+  if (isFault(data)) return faultCode(data);
+  let name: Uint8Array | null = null;
+  if (msg.name !== 0n && msg.namelen > 0) {
+    const sa = mem.readSockaddr(msg.name, msg.namelen);
+    if (isFault(sa)) return faultCode(sa);
+    name = sa;
+  }
+  return sock.sendmsg(data, flags, name);
+}
+
+function faultCode(f: GuestFault): ErrnoName {
+  return f === 'GONE' ? 'EINTR' : f;
+}
+
+/** Where one receive's results go in guest memory. */
+interface RecvTarget {
+  segments: GuestSegment[];
+  /** recvfrom: src_addr and addrlen pointers. */
+  addr?: { ptr: bigint; lenPtr: bigint };
+  /** recvmsg: the msghdr (msg_name, msg_namelen, msg_control, msg_controllen, msg_flags are written). */
+  msg?: { ptr: bigint; name: bigint; control: bigint; controllen: bigint };
+}
+
+function recvTarget(call: TrappedCall, msgPtr: bigint): RecvTarget | GuestFault {
+  const mem = call.memory;
+  if (call.name === 'recvfrom') {
+    const t: RecvTarget = { segments: [{ base: call.args[1]!, len: clampLen(call.args[2]!) }] };
+    if (call.args[4]! !== 0n) t.addr = { ptr: call.args[4]!, lenPtr: call.args[5]! };
+    return t;
+  }
+  const msg = mem.readMsghdr(msgPtr);
+  if (isFault(msg)) return msg;
+  const iov = mem.readIovecs(msg.iov, msg.iovlen);
+  if (isFault(iov)) return iov;
+  return { segments: iov, msg: { ptr: msgPtr, name: msg.name, control: msg.control, controllen: msg.controllen } };
+}
+
+/** Writes one received datagram to the guest; returns the syscall's value. */
+function deliver(mem: GuestMemory, t: RecvTarget, r: NetlinkRecv): number | GuestFault {
+  const n = mem.scatter(t.segments, r.data);
+  if (isFault(n)) return n;
+  if (t.addr) {
+    const w = mem.writeSockaddr(t.addr.ptr, t.addr.lenPtr, r.name);
+    if (w !== true) return w;
+  }
+  if (t.msg) {
+    let flags = r.msgFlags;
+    if (t.msg.name !== 0n) {
+      const w = mem.writeSockaddr(t.msg.name, t.msg.ptr + 8n, r.name);
+      if (w !== true) return w;
+    } else {
+      const w = mem.writeI32(t.msg.ptr + 8n, 0);
+      if (w !== true) return w;
+    }
+    let used = 0;
+    if (r.control.length > 0) {
+      if (t.msg.control !== 0n && t.msg.controllen >= BigInt(r.control.length)) {
+        const w = mem.write(t.msg.control, r.control);
+        if (w !== true) return w;
+        used = r.control.length;
+      } else {
+        flags |= MSG_CTRUNC;
+      }
+    }
+    const cl = new Uint8Array(8);
+    new DataView(cl.buffer).setBigUint64(0, BigInt(used), true);
+    const w1 = mem.write(t.msg.ptr + 40n, cl);
+    if (w1 !== true) return w1;
+    const w2 = mem.writeI32(t.msg.ptr + 48n, flags);
+    if (w2 !== true) return w2;
+  }
+  return r.length;
+}
+
+function segmentsLen(s: readonly GuestSegment[]): number {
+  let n = 0;
+  for (const x of s) n += x.len;
+  return Math.min(n, MAX_RW_COUNT);
+}
+
+async function receive(sock: NetlinkRouteSocket, call: TrappedCall, opts: ServeNetlinkOptions): Promise<SyscallAnswer> {
+  const mem = call.memory;
+  const mmsg = call.name === 'recvmmsg';
+  const flags = call.argInt(mmsg ? 3 : call.name === 'recvfrom' ? 3 : 2);
+  const vlen = mmsg ? Math.min(call.argU32(2), 1024) : 1;
+  const nonblocking = opts.nonblocking === true || (flags & MSG_DONTWAIT) !== 0;
+  let got = 0;
+  for (let i = 0; i < vlen; i++) {
+    const hdr = call.args[1]! + BigInt(mmsg ? i * MMSGHDR_SIZE : 0);
+    const t = recvTarget(call, hdr);
+    if (isFault(t)) return got > 0 ? { value: got } : faultAnswer(t);
+    const len = segmentsLen(t.segments);
+    // Look first, write, and only then take the datagram: a fault or a vanished caller loses nothing.
+    let r = sock.recvmsg(len, flags | MSG_PEEK);
+    while (r === 'EAGAIN' && !nonblocking && got === 0 && !call.signal.aborted) {
+      await sock.whenReadable(call.signal);
+      if (call.signal.aborted) return { errno: 'EINTR' };
+      r = sock.recvmsg(len, flags | MSG_PEEK);
+    }
+    if (typeof r === 'string') {
+      if (got > 0) return { value: got };
+      // A pending error is reported (and cleared) by a consuming read.
+      if (r !== 'EAGAIN') sock.recvmsg(len, flags & ~MSG_PEEK);
+      return { errno: r };
+    }
+    const v = deliver(mem, t, r);
+    if (isFault(v)) return got > 0 ? { value: got } : faultAnswer(v);
+    if (!(flags & MSG_PEEK)) sock.recvmsg(len, flags);
+    if (!mmsg) return { value: v };
+    const w = mem.writeU32(hdr + 56n, v);
+    if (w !== true) return got > 0 ? { value: got } : faultAnswer(w);
+    got++;
+    if (!sock.readable) break; // recvmmsg returns what is there after the first
+  }
+  return { value: got };
+}
