@@ -1,14 +1,15 @@
-// The stack: NICs, routes, IPv4/IPv6 input and output, forwarding, fragmentation, ICMP, and the
-// registry of transport protocols, all built from injected parts (clock, rng, links, filter,
-// transports, neighbor resolution). gVisor's stack.Stack in shape. Read first: RFC 1122 §3
-// (host IP), RFC 1812 §5 (forwarding), RFC 791, RFC 8200, RFC 4443, RFC 6724 (source selection).
+// The stack: NICs, routes, addresses and source selection, the filter hook contract, ICMP, and
+// the registry of transport protocols, all built from injected parts (clock, rng, links, filter,
+// transports, neighbor resolution). gVisor's stack.Stack in shape. The packet paths live by role
+// next to it and work on this Stack: ipv4-input.ts, ipv6-input.ts, forward.ts, ip-output.ts,
+// ip-hooks.ts. Read first: RFC 1122 §3 (host IP), RFC 1812 §5 (forwarding), RFC 791, RFC 8200,
+// RFC 4443, RFC 6724 (source selection).
 //
 // Processing happens in steps: a batch of received frames, a timer firing, or an API call.
 // Frames produced during a step are queued on their NIC and flushed once when the step ends
 // (flush()); API calls outside a step arm a zero-delay wakeup that flushes.
 
 import { IpAddr, IpCidr } from './wire/ip-address.js';
-import { finishPartialChecksum, foldSum, pseudoHeaderSum, sumWords } from './wire/checksum.js';
 import type { Clock, WakeupHandle } from './clock.js';
 import { TimerQueue } from './timers.js';
 import { SeededRng, type Rng } from './random.js';
@@ -16,7 +17,6 @@ import type { FrameOffload, LinkEndpoint } from './link.js';
 import type { NetError, NetResult } from './errors.js';
 import type {
   FlowOwner,
-  IpDelivery,
   IpSendParams,
   NetworkLayer,
   RouteInfo,
@@ -28,27 +28,16 @@ import { RouteTable } from './route.js';
 import { LINUX_MIN_PMTU, PmtuCache, type PmtuOptions } from './pmtu.js';
 import { Nic, type NeighborFactory, type NicOwner } from './nic.js';
 import { createArp, createNdp, type ArpOptions, type NdpOptions } from './neighbor/index.js';
-import { isIpv4Reject, isMartianSourceV4, parseIpv4Header, setIpv4Checksum, writeIpv4Header, type Ipv4Header } from './ipv4.js';
-import {
-  IPV6_FRAG_HEADER,
-  IPV6_HEADER,
-  NH_FRAGMENT,
-  NH_ICMPV6,
-  NH_NONE,
-  commonPrefixLen,
-  parseIpv6Header,
-  scopeOf,
-  walkExtensions,
-  writeFragmentHeader,
-  writeIpv6Header,
-  type Ipv6Header,
-} from './ipv6.js';
-import { Reassembler, fragmentRanges, type ReassemblyOptions } from './fragment.js';
-import { DEFAULT_ICMP_RATE_LIMIT, ICMP4, ICMP4_UNREACH, ICMP6, ICMP6_UNREACH, Icmp, type EchoSink, type IcmpHost, type IcmpRateLimitOptions, type OffendingPacket4 } from './icmp.js';
+import { isIpv4Reject, parseIpv4Header } from './ipv4.js';
+import { commonPrefixLen, parseIpv6Header, scopeOf } from './ipv6.js';
+import { Reassembler, type ReassemblyOptions } from './fragment.js';
+import { DEFAULT_ICMP_RATE_LIMIT, ICMP4, ICMP4_UNREACH, ICMP6, ICMP6_UNREACH, Icmp, type EchoSink, type IcmpHost, type IcmpRateLimitOptions } from './icmp.js';
 import { UdpProtocol, type UdpOptions } from './udp.js';
 import { EchoProtocol } from './echo.js';
-import { segmentTcp } from './gso.js';
 import { LoopbackLink } from './links/loopback.js';
+import * as v4in from './ipv4-input.js';
+import * as v6in from './ipv6-input.js';
+import * as ipOut from './ip-output.js';
 
 // ---- filter hook points (the policy layer implements FilterHooks later) ----
 
@@ -147,7 +136,8 @@ export interface AddNicOptions {
   addresses?: (IpCidr | string)[];
 }
 
-interface ResolvedRoute {
+/** @internal A route as the IP paths use it (RouteInfo is what transports see). */
+export interface ResolvedRoute {
   nic: Nic;
   nextHop: IpAddr;
   gateway: IpAddr | null;
@@ -156,7 +146,8 @@ interface ResolvedRoute {
   kind: 'unicast' | 'broadcast' | 'multicast';
 }
 
-type DstKind = 'unicast' | 'broadcast' | 'multicast' | null;
+/** @internal */
+export type DstKind = 'unicast' | 'broadcast' | 'multicast' | null;
 
 /** The default neighbor module, with the stack's options. */
 function moduleNeighbors(arp?: ArpOptions, ndp?: NdpOptions): NeighborFactory {
@@ -182,22 +173,22 @@ export class Stack implements NetworkLayer, IcmpHost, NicOwner {
   readonly loopbackNic: Nic | null;
   defaultTtl: number;
   filter: FilterHooks | null;
-  private forward4: boolean;
-  private forward6: boolean;
-  private readonly nics = new Map<number, Nic>();
+  /** @internal */ forward4: boolean;
+  /** @internal */ forward6: boolean;
+  /** @internal */ readonly nics = new Map<number, Nic>();
   private nextNicId = 1;
-  private readonly transports = new Map<number, TransportProtocol>();
+  /** @internal */ readonly transports = new Map<number, TransportProtocol>();
   private readonly neighbors: NeighborFactory;
-  private readonly reasm4: Reassembler;
-  private readonly reasm6: Reassembler;
+  /** @internal */ readonly reasm4: Reassembler;
+  /** @internal */ readonly reasm6: Reassembler;
   private depth = 0;
   private flushPending = false;
   private readonly flushWake: WakeupHandle;
-  /** IPv4 ID counters, one per hash bucket of (src, dst, protocol), as Linux's ip_idents. */
-  private readonly ipIds = new Uint16Array(2048);
-  private readonly ipIdKey: number;
-  /** IPv6 fragment identifications, per hash bucket of (src, dst) (RFC 7739 §5.1). */
-  private readonly fragIds = new Uint32Array(1024);
+  /** @internal IPv4 ID counters, one per hash bucket of (src, dst, protocol), as Linux's ip_idents. */
+  readonly ipIds = new Uint16Array(2048);
+  /** @internal */ readonly ipIdKey: number;
+  /** @internal IPv6 fragment identifications, per hash bucket of (src, dst) (RFC 7739 §5.1). */
+  readonly fragIds = new Uint32Array(1024);
   private readonly groups = new Set<string>();
   private closed = false;
 
@@ -235,13 +226,13 @@ export class Stack implements NetworkLayer, IcmpHost, NicOwner {
       this.timers,
       { timeoutMs: 30_000, maxBytes: 4 << 20, maxDatagrams: 1024, maxPayload: 65535 - 20, ...opts.reassembly?.v4 },
       (r) => this.stats.count(`ipv4.frag.${r}`),
-      (first) => this.reassemblyTimeout4(first),
+      (first) => v4in.reassemblyTimeout4(this, first),
     );
     this.reasm6 = new Reassembler(
       this.timers,
       { timeoutMs: 60_000, maxBytes: 4 << 20, maxDatagrams: 1024, maxPayload: 65535, ...opts.reassembly?.v6 },
       (r) => this.stats.count(`ipv6.frag.${r}`),
-      (first) => this.reassemblyTimeout6(first),
+      (first) => v6in.reassemblyTimeout6(this, first),
     );
     this.rng.fill(new Uint8Array(this.ipIds.buffer));
     this.ipIdKey = this.rng.u32();
@@ -446,10 +437,11 @@ export class Stack implements NetworkLayer, IcmpHost, NicOwner {
     return false;
   }
   private bcastCache: Map<number, Set<string>> | null = null;
-  /** The FilterContext of the packet being processed (see FilterPacket.ctx). */
-  private pktCtx: FilterContext | null = null;
+  /** @internal The FilterContext of the packet being processed (see FilterPacket.ctx). */
+  pktCtx: FilterContext | null = null;
 
-  private dstKind4(nic: Nic, dst: IpAddr): DstKind {
+  /** @internal */
+  dstKind4(nic: Nic, dst: IpAddr): DstKind {
     if (this.isLocalAddress(dst)) return 'unicast';
     if (nic === this.loopbackNic && dst.bytes[0] === 127) return 'unicast';
     if (this.isBroadcastV4(dst, nic)) return 'broadcast';
@@ -460,7 +452,8 @@ export class Stack implements NetworkLayer, IcmpHost, NicOwner {
     return null;
   }
 
-  private dstKind6(nic: Nic, dst: IpAddr): DstKind | 'not-member' {
+  /** @internal */
+  dstKind6(nic: Nic, dst: IpAddr): DstKind | 'not-member' {
     if (!dst.isMulticast()) return this.isLocalAddress(dst) ? 'unicast' : null;
     const b = dst.bytes;
     const scope = b[1] & 0x0f;
@@ -508,7 +501,8 @@ export class Stack implements NetworkLayer, IcmpHost, NicOwner {
     return best;
   }
 
-  private resolveRoute(dst: IpAddr, src: IpAddr | null, nicId?: number): NetResult<ResolvedRoute> {
+  /** @internal */
+  resolveRoute(dst: IpAddr, src: IpAddr | null, nicId?: number): NetResult<ResolvedRoute> {
     if (src && !src.isUnspecified()) {
       if (src.family !== dst.family) return 'EINVAL';
       if (!this.isLocalAddress(src)) return 'EADDRNOTAVAIL';
@@ -573,141 +567,11 @@ export class Stack implements NetworkLayer, IcmpHost, NicOwner {
     };
   }
 
-  // ---- hooks ----
-
-  private hook(p: FilterPacket): boolean {
-    return this.hookVerdict(p) === 'accept';
-  }
-
-  /** Callers build the whole FilterPacket (hook and ctx included): one object per hook, no copies. */
-  private hookVerdict(p: FilterPacket): FilterVerdict {
-    const point = p.hook;
-    const f = this.filter?.[point];
-    if (!f) return 'accept';
-    const v = f.call(this.filter, p);
-    if (v === 'accept') return v;
-    this.stats.count(`filter.${point}.dropped.${v.drop}`);
-    return v;
-  }
-
-  // ---- output ----
+  // ---- output (ip-output.ts) ----
 
   sendIp(p: IpSendParams): NetResult<void> {
     if (this.closed) return 'ENETDOWN';
-    if (p.src.family !== p.dst.family) return 'EINVAL';
-    let r = this.resolveRoute(p.dst, p.src.isUnspecified() ? null : p.src, p.nicId);
-    if (typeof r === 'string') {
-      this.stats.count(`ipv${p.dst.family}.out.no-route`);
-      return r;
-    }
-    if (this.filter && (this.filter.OUTPUT || this.filter.POSTROUTING)) {
-      const f = this.filterOutput(p, r);
-      if (typeof f === 'string') return f;
-      p = f.p;
-      r = f.r;
-    }
-    const payload = p.payload ?? EMPTY;
-    const family = p.dst.family;
-    const ttl = p.ttl ?? this.defaultTtl;
-    const tos = p.tos ?? 0;
-    const caps = r.nic.caps;
-    const ipHdr = family === 4 ? 20 : IPV6_HEADER;
-    const gso = p.gso;
-    if (gso && payload.length > gso.mss) {
-      const total = ipHdr + p.header.length + payload.length;
-      const hw = caps.gsoMaxSize > 0 && caps.txChecksumOffload && total <= caps.gsoMaxSize && total <= 65535 && p.checksumOffset !== undefined;
-      if (hw) {
-        const L = r.nic.linkHeaderLen;
-        const offload: FrameOffload = {
-          csumStart: L + ipHdr,
-          csumOffset: p.checksumOffset,
-          gsoType: family === 4 ? 'tcpv4' : 'tcpv6',
-          gsoSize: gso.mss,
-          hdrLen: L + ipHdr + p.header.length,
-        };
-        return this.emit(r, p, p.header, payload, ttl, tos, offload, p.checksumOffset);
-      }
-      // DESIGN.md: segment in software when the link cannot.
-      this.stats.count('gso.software');
-      for (const seg of segmentTcp(p.header, payload, gso.mss)) {
-        // Every segment needs its own checksum, whoever computed the aggregate's (TCP's field is at 16).
-        const res = this.emit(r, p, seg.header, seg.payload, ttl, tos, undefined, p.checksumOffset ?? TCP_CSUM_OFFSET);
-        if (typeof res === 'string') return res;
-      }
-      return;
-    }
-    return this.emit(r, p, p.header, payload, ttl, tos, undefined, p.checksumOffset);
-  }
-
-  /**
-   * OUTPUT and POSTROUTING for a locally generated datagram. The hooks see it whole (built here,
-   * so they may rewrite it); what they leave is what gets sent, routed again if OUTPUT moved
-   * the destination (Linux's ip_route_me_harder after NAT).
-   */
-  private filterOutput(p: IpSendParams, r: ResolvedRoute): NetResult<{ p: IpSendParams; r: ResolvedRoute }> {
-    // A send can happen while an arriving packet is being processed (an answer from a socket
-    // callback, an ICMP error): keep that packet's context.
-    const outer = this.pktCtx;
-    this.pktCtx = { mark: 0, conn: undefined, info: 0 };
-    try {
-      return this.filterOutputHooks(p, r);
-    } finally {
-      this.pktCtx = outer;
-    }
-  }
-
-  private filterOutputHooks(p: IpSendParams, r: ResolvedRoute): NetResult<{ p: IpSendParams; r: ResolvedRoute }> {
-    const family = p.dst.family;
-    const ipHdr = family === 4 ? 20 : IPV6_HEADER;
-    const payload = p.payload ?? EMPTY;
-    const tlen = p.header.length + payload.length;
-    if (ipHdr + tlen > 65535 + (family === 6 ? IPV6_HEADER : 0)) return 'EMSGSIZE';
-    const dg = new Uint8Array(ipHdr + tlen);
-    const ttl = p.ttl ?? this.defaultTtl;
-    if (family === 4) {
-      writeIpv4Header(dg, 0, { tos: p.tos ?? 0, totalLen: dg.length, id: 0, df: !!p.dontFragment, mf: false, fragOffset: 0, ttl, protocol: p.protocol, src: p.src, dst: p.dst });
-    } else {
-      writeIpv6Header(dg, 0, { trafficClass: p.tos ?? 0, flowLabel: 0, payloadLen: tlen, nextHeader: p.protocol, hopLimit: ttl, src: p.src, dst: p.dst });
-    }
-    dg.set(p.header, ipHdr);
-    dg.set(payload, ipHdr + p.header.length);
-    const aOff = family === 4 ? 12 : 8;
-    const aLen = family === 4 ? 4 : 16;
-    let src = p.src;
-    let dst = p.dst;
-    const transport = dg.subarray(ipHdr);
-    const partial = p.checksumOffset !== undefined;
-    for (let k = 0; k < 2; k++) {
-      const point: HookPoint = k === 0 ? 'OUTPUT' : 'POSTROUTING';
-      const v = this.hookVerdict({
-        hook: point,
-        ctx: this.pktCtx ?? undefined,
-        family,
-        src,
-        dst,
-        protocol: p.protocol,
-        transport,
-        fragment: false,
-        length: dg.length,
-        outNic: r.nic.nicId,
-        owner: p.owner,
-        packet: dg,
-        checksumPartial: partial,
-      });
-      if (v !== 'accept') return v.error ?? 'EPERM';
-      const nsrc = sameBytes(dg, aOff, src.bytes) ? src : IpAddr.read(family, dg, aOff);
-      const ndst = sameBytes(dg, aOff + aLen, dst.bytes) ? dst : IpAddr.read(family, dg, aOff + aLen);
-      if (point === 'OUTPUT' && ndst !== dst) {
-        const r2 = this.resolveRoute(ndst, this.isLocalAddress(nsrc) ? nsrc : null, p.nicId);
-        if (typeof r2 === 'string') return r2;
-        r = r2;
-        this.stats.count('filter.OUTPUT.rerouted');
-      }
-      src = nsrc;
-      dst = ndst;
-    }
-    const header = dg.subarray(ipHdr, ipHdr + p.header.length);
-    return { p: { ...p, src, dst, header, payload: dg.subarray(ipHdr + p.header.length) }, r };
+    return ipOut.sendIp(this, p);
   }
 
   /**
@@ -717,100 +581,16 @@ export class Stack implements NetworkLayer, IcmpHost, NicOwner {
    */
   sendRawIp(datagram: Uint8Array): NetResult<void> {
     if (this.closed) return 'ENETDOWN';
-    const v = datagram.length > 0 ? datagram[0] >> 4 : 0;
-    let dst: IpAddr;
-    let len: number;
-    if (v === 4) {
-      const h = parseIpv4Header(datagram);
-      if (isIpv4Reject(h)) return 'EINVAL';
-      dst = h.dst;
-      len = h.totalLen;
-    } else if (v === 6) {
-      const h = parseIpv6Header(datagram);
-      if (typeof h === 'string') return 'EINVAL';
-      dst = h.dst;
-      len = h.end;
-    } else {
-      return 'EINVAL';
-    }
-    const r = this.resolveRoute(dst, null);
-    if (typeof r === 'string') return r;
-    if (len > r.mtu) return 'EMSGSIZE';
-    const L = r.nic.linkHeaderLen;
-    const frame = new Uint8Array(L + len);
-    frame.set(datagram.subarray(0, len), L);
-    this.stats.count(`ipv${v}.sent-raw`);
-    r.nic.transmit(frame, v as 4 | 6, r.nextHop, r.kind);
-  }
-
-  /** One transport datagram: checksum, IP header(s), fragmentation, link. */
-  private emit(
-    r: ResolvedRoute,
-    p: IpSendParams,
-    header: Uint8Array,
-    payload: Uint8Array,
-    ttl: number,
-    tos: number,
-    offload: FrameOffload | undefined,
-    /** Where the transport checksum field is when the stack must finish it (else undefined). */
-    csumOffset: number | undefined,
-  ): NetResult<void> {
-    const family = p.dst.family;
-    const ipHdr = family === 4 ? 20 : IPV6_HEADER;
-    const tlen = header.length + payload.length;
-    const fits = ipHdr + tlen <= r.mtu || offload?.gsoType !== undefined;
-    if (family === 4 && !fits && p.dontFragment) {
-      this.stats.count('ipv4.out.too-big-df');
-      return 'EMSGSIZE';
-    }
-    if (family === 4 ? ipHdr + tlen > 65535 : tlen > 65535) return 'EMSGSIZE';
-    const L = r.nic.linkHeaderLen;
-    if (fits) {
-      const frame = new Uint8Array(L + ipHdr + tlen);
-      const t = L + ipHdr;
-      frame.set(header, t);
-      frame.set(payload, t + header.length);
-      if (csumOffset !== undefined && !offload) {
-        if (r.nic.caps.txChecksumOffload) {
-          // CHECKSUM_PARTIAL for the device: the pseudo-header sum of this datagram's length
-          // (rewritten: a software-GSO segment is shorter than what the transport summed).
-          const ps = p.protocol === 1 ? 0 : foldSum(pseudoHeaderSum(p.src, p.dst, p.protocol, tlen));
-          frame[t + csumOffset] = ps >>> 8;
-          frame[t + csumOffset + 1] = ps & 0xff;
-          offload = { csumStart: t, csumOffset };
-        } else {
-          this.finishChecksum(frame, t, csumOffset, p.protocol, p.src, p.dst, tlen);
-        }
-      }
-      if (family === 4) {
-        writeIpv4Header(frame, L, { tos, totalLen: 20 + tlen, id: this.nextIpId(p.src, p.dst, p.protocol), df: !!p.dontFragment, mf: false, fragOffset: 0, ttl, protocol: p.protocol, src: p.src, dst: p.dst });
-      } else {
-        writeIpv6Header(frame, L, { trafficClass: tos, flowLabel: 0, payloadLen: tlen, nextHeader: p.protocol, hopLimit: ttl, src: p.src, dst: p.dst });
-      }
-      this.stats.count(`ipv${family}.sent`);
-      if (r.kind !== 'unicast') this.loopCopy(frame.subarray(L), L, offload);
-      r.nic.transmit(frame, family, r.nextHop, r.kind, offload, this.unreachable);
-      return;
-    }
-    // Too big for the path: fragment (RFC 791 §3.2; RFC 8200 §4.5, the source only).
-    const body = new Uint8Array(tlen);
-    body.set(header, 0);
-    body.set(payload, header.length);
-    if (csumOffset !== undefined) this.finishChecksum(body, 0, csumOffset, p.protocol, p.src, p.dst, tlen);
-    if (family === 4) {
-      this.fragment4(r, { tos, id: this.nextIpId(p.src, p.dst, p.protocol), ttl, protocol: p.protocol, src: p.src, dst: p.dst }, body, 0, false);
-    } else {
-      this.fragment6(r, body, p.protocol, ttl, tos, p.src, p.dst);
-    }
-    return;
+    return ipOut.sendRawIp(this, datagram);
   }
 
   /**
    * A next hop that does not answer ARP/NDP: host unreachable to the sender, as Linux's
    * ip_link_failure / ndisc_error_report do (RFC 1812 §5.2.7.1, RFC 4443 §3.1 code 3). For our
    * own packets the error comes back to us over loopback, so sockets see EHOSTUNREACH.
+   * @internal
    */
-  private readonly unreachable = (ipPkt: Uint8Array): void => {
+  readonly unreachable = (ipPkt: Uint8Array): void => {
     if (ipPkt[0] >> 4 === 4) {
       const h = parseIpv4Header(ipPkt);
       if (isIpv4Reject(h)) return;
@@ -822,574 +602,14 @@ export class Stack implements NetworkLayer, IcmpHost, NicOwner {
     }
   };
 
-  /**
-   * Broadcasts and multicasts we send also reach our own sockets, as on Linux (ip_mc_output's
-   * loopback copy; IP_MULTICAST_LOOP defaults to on).
-   */
-  private loopCopy(ipPacket: Uint8Array, linkHeaderLen: number, offload: FrameOffload | undefined): void {
-    const lo = this.loopbackNic;
-    if (!lo) return;
-    const copy = ipPacket.slice();
-    // Loopback has no checksum offload: finish a partial sum (offsets count the link header).
-    if (offload?.csumStart !== undefined && offload.csumOffset !== undefined) {
-      finishPartialChecksum(copy, offload.csumStart - linkHeaderLen, offload.csumOffset);
-    }
-    lo.transmit(copy, copy[0] >> 4 === 4 ? 4 : 6, IpAddr.ANY4, 'unicast');
-  }
-
-  private fragment4(
-    r: ResolvedRoute,
-    f: { tos: number; id: number; ttl: number; protocol: number; src: IpAddr; dst: IpAddr },
-    body: Uint8Array,
-    baseOffset: number,
-    lastMf: boolean,
-  ): void {
-    const L = r.nic.linkHeaderLen;
-    const ranges = fragmentRanges(body.length, r.mtu - 20);
-    this.stats.count('ipv4.frag.created', ranges.length);
-    for (let i = 0; i < ranges.length; i++) {
-      const [off, len] = ranges[i];
-      const frame = new Uint8Array(L + 20 + len);
-      frame.set(body.subarray(off, off + len), L + 20);
-      const mf = i < ranges.length - 1 || lastMf;
-      writeIpv4Header(frame, L, { ...f, totalLen: 20 + len, df: false, mf, fragOffset: baseOffset + off });
-      this.stats.count('ipv4.sent');
-      r.nic.transmit(frame, 4, r.nextHop, r.kind, undefined, this.unreachable);
-    }
-  }
-
-  private fragment6(r: ResolvedRoute, body: Uint8Array, protocol: number, hopLimit: number, tc: number, src: IpAddr, dst: IpAddr): void {
-    const L = r.nic.linkHeaderLen;
-    // RFC 8200 §4.5: the identification is unique per (src, dst) for the datagram's lifetime.
-    const bucket = this.idBucket(src, dst, 44) & 1023;
-    const ident = (this.fragIds[bucket] = (this.fragIds[bucket] + 1) >>> 0);
-    const ranges = fragmentRanges(body.length, Math.max(r.mtu, 1280) - IPV6_HEADER - IPV6_FRAG_HEADER);
-    this.stats.count('ipv6.frag.created', ranges.length);
-    for (let i = 0; i < ranges.length; i++) {
-      const [off, len] = ranges[i];
-      const frame = new Uint8Array(L + IPV6_HEADER + IPV6_FRAG_HEADER + len);
-      writeIpv6Header(frame, L, { trafficClass: tc, flowLabel: 0, payloadLen: IPV6_FRAG_HEADER + len, nextHeader: NH_FRAGMENT, hopLimit, src, dst });
-      writeFragmentHeader(frame, L + IPV6_HEADER, protocol, off, i < ranges.length - 1, ident);
-      frame.set(body.subarray(off, off + len), L + IPV6_HEADER + IPV6_FRAG_HEADER);
-      this.stats.count('ipv6.sent');
-      r.nic.transmit(frame, 6, r.nextHop, r.kind, undefined, this.unreachable);
-    }
-  }
-
-  /** Computes the transport checksum in software (CHECKSUM_PARTIAL or a re-segmented header). */
-  private finishChecksum(buf: Uint8Array, start: number, csumOffset: number, protocol: number, src: IpAddr, dst: IpAddr, len: number): void {
-    const at = start + csumOffset;
-    buf[at] = 0;
-    buf[at + 1] = 0;
-    // ICMPv4 has no pseudo-header (RFC 792); TCP, UDP, ICMPv6 do.
-    const pseudo = protocol === 1 ? 0 : pseudoHeaderSum(src, dst, protocol, len);
-    let c = ~foldSum(pseudo + sumWords(buf, start, start + len)) & 0xffff;
-    // RFC 768: a computed zero is sent as all ones (zero means "no checksum").
-    if (c === 0 && protocol === 17) c = 0xffff;
-    buf[at] = c >>> 8;
-    buf[at + 1] = c & 0xff;
-  }
-
-  /**
-   * RFC 6864 §4 / RFC 7739: IDs unique per (src, dst, protocol) for a datagram's lifetime, and
-   * not one global counter (an observer could count our traffic to others: the idle scan).
-   * Buckets start at random values and are chosen by a keyed hash, as Linux's ip_idents.
-   */
-  private nextIpId(src: IpAddr, dst: IpAddr, protocol: number): number {
-    return this.ipIds[this.idBucket(src, dst, protocol) & 2047]++;
-  }
-
-  /** A keyed hash of a flow's addresses (FNV-1a over the bytes, seeded with a secret). */
-  private idBucket(src: IpAddr, dst: IpAddr, protocol: number): number {
-    let h = this.ipIdKey ^ protocol;
-    const a = src.bytes;
-    const b = dst.bytes;
-    for (let i = 0; i < a.length; i++) h = Math.imul(h ^ a[i], 0x01000193);
-    for (let i = 0; i < b.length; i++) h = Math.imul(h ^ b[i], 0x01000193);
-    return (h ^ (h >>> 15)) >>> 0;
-  }
-
-  // ---- input: IPv4 ----
+  // ---- input (ipv4-input.ts, ipv6-input.ts; forwarding in forward.ts) ----
 
   inputIpv4(nic: Nic, raw: Uint8Array, offload: FrameOffload | undefined, linkBroadcast: boolean): void {
-    this.stats.count('ipv4.received');
-    let h = parseIpv4Header(raw);
-    if (isIpv4Reject(h)) {
-      this.stats.count(`ipv4.dropped.${h.drop}`);
-      // RFC 1122 §3.2.2.5: a host should answer a malformed option with parameter problem.
-      if (h.pointer !== undefined) {
-        const h0 = parseIpv4Header(raw, false, false);
-        if (!isIpv4Reject(h0) && this.dstKind4(nic, h0.dst) === 'unicast' && !linkBroadcast) {
-          this.icmp.error4({ h: h0, packet: raw.subarray(0, h0.totalLen), multicastOrBroadcast: false }, ICMP4.PARAM_PROBLEM, 0, h.pointer << 24);
-        }
-      }
-      return;
-    }
-    if (isMartianSourceV4(h.src)) return this.stats.count('ipv4.dropped.martian-source');
-    if (nic !== this.loopbackNic) {
-      if (h.src.bytes[0] === 127 || h.dst.bytes[0] === 127) return this.stats.count('ipv4.dropped.martian-loopback');
-      // Linux (accept_local=0): our own address as the source of a packet from outside is spoofed.
-      if (this.isLocalAddress(h.src)) return this.stats.count('ipv4.dropped.martian-local-source');
-    }
-    // Hooks may rewrite the datagram (NAT), and a link's frame may be shared: give them a copy.
-    const pkt0 = this.filter ? raw.slice(0, h.totalLen) : raw.subarray(0, h.totalLen);
-    if (this.filter) this.pktCtx = { mark: 0, conn: undefined, info: 0 };
-    let isFragment = h.mf || h.fragOffset !== 0;
-    // RFC 791: no datagram is longer than 65535 bytes, so no fragment may reach past it (the
-    // "ping of death" shape); Linux drops these as oversized too.
-    if (isFragment && h.fragOffset + h.totalLen - h.hdrLen > 65535 - 20) return this.stats.count('ipv4.dropped.oversized-fragment');
-    let pkt = pkt0;
-    if (this.filter?.PREROUTING && isFragment) {
-      // Linux's nf_defrag_ipv4: with conntrack, fragments are reassembled before PREROUTING so
-      // the filter sees whole datagrams (ports, NAT); a forwarded one is fragmented again on
-      // the way out.
-      const whole = this.reassemble4(h, pkt);
-      if (!whole) return;
-      h = whole.h;
-      pkt = whole.pkt;
-      isFragment = false;
-      offload = undefined; // the offload described the last fragment's frame
-    }
-    if (this.filter?.PREROUTING) {
-      if (!this.hook({ hook: 'PREROUTING', ctx: this.pktCtx ?? undefined, family: 4, src: h.src, dst: h.dst, protocol: h.protocol, transport: pkt.subarray(h.hdrLen), fragment: h.fragOffset !== 0, length: h.totalLen, inNic: nic.nicId, packet: pkt })) return;
-      const h2 = this.reparse4(h, pkt);
-      if (!h2) return;
-      h = h2;
-    }
-    const kind = this.dstKind4(nic, h.dst);
-    if (kind === null) return this.forwardIpv4(nic, h, pkt, linkBroadcast, offload);
-    const bcast = kind !== 'unicast' || linkBroadcast;
-    if (isFragment) {
-      const whole = this.reassemble4(h, pkt);
-      if (!whole) return;
-      return this.deliverIpv4(nic, whole.h, whole.pkt, bcast, false);
-    }
-    const verified = !!offload && nic.caps.rxChecksumOffload && (offload.csumValid === true || offload.csumStart !== undefined);
-    this.deliverIpv4(nic, h, pkt, bcast, verified);
+    v4in.inputIpv4(this, nic, raw, offload, linkBroadcast);
   }
-
-  /** Adds a fragment; the whole datagram once the last piece is in, else null. */
-  private reassemble4(h: Ipv4Header, pkt: Uint8Array): { h: Ipv4Header; pkt: Uint8Array } | null {
-    // RFC 791 §3.2: fragments of one datagram share src, dst, protocol and id.
-    const key = `${h.src.key}|${h.dst.key}|${h.protocol}|${h.id}`;
-    const done = this.reasm4.add(key, h.fragOffset, h.mf, pkt.subarray(h.hdrLen), pkt.subarray(0, h.hdrLen));
-    if (!done) return null;
-    const whole = new Uint8Array(done.header.length + done.payload.length);
-    whole.set(done.header, 0);
-    whole.set(done.payload, done.header.length);
-    whole[2] = whole.length >>> 8;
-    whole[3] = whole.length & 0xff;
-    whole[6] &= 0x40; // keep DF, clear MF and the offset
-    whole[7] = 0;
-    setIpv4Checksum(whole, 0, done.header.length);
-    const h2 = parseIpv4Header(whole);
-    if (isIpv4Reject(h2)) {
-      this.stats.count(`ipv4.dropped.reassembled-${h2.drop}`);
-      return null;
-    }
-    return { h: h2, pkt: whole };
-  }
-
-  private deliverIpv4(nic: Nic, h0: Ipv4Header, pkt: Uint8Array, bcast: boolean, verified: boolean): void {
-    let h = h0;
-    const payload = pkt.subarray(h.hdrLen);
-    if (this.filter) {
-      if (!this.hook({ hook: 'INPUT', ctx: this.pktCtx ?? undefined, family: 4, src: h.src, dst: h.dst, protocol: h.protocol, transport: payload, fragment: false, length: pkt.length, inNic: nic.nicId, packet: pkt })) return;
-      // INPUT may translate the source (the reply of a connection DNATed at OUTPUT, SNAT in nat/INPUT).
-      const h2 = this.reparse4(h, pkt);
-      if (!h2) return;
-      h = h2;
-    }
-    this.stats.count('ipv4.delivered');
-    if (h.protocol === 1) {
-      this.icmp.input4(h.src, h.dst, payload, h.ttl, nic.nicId, bcast, verified);
-      return;
-    }
-    const t = this.transports.get(h.protocol);
-    if (!t) {
-      this.stats.count('ipv4.dropped.unknown-protocol');
-      this.icmp.error4({ h, packet: pkt, multicastOrBroadcast: bcast }, ICMP4.DEST_UNREACH, ICMP4_UNREACH.PROTOCOL);
-      return;
-    }
-    const d: IpDelivery = {
-      src: h.src,
-      dst: h.dst,
-      protocol: h.protocol,
-      payload,
-      ttl: h.ttl,
-      tos: h.tos,
-      nicId: nic.nicId,
-      checksumVerified: verified,
-      packet: pkt,
-      multicastOrBroadcast: bcast,
-    };
-    if (t.deliver(d) === 'no-endpoint') {
-      this.icmp.error4({ h, packet: pkt, multicastOrBroadcast: bcast }, ICMP4.DEST_UNREACH, ICMP4_UNREACH.PORT);
-    }
-  }
-
-  private forwardIpv4(nic: Nic, h0: Ipv4Header, pkt: Uint8Array, linkBroadcast: boolean, offload: FrameOffload | undefined): void {
-    let h = h0;
-    if (!this.forward4) return this.stats.count('ipv4.dropped.not-for-us');
-    // RFC 1812 §5.3.4/§4.2.2.11: no forwarding of link broadcasts, multicast (no mrouting), or
-    // link-local sources (RFC 3927 §7).
-    if (linkBroadcast || h.dst.isMulticast() || h.dst.bytes[0] === 0) return this.stats.count('ipv4.dropped.not-forwardable');
-    if (h.src.isLinkLocal() || h.dst.isLinkLocal()) return this.stats.count('ipv4.dropped.link-local-scope');
-    const off: OffendingPacket4 = { h, packet: pkt, multicastOrBroadcast: false };
-    // RFC 1812 §5.3.1: a TTL that would reach zero ends here, with time exceeded.
-    if (h.ttl <= 1) {
-      this.stats.count('ipv4.dropped.ttl-exceeded');
-      this.icmp.error4(off, ICMP4.TIME_EXCEEDED, 0);
-      return;
-    }
-    const rt = this.routes.lookup(h.dst);
-    const out = rt ? this.nics.get(rt.nicId) : undefined;
-    if (!rt || !out || !out.up) {
-      this.stats.count('ipv4.dropped.no-route');
-      this.icmp.error4(off, ICMP4.DEST_UNREACH, ICMP4_UNREACH.NET);
-      return;
-    }
-    if (h.totalLen > out.mtu && h.df && !offload?.gsoType) {
-      // RFC 1191 §4: tell the sender the next-hop MTU (before the hooks, as Linux's ip_forward:
-      // the quote must show the packet as the sender sent it, not as NAT left it).
-      this.stats.count('ipv4.dropped.frag-needed');
-      this.icmp.error4(off, ICMP4.DEST_UNREACH, ICMP4_UNREACH.FRAG_NEEDED, out.mtu & 0xffff);
-      return;
-    }
-    if (this.filter) {
-      for (const point of ['FORWARD', 'POSTROUTING'] as const) {
-        if (!this.hook({ hook: point, ctx: this.pktCtx ?? undefined, family: 4, src: h.src, dst: h.dst, protocol: h.protocol, transport: pkt.subarray(h.hdrLen), fragment: h.fragOffset !== 0, length: h.totalLen, inNic: nic.nicId, outNic: out.nicId, packet: pkt })) return;
-      }
-      const h2 = this.reparse4(h, pkt); // SNAT at POSTROUTING
-      if (!h2) return;
-      h = h2;
-    }
-    const kind = rt.gateway === null && this.isBroadcastV4(h.dst, out) ? 'broadcast' : 'unicast';
-    const r: ResolvedRoute = { nic: out, nextHop: rt.gateway ?? h.dst, gateway: rt.gateway, src: h.src, mtu: out.mtu, kind };
-    if (offload?.gsoType) return this.forwardOffloaded(nic, out, 4, pkt, h.hdrLen, r.nextHop, kind, offload, h.src, h.dst);
-    if (h.totalLen > out.mtu) {
-      // Options are not copied into router-made fragments (a known simplification).
-      this.stats.count('ipv4.forwarded');
-      this.fragment4(r, { tos: h.tos, id: h.id, ttl: h.ttl - 1, protocol: h.protocol, src: h.src, dst: h.dst }, pkt.subarray(h.hdrLen), h.fragOffset, h.mf);
-      return;
-    }
-    this.forwardOffloaded(nic, out, 4, pkt, h.hdrLen, r.nextHop, kind, offload, h.src, h.dst);
-  }
-
-  /** After a hook that may have rewritten `pkt`: the header again if the addresses changed. */
-  private reparse4(h: Ipv4Header, pkt: Uint8Array): Ipv4Header | null {
-    if (sameBytes(pkt, 12, h.src.bytes) && sameBytes(pkt, 16, h.dst.bytes) && pkt[9] === h.protocol) return h;
-    const h2 = parseIpv4Header(pkt);
-    if (isIpv4Reject(h2)) {
-      this.stats.count(`filter.dropped.mangled-${h2.drop}`);
-      return null;
-    }
-    return h2;
-  }
-
-  private reparse6(h: Ipv6Header, pkt: Uint8Array): Ipv6Header | null {
-    if (sameBytes(pkt, 8, h.src.bytes) && sameBytes(pkt, 24, h.dst.bytes)) return h;
-    const h2 = parseIpv6Header(pkt);
-    if (typeof h2 === 'string') {
-      this.stats.count(`filter.dropped.mangled-${h2}`);
-      return null;
-    }
-    return h2;
-  }
-
-  private reassemblyTimeout4(first: Uint8Array): void {
-    const h = parseIpv4Header(withTotalLength(first), false);
-    if (isIpv4Reject(h)) return;
-    // RFC 792: time exceeded, code 1 (fragment reassembly time exceeded).
-    this.icmp.error4({ h: { ...h, fragOffset: 0 }, packet: first, multicastOrBroadcast: false }, ICMP4.TIME_EXCEEDED, 1);
-  }
-
-  // ---- input: IPv6 ----
 
   inputIpv6(nic: Nic, raw: Uint8Array, offload: FrameOffload | undefined, linkMulticast: boolean): void {
-    this.stats.count('ipv6.received');
-    let h = parseIpv6Header(raw);
-    if (typeof h === 'string') return this.stats.count(`ipv6.dropped.${h}`);
-    // RFC 4291 §2.7: multicast is never a source.
-    if (h.src.isMulticast()) return this.stats.count('ipv6.dropped.martian-source');
-    if (nic !== this.loopbackNic && (h.src.isLoopback() || h.dst.isLoopback())) return this.stats.count('ipv6.dropped.martian-loopback');
-    let pkt = this.filter ? raw.slice(0, h.end) : raw.subarray(0, h.end);
-    if (this.filter) this.pktCtx = { mark: 0, conn: undefined, info: 0 };
-    if (this.filter?.PREROUTING && h.nextHeader !== NH_NONE && this.dstKind6(nic, h.dst) === 'unicast') {
-      // nf_defrag_ipv6 for datagrams to us: the filter sees them whole (ports, conntrack, NAT).
-      // Forwarded fragments pass one by one (a router must not make a datagram bigger than what
-      // was sent, and the whole would not fit the next link's MTU: RFC 8200 §5).
-      const w = walkExtensions(pkt, h.nextHeader, IPV6_HEADER, 6, h.end, false);
-      const data = w.kind === 'fragment' ? h.end - (w.offset + IPV6_FRAG_HEADER) : 0;
-      // Malformed fragments are left to the normal path, which answers them (RFC 8200 §4.5).
-      if (w.kind === 'fragment' && !(w.fragOffset === 0 && !w.more) && !(w.more && (data & 7) !== 0)) {
-        const r = this.reassemble6(h, pkt, w);
-        if (!r) return;
-        h = r.h;
-        pkt = r.pkt;
-        offload = undefined;
-      }
-    }
-    if (this.filter?.PREROUTING) {
-      // A non-initial fragment (Fragment header first, the usual place) carries no ports.
-      const frag = h.nextHeader === NH_FRAGMENT && pkt.length >= 48 && ((pkt[42] << 8) | pkt[43]) >= 8;
-      if (!this.hook({ hook: 'PREROUTING', ctx: this.pktCtx ?? undefined, family: 6, src: h.src, dst: h.dst, protocol: h.nextHeader, transport: pkt.subarray(IPV6_HEADER), fragment: frag, length: h.end, inNic: nic.nicId, packet: pkt })) return;
-      const h2 = this.reparse6(h, pkt);
-      if (!h2) return;
-      h = h2;
-    }
-    const kind = this.dstKind6(nic, h.dst);
-    if (kind === 'not-member') return this.stats.count('ipv6.dropped.not-member');
-    if (kind === null) return this.forwardIpv6(nic, h, pkt, linkMulticast, offload);
-    const multi = kind !== 'unicast';
-    const verified = !!offload && nic.caps.rxChecksumOffload && (offload.csumValid === true || offload.csumStart !== undefined);
-    this.walkIpv6(nic, h, pkt, h.nextHeader, IPV6_HEADER, 6, multi, verified);
-  }
-
-  private walkIpv6(nic: Nic, h: Ipv6Header, pkt: Uint8Array, nh: number, off: number, nhField: number, multi: boolean, verified: boolean): void {
-    const w = walkExtensions(pkt, nh, off, nhField, h.end, multi);
-    switch (w.kind) {
-      case 'drop':
-        return this.stats.count(`ipv6.dropped.${w.reason}`);
-      case 'param-problem':
-        this.stats.count(`ipv6.dropped.${w.reason}`);
-        this.icmp.error6({ h, packet: pkt, multicastOrBroadcast: multi && !w.evenIfMulticast }, ICMP6.PARAM_PROBLEM, w.code, w.pointer);
-        return;
-      case 'fragment': {
-        const data = pkt.subarray(w.offset + IPV6_FRAG_HEADER, h.end);
-        // RFC 8200 §4.5: a non-final fragment whose length is not a multiple of 8 earns a
-        // parameter problem pointing at the payload length.
-        if (w.more && (data.length & 7) !== 0) {
-          this.stats.count('ipv6.frag.dropped.bad-length');
-          this.icmp.error6({ h, packet: pkt, multicastOrBroadcast: multi }, ICMP6.PARAM_PROBLEM, 0, 4);
-          return;
-        }
-        if (w.fragOffset === 0 && !w.more) {
-          // RFC 8200 §4.5 / RFC 6946: an atomic fragment is processed at once, alone.
-          return this.walkIpv6(nic, h, pkt, w.nextHeader, w.offset + IPV6_FRAG_HEADER, w.offset, multi, verified);
-        }
-        const r = this.reassemble6(h, pkt, w);
-        if (!r) return;
-        return this.walkIpv6(nic, r.h, r.pkt, r.next, r.unfrag, r.field, multi, false);
-      }
-      case 'upper':
-        return this.deliverIpv6(nic, h, pkt, w.protocol, w.offset, w.nhField, multi, verified);
-    }
-  }
-
-  /** Adds a fragment (w: where its Fragment header is); the whole datagram once complete, else null. */
-  private reassemble6(
-    h: Ipv6Header,
-    pkt: Uint8Array,
-    w: { offset: number; ident: number; fragOffset: number; more: boolean },
-  ): { h: Ipv6Header; pkt: Uint8Array; next: number; unfrag: number; field: number } | null {
-    const data = pkt.subarray(w.offset + IPV6_FRAG_HEADER, h.end);
-    const key = `${h.src.key}|${h.dst.key}|${w.ident}`;
-    // Keep the unfragmentable part plus the Fragment header (its Next Header names the payload).
-    const done = this.reasm6.add(key, w.fragOffset, w.more, data, pkt.subarray(0, w.offset + IPV6_FRAG_HEADER));
-    if (!done) return null;
-    const unfrag = done.header.length - IPV6_FRAG_HEADER;
-    const next = done.header[unfrag];
-    const whole = new Uint8Array(unfrag + done.payload.length);
-    whole.set(done.header.subarray(0, unfrag), 0);
-    whole.set(done.payload, unfrag);
-    if (whole.length - IPV6_HEADER > 65535) {
-      this.stats.count('ipv6.frag.dropped.too-big');
-      return null;
-    }
-    whole[4] = (whole.length - IPV6_HEADER) >>> 8;
-    whole[5] = (whole.length - IPV6_HEADER) & 0xff;
-    // Point the header before the (removed) Fragment header at its payload.
-    const pw = walkExtensions(whole, whole[6], IPV6_HEADER, 6, unfrag, false);
-    const field = pw.kind === 'upper' ? pw.nhField : 6;
-    whole[field] = next;
-    const h2 = parseIpv6Header(whole);
-    if (typeof h2 === 'string') {
-      this.stats.count(`ipv6.dropped.reassembled-${h2}`);
-      return null;
-    }
-    return { h: h2, pkt: whole, next, unfrag, field };
-  }
-
-  private deliverIpv6(nic: Nic, h0: Ipv6Header, pkt: Uint8Array, protocol: number, off: number, nhField: number, multi: boolean, verified: boolean): void {
-    let h = h0;
-    if (protocol === NH_NONE) return this.stats.count('ipv6.no-next-header');
-    const payload = pkt.subarray(off, h.end);
-    if (this.filter) {
-      if (!this.hook({ hook: 'INPUT', ctx: this.pktCtx ?? undefined, family: 6, src: h.src, dst: h.dst, protocol, transport: payload, fragment: false, length: h.end, inNic: nic.nicId, packet: pkt })) return;
-      const h2 = this.reparse6(h, pkt);
-      if (!h2) return;
-      h = h2;
-    }
-    this.stats.count('ipv6.delivered');
-    if (protocol === NH_ICMPV6) {
-      this.icmp.input6(h.src, h.dst, payload, h.hopLimit, nic.nicId, multi, verified);
-      return;
-    }
-    const t = this.transports.get(protocol);
-    if (!t) {
-      // RFC 8200 §4: unrecognised Next Header, parameter problem code 1 pointing at it.
-      this.stats.count('ipv6.dropped.unknown-protocol');
-      this.icmp.error6({ h, packet: pkt, multicastOrBroadcast: multi }, ICMP6.PARAM_PROBLEM, 1, nhField);
-      return;
-    }
-    const d: IpDelivery = {
-      src: h.src,
-      dst: h.dst,
-      protocol,
-      payload,
-      ttl: h.hopLimit,
-      tos: h.trafficClass,
-      nicId: nic.nicId,
-      checksumVerified: verified,
-      packet: pkt,
-      multicastOrBroadcast: multi,
-    };
-    if (t.deliver(d) === 'no-endpoint') {
-      this.icmp.error6({ h, packet: pkt, multicastOrBroadcast: multi }, ICMP6.DEST_UNREACH, ICMP6_UNREACH.PORT);
-    }
-  }
-
-  private forwardIpv6(nic: Nic, h0: Ipv6Header, pkt: Uint8Array, linkMulticast: boolean, offload: FrameOffload | undefined): void {
-    let h = h0;
-    if (!this.forward6) return this.stats.count('ipv6.dropped.not-for-us');
-    if (linkMulticast || h.dst.isMulticast()) return this.stats.count('ipv6.dropped.not-forwardable');
-    const off = { h, packet: pkt, multicastOrBroadcast: false };
-    // RFC 4291 §2.5.6: link-local addresses never cross a router.
-    if (h.src.isLinkLocal() || h.dst.isLinkLocal() || h.src.isUnspecified()) {
-      this.stats.count('ipv6.dropped.link-local-scope');
-      if (!h.src.isUnspecified()) this.icmp.error6(off, ICMP6.DEST_UNREACH, ICMP6_UNREACH.BEYOND_SCOPE);
-      return;
-    }
-    // RFC 8200 §3: hop limit decremented by each forwarding node; RFC 4443 §3.3 on zero.
-    if (h.hopLimit <= 1) {
-      this.stats.count('ipv6.dropped.hop-limit-exceeded');
-      this.icmp.error6(off, ICMP6.TIME_EXCEEDED, 0);
-      return;
-    }
-    const rt = this.routes.lookup(h.dst);
-    const out = rt ? this.nics.get(rt.nicId) : undefined;
-    if (!rt || !out || !out.up) {
-      this.stats.count('ipv6.dropped.no-route');
-      this.icmp.error6(off, ICMP6.DEST_UNREACH, ICMP6_UNREACH.NO_ROUTE);
-      return;
-    }
-    if (pkt.length > out.mtu && !offload?.gsoType) {
-      // RFC 8200 §5: routers never fragment; RFC 4443 §3.2 packet too big with the MTU (before
-      // the hooks, so the quote is what the sender sent).
-      this.stats.count('ipv6.dropped.too-big');
-      this.icmp.error6(off, ICMP6.PACKET_TOO_BIG, 0, out.mtu);
-      return;
-    }
-    if (this.filter) {
-      for (const point of ['FORWARD', 'POSTROUTING'] as const) {
-        if (!this.hook({ hook: point, ctx: this.pktCtx ?? undefined, family: 6, src: h.src, dst: h.dst, protocol: h.nextHeader, transport: pkt.subarray(IPV6_HEADER), fragment: false, length: h.end, inNic: nic.nicId, outNic: out.nicId, packet: pkt })) return;
-      }
-      const h2 = this.reparse6(h, pkt);
-      if (!h2) return;
-      h = h2;
-    }
-    if (offload?.gsoType) return this.forwardOffloaded(nic, out, 6, pkt, IPV6_HEADER, rt.gateway ?? h.dst, 'unicast', offload, h.src, h.dst);
-    this.forwardOffloaded(nic, out, 6, pkt, IPV6_HEADER, rt.gateway ?? h.dst, 'unicast', offload, h.src, h.dst);
-  }
-
-  /**
-   * Sends a datagram being forwarded (checks done), keeping what the receive offload promised:
-   * a partial checksum is handed on to an offloading link or finished here; a GSO aggregate is
-   * handed on to a link that takes it or cut into segments here (Linux does the same when it
-   * forwards GRO packets: skb_gso_segment before a device without TSO).
-   */
-  private forwardOffloaded(
-    inNic: Nic,
-    out: Nic,
-    family: 4 | 6,
-    pkt: Uint8Array,
-    ipLen: number,
-    nextHop: IpAddr,
-    kind: 'unicast' | 'broadcast' | 'multicast',
-    offload: FrameOffload | undefined,
-    src: IpAddr,
-    dst: IpAddr,
-  ): void {
-    const L = out.linkHeaderLen;
-    const caps = out.caps;
-    const partial = offload?.csumStart !== undefined && offload.csumOffset !== undefined && !offload.csumValid;
-    const ipStart = partial ? offload!.csumStart! - inNic.linkHeaderLen : 0;
-    const gsoOk = caps.gsoMaxSize >= pkt.length && caps.txChecksumOffload && out.medium === 'ethernet';
-    if (offload?.gsoType && offload.gsoSize && !gsoOk) {
-      const tcp = family === 4 ? pkt[9] === 6 : pkt[6] === 6;
-      if (!tcp || pkt.length < ipLen + 20) return this.stats.count(`ipv${family}.dropped.gso-not-tcp`);
-      const thl = (pkt[ipLen + 12] >> 4) * 4;
-      if (thl < 20 || ipLen + thl > pkt.length || ipLen + thl + offload.gsoSize > out.mtu) {
-        return this.stats.count(`ipv${family}.dropped.gso-too-big`);
-      }
-      const segs = segmentTcp(pkt.subarray(ipLen, ipLen + thl), pkt.subarray(ipLen + thl), offload.gsoSize);
-      this.stats.count('gso.software-forward');
-      const id = family === 4 ? (pkt[4] << 8) | pkt[5] : 0;
-      for (let i = 0; i < segs.length; i++) {
-        const tlen = thl + segs[i].payload.length;
-        const frame = new Uint8Array(L + ipLen + tlen);
-        frame.set(pkt.subarray(0, ipLen), L);
-        frame.set(segs[i].header, L + ipLen);
-        frame.set(segs[i].payload, L + ipLen + thl);
-        if (family === 4) {
-          frame[L + 2] = (ipLen + tlen) >>> 8;
-          frame[L + 3] = (ipLen + tlen) & 0xff;
-          frame[L + 4] = ((id + i) >>> 8) & 0xff; // RFC 6864: IDs advance per segment, as TSO does
-          frame[L + 5] = (id + i) & 0xff;
-          frame[L + 8] -= 1;
-          setIpv4Checksum(frame, L, ipLen);
-        } else {
-          frame[L + 4] = tlen >>> 8;
-          frame[L + 5] = tlen & 0xff;
-          frame[L + 7] -= 1;
-        }
-        let segOff: FrameOffload | undefined;
-        if (caps.txChecksumOffload) {
-          const ps = foldSum(pseudoHeaderSum(src, dst, 6, tlen));
-          frame[L + ipLen + TCP_CSUM_OFFSET] = ps >>> 8;
-          frame[L + ipLen + TCP_CSUM_OFFSET + 1] = ps & 0xff;
-          segOff = { csumStart: L + ipLen, csumOffset: TCP_CSUM_OFFSET };
-        } else {
-          this.finishChecksum(frame, L + ipLen, TCP_CSUM_OFFSET, 6, src, dst, tlen);
-        }
-        this.stats.count(`ipv${family}.forwarded`);
-        out.transmit(frame, family, nextHop, kind, segOff, this.unreachable);
-      }
-      return;
-    }
-    const frame = new Uint8Array(L + pkt.length);
-    frame.set(pkt, L);
-    if (family === 4) {
-      frame[L + 8] -= 1;
-      setIpv4Checksum(frame, L, ipLen);
-    } else {
-      frame[L + 7] -= 1;
-    }
-    let outOff: FrameOffload | undefined;
-    if (partial) {
-      const start = L + ipStart;
-      if (caps.txChecksumOffload) {
-        outOff = offload!.gsoType
-          ? { ...offload!, csumStart: start, hdrLen: offload!.hdrLen !== undefined ? offload!.hdrLen - inNic.linkHeaderLen + L : undefined }
-          : { csumStart: start, csumOffset: offload!.csumOffset };
-      } else {
-        finishPartialChecksum(frame, start, offload!.csumOffset!);
-      }
-    }
-    this.stats.count(`ipv${family}.forwarded`);
-    out.transmit(frame, family, nextHop, kind, outOff, this.unreachable);
-  }
-
-  private reassemblyTimeout6(stored: Uint8Array): void {
-    // We kept the first fragment's headers only: make them a well-formed packet to quote.
-    const first = stored.slice();
-    first[4] = (first.length - IPV6_HEADER) >>> 8;
-    first[5] = (first.length - IPV6_HEADER) & 0xff;
-    const h = parseIpv6Header(first);
-    if (typeof h === 'string') return;
-    // RFC 8200 §4.5: time exceeded code 1, about the first fragment.
-    this.icmp.error6({ h: { ...h, end: first.length }, packet: first, multicastOrBroadcast: h.dst.isMulticast() }, ICMP6.TIME_EXCEEDED, 1);
+    v6in.inputIpv6(this, nic, raw, offload, linkMulticast);
   }
 
   // ---- IcmpHost ----
@@ -1409,20 +629,3 @@ export class Stack implements NetworkLayer, IcmpHost, NicOwner {
   }
 }
 
-const EMPTY = new Uint8Array(0);
-
-function sameBytes(buf: Uint8Array, off: number, b: Uint8Array): boolean {
-  for (let i = 0; i < b.length; i++) if (buf[off + i] !== b[i]) return false;
-  return true;
-}
-/** RFC 9293 §3.1: the TCP checksum field's offset. */
-const TCP_CSUM_OFFSET = 16;
-
-/** We kept the first fragment's header only: make it a well-formed datagram to quote. */
-function withTotalLength(first: Uint8Array): Uint8Array {
-  const b = first.slice();
-  const len = b.length;
-  b[2] = len >>> 8;
-  b[3] = len & 0xff;
-  return b;
-}
