@@ -355,7 +355,9 @@ export function worldFromStack(stack: Stack): NetlinkWorld {
   const routes: NetlinkRoute[] = kernelRoutes(interfaces).filter((r) => r.table === RT_TABLE_LOCAL);
   for (const r of stack.routes.list()) {
     const nic = stack.nic(r.nicId);
-    if (!nic) continue;
+    // Linux keeps lo's prefixes in the local table only (kernelRoutes made those); the stack may
+    // list 127.0.0.0/8 as a connected route of its loopback NIC.
+    if (!nic || nic === stack.loopbackNic) continue;
     const family = r.dest.family;
     const v4 = family === 4;
     let protocol = RTPROT_STATIC;

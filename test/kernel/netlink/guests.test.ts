@@ -1,0 +1,174 @@
+// Real programs as guests: `ip`, python3 and node ask rtnetlink about their interfaces; their
+// netlink sockets are trapped by the seccomp supervisor and served by NetlinkRouteSocket over a
+// world built from a moat Stack (worldFromStack). They must print moat0 with 10.9.8.7/24, an
+// interface that exists nowhere on the host. Root: the guest gets its own network namespace.
+
+import test from 'ava';
+import { execFileSync } from 'node:child_process';
+import type { Readable } from 'node:stream';
+import { native } from '../../../src/net-plumbing/native.js';
+import { GuestFds, Supervisor, spawnGuest, tgidOf } from '../../../src/kernel/supervisor/index.js';
+import { AF_NETLINK, SOCK_CLOEXEC, SOCK_NONBLOCK, SOCK_TYPE_MASK } from '../../../src/kernel/supervisor/index.js';
+import type { SyscallAnswer, TrappedCall } from '../../../src/kernel/supervisor/index.js';
+import { NETLINK_ROUTE } from '../../../src/kernel/netlink/constants.js';
+import { NetlinkPortTable, NetlinkRouteSocket } from '../../../src/kernel/netlink/socket.js';
+import { isNonblockingFlags, serveNetlinkCall } from '../../../src/kernel/netlink/serve.js';
+import { worldFromStack } from '../../../src/kernel/netlink/world.js';
+import { privilegedTest } from '../../helpers/privileged.js';
+import { moatStack } from './stack-fixture.js';
+
+/** What the sandbox dispatcher will do for netlink fds, in test form: inode -> socket. */
+class NetlinkServer {
+  readonly ports = new NetlinkPortTable();
+  readonly sockets = new Map<bigint, NetlinkRouteSocket>();
+  readonly fds = new GuestFds();
+  readonly kept: number[] = [];
+  served = 0;
+  continued = 0;
+
+  constructor(private readonly world: ConstructorParameters<typeof NetlinkRouteSocket>[0]['world']) {}
+
+  handle = async (call: TrappedCall): Promise<SyscallAnswer> => {
+    const n = native();
+    if (call.name === 'socket') {
+      if (call.argInt(0) !== AF_NETLINK || call.argInt(2) !== NETLINK_ROUTE) return { continue: true };
+      const type = call.argInt(1);
+      const [mine, theirs] = n.socketpair('dgram');
+      n.setNonblocking(theirs, (type & SOCK_NONBLOCK) !== 0);
+      const sock = new NetlinkRouteSocket({ world: this.world, ports: this.ports, tgid: tgidOf(call.tid) ?? call.tid, type: type & SOCK_TYPE_MASK });
+      this.sockets.set(n.fstatIno(theirs).ino, sock);
+      this.kept.push(mine);
+      return { injectFd: theirs, cloexec: (type & SOCK_CLOEXEC) !== 0, closeAfter: true };
+    }
+    if (call.name === 'socketpair') return { continue: true };
+    const dup = this.fds.dup(call, call.argInt(0));
+    if (typeof dup === 'string') return dup === 'EBADF' ? { errno: 'EBADF' } : { continue: true };
+    const sock = this.sockets.get(dup.ino);
+    const nonblocking = isNonblockingFlags(n.fdStatusFlags(dup.fd));
+    n.closeFd(dup.fd);
+    // Calls on the guest's other fds (pipes, its own unix sockets): the kernel runs them.
+    if (!sock) {
+      this.continued++;
+      return { continue: true };
+    }
+    this.served++;
+    return serveNetlinkCall(sock, call, { nonblocking });
+  };
+
+  close(): void {
+    this.fds.close();
+    for (const fd of this.kept.splice(0)) native().closeFd(fd);
+    for (const s of this.sockets.values()) s.close();
+  }
+}
+
+async function runServed(file: string, args: string[]): Promise<{ out: string; err: string; code: number | null; server: NetlinkServer }> {
+  const { stack } = moatStack();
+  const server = new NetlinkServer(() => worldFromStack(stack));
+  const guest = await spawnGuest({ file, args, stdio: ['ignore', 'pipe', 'pipe'], trapFamilies: [AF_NETLINK] });
+  const sup = new Supervisor(guest.listenerFd, server.handle, { sweepIntervalMs: 0 }).start();
+  let out = '';
+  let err = '';
+  (guest.child.stdout as Readable).setEncoding('utf8').on('data', (d: string) => (out += d));
+  (guest.child.stderr as Readable).setEncoding('utf8').on('data', (d: string) => (err += d));
+  const killer = setTimeout(() => guest.child.kill('SIGKILL'), 30_000);
+  try {
+    const exit = await guest.exited;
+    await sup.ended;
+    await new Promise((r) => setImmediate(r));
+    return { out, err, code: exit.code, server };
+  } finally {
+    clearTimeout(killer);
+    sup.stop();
+    server.close();
+  }
+}
+
+const hostHasMoat0 = (() => {
+  try {
+    return execFileSync('ip', ['-j', 'addr'], { encoding: 'utf8' }).includes('10.9.8.7');
+  } catch {
+    return false;
+  }
+})();
+
+test('the host has no moat0 with 10.9.8.7 (so the guests below can only have it from moat)', (t) => {
+  t.false(hostHasMoat0);
+});
+
+interface IpAddrJson {
+  ifindex: number;
+  ifname: string;
+  flags: string[];
+  mtu: number;
+  operstate: string;
+  address?: string;
+  addr_info: Array<{ family: string; local: string; prefixlen: number; scope: string; broadcast?: string; label?: string }>;
+}
+
+privilegedTest('ip -j addr in a guest shows lo and moat0 with moat\'s addresses', async (t) => {
+  const r = await runServed('ip', ['-j', 'addr']);
+  t.is(r.code, 0, r.err);
+  const links = JSON.parse(r.out) as IpAddrJson[];
+  t.deepEqual(links.map((l) => [l.ifindex, l.ifname]), [[1, 'lo'], [2, 'moat0']]);
+  const moat0 = links[1]!;
+  t.is(moat0.address, '02:00:00:00:00:01');
+  t.is(moat0.mtu, 1500);
+  t.is(moat0.operstate, 'UP');
+  t.deepEqual(moat0.flags, ['BROADCAST', 'MULTICAST', 'UP', 'LOWER_UP']);
+  const addrs = moat0.addr_info.map((a) => `${a.family} ${a.local}/${a.prefixlen} ${a.scope}`);
+  t.deepEqual(addrs, ['inet 10.9.8.7/24 global', 'inet6 fd00:9::7/64 global', 'inet6 fe80::ff:fe00:1/64 link']);
+  t.is(moat0.addr_info[0]!.broadcast, '10.9.8.255');
+  t.deepEqual(links[0]!.addr_info.map((a) => `${a.local}/${a.prefixlen} ${a.scope}`), ['127.0.0.1/8 host', '::1/128 host']);
+  t.true(r.server.served > 0);
+});
+
+privilegedTest('ip -j route and ip -j -6 route in a guest show moat\'s routes', async (t) => {
+  const r4 = await runServed('ip', ['-j', 'route']);
+  t.is(r4.code, 0, r4.err);
+  const routes4 = JSON.parse(r4.out) as Array<Record<string, unknown>>;
+  t.deepEqual(routes4, [
+    { dst: 'default', gateway: '10.9.8.1', dev: 'moat0', flags: [] },
+    { dst: '10.9.8.0/24', dev: 'moat0', protocol: 'kernel', scope: 'link', prefsrc: '10.9.8.7', flags: [] },
+  ]);
+  const r6 = await runServed('ip', ['-j', '-6', 'route']);
+  t.is(r6.code, 0, r6.err);
+  const routes6 = (JSON.parse(r6.out) as Array<{ dst: string; dev: string; gateway?: string; metric?: number }>).map((x) => `${x.dst} ${x.gateway ?? '-'} ${x.dev} ${x.metric}`);
+  t.deepEqual(routes6, ['fd00:9::/64 - moat0 256', 'fe80::/64 - moat0 256', 'default fd00:9::1 moat0 1024']);
+});
+
+privilegedTest('ip -j link show moat0 and ip route get in a guest', async (t) => {
+  const r = await runServed('ip', ['-j', 'link', 'show', 'moat0']);
+  t.is(r.code, 0, r.err);
+  const l = JSON.parse(r.out) as Array<{ ifname: string; address: string; link_type: string }>;
+  t.deepEqual(l.map((x) => [x.ifname, x.address, x.link_type]), [['moat0', '02:00:00:00:00:01', 'ether']]);
+  const g = await runServed('ip', ['-j', 'route', 'get', '192.0.2.1']);
+  t.is(g.code, 0, g.err);
+  const got = JSON.parse(g.out) as Array<{ dst: string; gateway: string; dev: string; prefsrc: string }>;
+  t.like(got[0], { dst: '192.0.2.1', gateway: '10.9.8.1', dev: 'moat0', prefsrc: '10.9.8.7' });
+  const missing = await runServed('ip', ['link', 'show', 'eth0']);
+  t.not(missing.code, 0);
+  t.regex(missing.err, /does not exist/);
+});
+
+privilegedTest('python3 socket.if_nameindex() in a guest lists lo and moat0', async (t) => {
+  const r = await runServed('python3', ['-c', 'import socket; print(socket.if_nameindex())']);
+  t.is(r.code, 0, r.err);
+  t.is(r.out.trim(), "[(1, 'lo'), (2, 'moat0')]");
+});
+
+privilegedTest('node os.networkInterfaces() in a guest shows moat0 with 10.9.8.7/24', async (t) => {
+  const r = await runServed(process.execPath, ['-e', 'console.log(JSON.stringify(require("os").networkInterfaces()))']);
+  t.is(r.code, 0, r.err);
+  const ifs = JSON.parse(r.out) as Record<string, Array<{ address: string; netmask: string; family: string; mac: string; internal: boolean; cidr: string }>>;
+  t.deepEqual(Object.keys(ifs).sort(), ['lo', 'moat0']);
+  t.deepEqual(
+    ifs.moat0!.map((a) => [a.cidr, a.mac, a.internal]),
+    [
+      ['10.9.8.7/24', '02:00:00:00:00:01', false],
+      ['fd00:9::7/64', '02:00:00:00:00:01', false],
+      ['fe80::ff:fe00:1/64', '02:00:00:00:00:01', false],
+    ],
+  );
+  t.deepEqual(ifs.lo!.map((a) => a.cidr), ['127.0.0.1/8', '::1/128']);
+});
