@@ -437,7 +437,6 @@ export class NetlinkRouteSocket {
         case NETLINK_DROP_MEMBERSHIP: {
           const g = val >>> 0;
           if (g === 0 || g > RTNLGRP_MAX) return 'EINVAL';
-          if (!this.bound) this.autobind();
           if (name === NETLINK_ADD_MEMBERSHIP) this.groups.add(g);
           else this.groups.delete(g);
           return 0;
