@@ -8,6 +8,7 @@ import { registerScript } from './script.js';
 import { registerReplay } from './replay.js';
 import { registerPolicy } from './policy.js';
 import { registerAgent } from './agent.js';
+import { registerRun } from './run.js';
 
 export async function main(argv: string[]): Promise<number> {
   const program = new Command();
@@ -24,6 +25,7 @@ export async function main(argv: string[]): Promise<number> {
   registerReplay(program);
   registerPolicy(program);
   registerAgent(program);
+  registerRun(program);
   try {
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;

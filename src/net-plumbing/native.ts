@@ -194,6 +194,14 @@ export interface NativeAddon {
   /** fcntl(F_GETFL). */
   fdStatusFlags(fd: number): number;
 
+  // --- socket I/O on moat's socketpair ends and guest-fd duplicates (native/src/sockio.cc) ---
+  /** recv with MSG_DONTWAIT (plus `flags`): the bytes (`full`: the record's whole length with MSG_TRUNC) or a code (EAGAIN...). */
+  sockRecv(fd: number, len: number, flags?: number): (Buffer & { full: number }) | SeccompResultCode;
+  /** send with MSG_DONTWAIT|MSG_NOSIGNAL (plus `flags`): bytes sent or a code. */
+  sockSend(fd: number, data: Uint8Array, flags?: number): number | SeccompResultCode;
+  /** shutdown(2): "ok" or a code. */
+  sockShutdown(fd: number, how: number): SeccompResultCode;
+
   // --- moat agent: OCI runtimes hand over seccomp listeners (native/src/agent_socket.cc) ---
   /**
    * Listens on a unix stream socket at `path` (which must not exist) and reads each connection

@@ -1,0 +1,170 @@
+// `moat run [options] -- CMD ARGS`: a guest whose every inet socket call is served by moat's
+// stack (src/kernel/sandbox), on a link of its own (`--link auto`: a veth into a namespace for
+// the stack, routed and masqueraded by the host like a container), with the policy of
+// --allow/--deny/--policy (src/kernel/policy), DNS through moat's forwarder, an audit log and a
+// pcap whose flows name the guest process that made them.
+
+import { Command, InvalidArgumentError } from 'commander';
+import { createWriteStream } from 'node:fs';
+import { constants as osConstants } from 'node:os';
+import { createStack, type MoatStack } from '../kernel/node/stack.js';
+import { SocketLayer } from '../kernel/socket/layer.js';
+import { serveGuest, type FlowOwner } from '../kernel/sandbox/index.js';
+import { spawnGuest } from '../kernel/supervisor/spawn.js';
+import { attachPolicy } from '../kernel/policy/attach.js';
+import { applyPolicyFlags, emptyPolicy, readPolicyFile } from '../kernel/policy/policy.js';
+import { IpAddr } from '../netstack/wire/ip-address.js';
+import { SnifferLink } from '../netstack/links/sniffer.js';
+import type { LinkEndpoint } from '../netstack/link.js';
+import { PacketLink } from '../net-plumbing/links/packet-link.js';
+import { TapLink } from '../net-plumbing/links/tap-link.js';
+import { createAutoLink, hostDnsServers, type AutoLink } from '../net-plumbing/auto-link.js';
+import { PcapngWriter } from '../net-plumbing/pcap/writer.js';
+import { RealClock } from '../net-plumbing/clock.js';
+import { FlowComments } from './flow-comments.js';
+import { auditToJsonLine } from '../netstack/filter/audit.js';
+
+type LinkSpec = { kind: 'auto' } | { kind: 'packet'; ifname: string; netns?: string } | { kind: 'tap'; name: string };
+
+function parseLink(text: string): LinkSpec {
+  if (text === 'auto') return { kind: 'auto' };
+  const m = /^(packet|tap):([^@]+)(?:@(.+))?$/.exec(text);
+  if (!m) throw new InvalidArgumentError(`expected auto, packet:IF[@NETNS] or tap:NAME, got "${text}"`);
+  if (m[1] === 'tap') {
+    if (m[3]) throw new InvalidArgumentError('tap:NAME takes no @NETNS here');
+    return { kind: 'tap', name: m[2]! };
+  }
+  return { kind: 'packet', ifname: m[2]!, netns: m[3] };
+}
+
+const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
+
+function parseIpFlag(v: string, prev: string[] = []): string[] {
+  if (!/^[0-9a-fA-F:.]+\/\d+$/.test(v)) throw new InvalidArgumentError(`--ip wants ADDRESS/PREFIX, got "${v}"`);
+  return [...prev, v];
+}
+
+function parseAddr(v: string): string {
+  try {
+    IpAddr.parse(v);
+  } catch {
+    throw new InvalidArgumentError(`not an IP address: "${v}"`);
+  }
+  return v;
+}
+
+export interface RunFlags {
+  link: LinkSpec;
+  ip?: string[];
+  gateway?: string[];
+  dns?: string[];
+  pcap?: string;
+  audit?: string;
+  allow?: string[];
+  deny?: string[];
+  policy?: string;
+}
+
+export function registerRun(program: Command): void {
+  program
+    .command('run')
+    .description("run a program whose every inet socket call is served by moat's stack")
+    .option('--link <spec>', 'auto (a veth + namespace, routed and masqueraded), packet:IF[@NETNS] or tap:NAME', parseLink, { kind: 'auto' } as LinkSpec)
+    .option('--ip <cidr>', "the stack's address (repeatable; auto picks one)", parseIpFlag)
+    .option('--gateway <ip>', 'default gateway (repeatable, one per family)', (v: string, p: string[] = []) => [...p, parseAddr(v)])
+    .option('--dns <ip>', 'upstream DNS server the forwarder asks (default: the host resolv.conf)', (v: string, p: string[] = []) => [...p, parseAddr(v)])
+    .option('--allow <host[:port]>', 'allow this host (any --allow makes the default deny)', collect)
+    .option('--deny <host[:port]>', 'deny this host', collect)
+    .option('--policy <file>', 'policy file (YAML or JSON)')
+    .option('--audit <file>', 'write a JSON line per flow decision to this file')
+    .option('--pcap <file>', 'write every frame to this pcapng file, with a comment per flow naming the guest process')
+    .argument('<command...>', 'the program and its arguments (after --)')
+    .action(async (command: string[], flags: RunFlags) => {
+      process.exitCode = await run(command, flags);
+    });
+}
+
+/** Runs the guest; resolves with its exit status (128 + signal for a signal, as a shell reports). */
+export async function run(command: string[], flags: RunFlags, log: (s: string) => void = (s) => process.stderr.write(s)): Promise<number> {
+  if (process.getuid?.() !== 0) {
+    log('moat run: needs root (CAP_SYS_ADMIN and CAP_NET_ADMIN) for the guest namespace and the link\n');
+    return 1;
+  }
+  let auto: AutoLink | null = null;
+  let stack: MoatStack | null = null;
+  let writer: PcapngWriter | null = null;
+  try {
+    let raw: LinkEndpoint;
+    let ip = flags.ip ?? [];
+    let gateway = flags.gateway ?? [];
+    if (flags.link.kind === 'auto') {
+      auto = await createAutoLink();
+      for (const w of auto.warnings) log(`moat run: ${w}\n`);
+      raw = new PacketLink({ ifname: auto.ifname, netns: auto.netns });
+      if (ip.length === 0) ip = [...auto.ip];
+      if (gateway.length === 0) gateway = [...auto.gateway];
+    } else if (flags.link.kind === 'packet') {
+      raw = new PacketLink({ ifname: flags.link.ifname, netns: flags.link.netns });
+    } else {
+      raw = new TapLink({ name: flags.link.name });
+    }
+    if (ip.length === 0) throw new InvalidArgumentError('--ip is needed with this --link');
+    const clock = new RealClock();
+    let link = raw;
+    const comments = new FlowComments();
+    if (flags.pcap) {
+      writer = new PcapngWriter(flags.pcap, { interfaces: [{ name: 'moat0', description: `moat run ${command.join(' ')}` }] });
+      link = new SnifferLink(raw, clock, comments.wrap(writer), { epochOffsetMs: Date.now() - performance.now() });
+    }
+    stack = createStack({ link, ip, gateway, clock, name: 'moat0' });
+    await stack.ready().catch(() => undefined);
+
+    const dns = flags.dns?.map((d) => IpAddr.parse(d)) ?? (await hostDnsServers());
+    const base = flags.policy ? readPolicyFile(flags.policy) : emptyPolicy();
+    const policy = applyPolicyFlags(base, { allow: flags.allow, deny: flags.deny });
+    const auditStream = flags.audit ? createWriteStream(flags.audit, { flags: 'a' }) : null;
+    const attached = attachPolicy(stack.stack, policy, {
+      upstream: dns,
+      audit: auditStream ? { record: (rec) => void auditStream.write(`${auditToJsonLine(rec)}\n`) } : undefined,
+      auditTime: () => Date.now(),
+    });
+    if (typeof attached === 'string') throw new Error(`cannot start the policy and DNS forwarder: ${attached}`);
+
+    const layer = new SocketLayer(stack.stack);
+    const guest = await spawnGuest({ file: command[0]!, args: command.slice(1), stdio: ['inherit', 'inherit', 'inherit'] });
+    const session = serveGuest({
+      listenerFd: guest.listenerFd,
+      layer,
+      onFlow: ({ owner, socket }) => comments.remember(socket.localName().port, socket.stream ? 6 : 17, owner),
+      onError: (e) => log(`moat run: internal error: ${String(e)}\n`),
+    });
+    const forward = (sig: NodeJS.Signals): void => {
+      try {
+        process.kill(guest.pid, sig);
+      } catch {
+        /* already gone */
+      }
+    };
+    const sigs: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+    for (const s of sigs) process.on(s, forward);
+    const exit = await guest.exited;
+    for (const s of sigs) process.off(s, forward);
+    await Promise.race([session.done, new Promise((r) => setTimeout(r, 200))]);
+    await session.stop();
+    auditStream?.end();
+    return exit.code ?? 128 + (exit.signal ? signalNumber(exit.signal) : 0);
+  } catch (e) {
+    log(`moat run: ${(e as Error).message}\n`);
+    return 125;
+  } finally {
+    stack?.close();
+    await writer?.close();
+    await auto?.destroy();
+  }
+}
+
+function signalNumber(sig: NodeJS.Signals): number {
+  return (osConstants.signals as Record<string, number>)[sig] ?? 0;
+}
+
+export type { FlowOwner };

@@ -1,0 +1,263 @@
+// The data path of a guest socket: the guest holds one end of a unix socketpair, moat the other,
+// and a pump moves bytes between moat's end and the netstack endpoint, so the guest's read,
+// write, poll, epoll, sendfile, dup and fork need no trapping (DESIGN.md "The sandbox's hard
+// parts"). TCP uses a SOCK_STREAM pair (bytes, half-close, back-pressure both ways); UDP and
+// ping a SOCK_SEQPACKET pair (one record per datagram), with each received datagram's source
+// kept in order so a trapped recvfrom can report it.
+
+import { Socket as NodeSocket } from 'node:net';
+import { isNetError } from '../../netstack/errors.js';
+import { native } from '../../net-plumbing/native.js';
+import { MSG } from '../socket-abi.js';
+import { WaitQueue } from '../socket/wait.js';
+import { NONBLOCKING, isErrno } from '../socket/types.js';
+import type { DgramSocket } from '../socket/dgram-socket.js';
+import type { TcpSocket } from '../socket/tcp-socket.js';
+
+/** Bytes moat keeps queued towards the guest before it stops reading the endpoint. */
+const GUEST_QUEUE_LIMIT = 256 * 1024;
+const READ_CHUNK = 64 * 1024;
+
+export interface Pump {
+  /** Something happened on moat's end or the socket (trapped calls wait on it). */
+  readonly wq: WaitQueue;
+  close(): void;
+}
+
+/**
+ * TCP: guest → network reads moat's end and writes the endpoint (pausing while its send buffer
+ * is full); network → guest reads the endpoint while moat's end has room. The guest's FIN
+ * (its shutdown(SHUT_WR), which is trapped, or its last close) becomes the endpoint's.
+ */
+export class StreamPump implements Pump {
+  readonly wq = new WaitQueue();
+  private readonly ns: NodeSocket;
+  private pending: Uint8Array | null = null;
+  private eofSent = false;
+  private guestEof = false;
+  private closed = false;
+  /** A listening socket keeps one byte in the pair while connections wait (poll readable). */
+  private token = false;
+  private readonly unsubscribe: () => void;
+
+  constructor(
+    private readonly sock: TcpSocket,
+    readonly moatFd: number,
+    private readonly onGone: () => void,
+  ) {
+    this.ns = new NodeSocket({ fd: moatFd, readable: true, writable: true, allowHalfOpen: true });
+    this.ns.on('data', (chunk: Buffer) => this.fromGuest(chunk));
+    this.ns.on('end', () => this.guestEnded());
+    this.ns.on('drain', () => this.toGuest());
+    this.ns.on('error', () => this.close());
+    this.ns.on('close', () => this.close());
+    this.unsubscribe = sock.onChange(() => {
+      this.retryPending();
+      this.toGuest();
+      this.wq.wake();
+    });
+  }
+
+  /** The guest called shutdown(SHUT_WR): its end of stream is a FIN, not a close. */
+  guestShutWr = false;
+
+  private fromGuest(chunk: Uint8Array): void {
+    if (this.pending) {
+      this.pending = concat(this.pending, chunk);
+      return;
+    }
+    this.pending = chunk;
+    this.retryPending();
+  }
+
+  private retryPending(): void {
+    const data = this.pending;
+    if (!data) return;
+    const ep = this.sock.endpoint;
+    const st = ep.stateName;
+    if (st === 'CLOSED' && this.sock.socketState !== 'connected' || st === 'LISTEN') {
+      // Not connected (yet): hold the bytes, as the guest's pair holds them.
+      this.ns.pause();
+      return;
+    }
+    const r = ep.write(data);
+    if (isNetError(r)) {
+      this.pending = null;
+      this.ns.resume();
+      return;
+    }
+    if (r < data.length) {
+      this.pending = data.subarray(r);
+      this.ns.pause();
+      return;
+    }
+    this.pending = null;
+    this.ns.resume();
+    if (this.guestEof) this.finishGuestEof();
+  }
+
+  private guestEnded(): void {
+    this.guestEof = true;
+    if (!this.pending) this.finishGuestEof();
+  }
+
+  private finishGuestEof(): void {
+    if (this.guestShutWr) {
+      const st = this.sock.endpoint.stateName;
+      if (st !== 'CLOSED' && st !== 'LISTEN') this.sock.endpoint.shutdown('write');
+      return;
+    }
+    // Every guest reference is gone: close(2) of the socket.
+    this.close();
+  }
+
+  /** Moves what the endpoint has for the guest into moat's end, while it has room. */
+  toGuest(): void {
+    if (this.closed) return;
+    const ep = this.sock.endpoint;
+    if (ep.stateName === 'LISTEN') {
+      const waiting = (ep.listener?.acceptQueue.length ?? 0) > 0;
+      if (waiting && !this.token) {
+        this.token = true;
+        this.ns.write(Buffer.of(0));
+      }
+      return;
+    }
+    while (this.ns.writableLength < GUEST_QUEUE_LIMIT && !this.eofSent) {
+      const d = ep.read(READ_CHUNK);
+      if (d instanceof Uint8Array) {
+        this.ns.write(d);
+        continue;
+      }
+      if (d === null) {
+        this.eofSent = true;
+        this.ns.end();
+      } else if (d !== 'EAGAIN' && d !== 'ENOTCONN') {
+        // Reset or timeout: the guest's reads end (it learns the error from SO_ERROR).
+        this.eofSent = true;
+        this.ns.end();
+      }
+      break;
+    }
+  }
+
+  /** accept() took a connection: drop the listener's readiness byte (read through the guest's duplicate). */
+  consumeToken(guestDup: number): void {
+    if (!this.token) return;
+    const r = native().sockRecv(guestDup, 1);
+    if (typeof r !== 'string') this.token = false;
+    this.toGuest();
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.unsubscribe();
+    this.ns.destroy();
+    this.sock.close();
+    this.wq.wake();
+    this.onGone();
+  }
+}
+
+/** One datagram delivered into the pair, with its source, for recvfrom. */
+interface Delivered {
+  data: Uint8Array;
+  name: Uint8Array | undefined;
+}
+
+/**
+ * UDP and ping: each datagram the guest writes into its end (write/send without an address) is
+ * sent on the socket; each datagram the socket receives is written into moat's end and its
+ * source remembered, in order.
+ */
+export class DgramPump implements Pump {
+  readonly wq = new WaitQueue();
+  private readonly ns: NodeSocket;
+  private readonly sources: Delivered[] = [];
+  private draining = false;
+  private closed = false;
+  /** Datagrams dropped because the guest's end was full (like a full receive buffer). */
+  drops = 0;
+  private readonly unsubscribe: () => void;
+
+  constructor(
+    private readonly sock: DgramSocket,
+    readonly moatFd: number,
+    private readonly onGone: () => void,
+  ) {
+    this.ns = new NodeSocket({ fd: moatFd, readable: true, writable: false, allowHalfOpen: true });
+    this.ns.on('data', (d: Buffer) => {
+      void this.sock.sendmsg(d, 0, null, null, NONBLOCKING);
+    });
+    this.ns.on('end', () => this.close());
+    this.ns.on('error', () => this.close());
+    this.unsubscribe = sock.onChange(() => {
+      void this.drain();
+      this.wq.wake();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    if (this.draining || this.closed) return;
+    this.draining = true;
+    try {
+      for (let i = 0; i < 1024 && !this.closed; i++) {
+        if (!(this.sock.poll() & 1)) break;
+        const r = await this.sock.recvmsg(65535, MSG.MSG_DONTWAIT, 0, NONBLOCKING);
+        if (isErrno(r)) {
+          if (r === 'EAGAIN') break;
+          continue; // a pending ICMP error: SO_ERROR reports it
+        }
+        const w = native().sockSend(this.moatFd, r.data);
+        if (typeof w === 'string') {
+          this.drops++;
+          continue;
+        }
+        this.sources.push({ data: r.data, name: r.name });
+        if (this.sources.length > 4096) this.sources.shift();
+      }
+    } finally {
+      this.draining = false;
+      this.wq.wake();
+    }
+  }
+
+  /**
+   * The source of the datagram the guest is about to read (`data`, read through its duplicate):
+   * the oldest remembered one with those bytes, skipping any the guest consumed with a plain read.
+   */
+  sourceOf(data: Uint8Array, consume: boolean): Uint8Array | undefined {
+    for (let i = 0; i < this.sources.length; i++) {
+      const s = this.sources[i]!;
+      if (bytesEqualPrefix(s.data, data)) {
+        if (consume) this.sources.splice(0, i + 1);
+        return s.name;
+      }
+    }
+    return undefined;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.unsubscribe();
+    this.ns.destroy();
+    this.sock.close();
+    this.wq.wake();
+    this.onGone();
+  }
+}
+
+function bytesEqualPrefix(full: Uint8Array, got: Uint8Array): boolean {
+  if (got.length > full.length) return false;
+  for (let i = 0; i < got.length; i++) if (full[i] !== got[i]) return false;
+  return true;
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}

@@ -1,0 +1,487 @@
+// Serving one guest (a process tree under one seccomp listener) with moat's socket layer: every
+// trapped socket call on an inet socket is EMULATED here — never CONTINUEd into a kernel socket —
+// and the guest's fd is one end of a socketpair pumped to the netstack (pumps.ts). Calls on
+// other files (AF_UNIX sockets, pipes) are let through: policy never decides them, and the
+// guest's own network namespace is empty. Read seccomp_unotify(2) and DESIGN.md "The sandbox's
+// hard parts" first; the socket semantics are src/kernel/socket's.
+//
+// Not trapped-and-emulated on purpose: send/recv without an address on a TCP socket, read and
+// write — they run on the guest's end of its socketpair, whose data moat pumps.
+
+import { native } from '../../net-plumbing/native.js';
+import { Supervisor, type SupervisorEnd } from '../supervisor/index.js';
+import type { SyscallAnswer, TrappedCall } from '../supervisor/types.js';
+import type { GuestFault } from '../supervisor/guest-memory.js';
+import { ERRNO, type ErrnoName } from '../errno.js';
+import { AF, IOCTL, MSG, SOCK, SOCK_CLOEXEC, SOCK_NONBLOCK, SOL, SO } from '../socket-abi.js';
+import { IFREQ_LEN, type SocketLayer } from '../socket/layer.js';
+import type { InetSocket } from '../socket/socket.js';
+import { TcpSocket } from '../socket/tcp-socket.js';
+import { DgramSocket } from '../socket/dgram-socket.js';
+import { isErrno, type Result } from '../socket/types.js';
+import { DgramPump, StreamPump, type Pump } from './pumps.js';
+
+const O_NONBLOCK = 0o4000;
+
+/** Who made a flow: the guest process behind a trapped call (audit lines, pcap comments). */
+export interface FlowOwner {
+  pid: number;
+  command: string;
+}
+
+export interface SandboxOptions {
+  listenerFd: number;
+  layer: SocketLayer;
+  /** Called when a guest socket connects or sends its first datagram (audit, pcap comments). */
+  onFlow?: (flow: { owner: FlowOwner; socket: InetSocket; kind: 'connect' | 'listen' | 'send' }) => void;
+  /** Called for errors in moat's own code while serving (the guest gets EIO). */
+  onError?: (err: unknown) => void;
+}
+
+interface GuestSocket {
+  sock: InetSocket;
+  pump: Pump;
+}
+
+export interface SandboxStats {
+  sockets: number;
+  emulated: number;
+  passedThrough: number;
+}
+
+export class SandboxSession {
+  readonly supervisor: Supervisor;
+  /** moat's guest sockets by the inode of the guest's end of the socketpair. */
+  private readonly byIno = new Map<bigint, GuestSocket>();
+  readonly stats: SandboxStats = { sockets: 0, emulated: 0, passedThrough: 0 };
+
+  constructor(private readonly opts: SandboxOptions) {
+    this.supervisor = new Supervisor(opts.listenerFd, (call) => this.handle(call), {
+      onHandlerError: (err) => opts.onError?.(err),
+    });
+  }
+
+  start(): this {
+    this.supervisor.start();
+    return this;
+  }
+
+  /** Resolves when the last guest task is gone (or stop()). */
+  get done(): Promise<SupervisorEnd> {
+    return this.supervisor.ended;
+  }
+
+  get socketCount(): number {
+    return this.byIno.size;
+  }
+
+  async stop(): Promise<void> {
+    this.supervisor.stop();
+    for (const g of [...this.byIno.values()]) g.pump.close();
+    this.byIno.clear();
+  }
+
+  private get layer(): SocketLayer {
+    return this.opts.layer;
+  }
+
+  // ---------------------------------------------------------------- dispatch
+
+  private async handle(call: TrappedCall): Promise<SyscallAnswer> {
+    switch (call.name) {
+      case 'socket':
+        return this.socket(call);
+      case 'socketpair': {
+        const d = call.argInt(0);
+        return d === AF.AF_INET || d === AF.AF_INET6 ? { errno: 'EOPNOTSUPP' } : { continue: true };
+      }
+      case undefined:
+        return { errno: 'ENOSYS' };
+      default:
+        break;
+    }
+    const fd = call.argInt(0);
+    const dup = this.supervisor.fds.dup(call, fd);
+    if (typeof dup === 'string') return dup === 'GONE' ? { errno: 'EINTR' } : { errno: dup as ErrnoName };
+    try {
+      const g = dup.isSocket ? this.byIno.get(dup.ino) : undefined;
+      if (!g) {
+        this.stats.passedThrough++;
+        return { continue: true };
+      }
+      this.stats.emulated++;
+      const nonblock = (native().fdStatusFlags(dup.fd) & O_NONBLOCK) !== 0;
+      return await this.onSocket(call, g, dup.fd, nonblock);
+    } finally {
+      native().closeFd(dup.fd);
+    }
+  }
+
+  private owner(call: TrappedCall): FlowOwner {
+    return { pid: call.tid, command: commandOf(call.tid) };
+  }
+
+  private async socket(call: TrappedCall): Promise<SyscallAnswer> {
+    const domain = call.argInt(0);
+    if (domain !== AF.AF_INET && domain !== AF.AF_INET6) return { continue: true };
+    const type = call.argInt(1);
+    const r = this.layer.socket(domain, type, call.argInt(2));
+    if (isErrno(r)) return { errno: r };
+    return this.install(r.sock, r.nonblock, r.cloexec);
+  }
+
+  /** A socketpair for `sock`, its pump, and the guest's end injected as the call's result. */
+  private install(sock: InetSocket, nonblock: boolean, cloexec: boolean): SyscallAnswer {
+    const n = native();
+    const [moatEnd, guestEnd] = n.socketpair(sock.stream ? 'stream' : 'seqpacket', { nonblocking: true });
+    n.setNonblocking(guestEnd, nonblock);
+    const ino = n.fstatIno(guestEnd).ino;
+    const gone = (): void => {
+      this.byIno.delete(ino);
+    };
+    const pump = sock instanceof TcpSocket ? new StreamPump(sock, moatEnd, gone) : new DgramPump(sock as DgramSocket, moatEnd, gone);
+    this.byIno.set(ino, { sock, pump });
+    this.stats.sockets++;
+    return {
+      injectFd: guestEnd,
+      cloexec,
+      closeAfter: true,
+      onSettled: (o) => {
+        if (!o.ok) pump.close();
+      },
+    };
+  }
+
+  private async onSocket(call: TrappedCall, g: GuestSocket, dup: number, nonblock: boolean): Promise<SyscallAnswer> {
+    const m = call.memory;
+    const a = call.args;
+    const io = { nonblock, signal: call.signal };
+    const sock = g.sock;
+    switch (call.name) {
+      case 'bind': {
+        const addr = m.readSockaddr(a[1]!, a[2]!);
+        if (isFault(addr)) return fault(addr);
+        return ret(sock.bind(addr));
+      }
+      case 'connect': {
+        const addr = m.readSockaddr(a[1]!, a[2]!);
+        if (isFault(addr)) return fault(addr);
+        const r = await sock.connect(addr, io);
+        if (r === 0 || r === 'EINPROGRESS') this.opts.onFlow?.({ owner: this.owner(call), socket: sock, kind: 'connect' });
+        if (g.pump instanceof StreamPump) g.pump.toGuest();
+        return ret(r);
+      }
+      case 'listen': {
+        const r = sock.listen(call.argInt(1));
+        if (r === 0) this.opts.onFlow?.({ owner: this.owner(call), socket: sock, kind: 'listen' });
+        return ret(r);
+      }
+      case 'accept':
+      case 'accept4': {
+        const flags = call.name === 'accept4' ? call.argInt(3) : 0;
+        if ((flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) !== 0) return { errno: 'EINVAL' };
+        const child = await sock.accept(io);
+        if (isErrno(child)) return { errno: child };
+        if (g.pump instanceof StreamPump) g.pump.consumeToken(dup);
+        const peer = child.getpeername(128);
+        if (!isErrno(peer)) {
+          const w = m.writeSockaddr(a[1]!, a[2]!, peer.addr);
+          if (w !== true) {
+            child.close();
+            return fault(w);
+          }
+        }
+        return this.install(child, (flags & SOCK_NONBLOCK) !== 0, (flags & SOCK_CLOEXEC) !== 0);
+      }
+      case 'getsockname':
+      case 'getpeername': {
+        const r = call.name === 'getsockname' ? sock.getsockname(128) : sock.getpeername(128);
+        if (isErrno(r)) return { errno: r };
+        const w = m.writeSockaddr(a[1]!, a[2]!, r.addr);
+        return w === true ? { value: 0 } : fault(w);
+      }
+      case 'setsockopt': {
+        const optlen = call.argInt(4);
+        if (optlen < 0) return { errno: 'EINVAL' };
+        const val = optlen === 0 ? new Uint8Array(0) : m.read(a[3]!, Math.min(optlen, 4096));
+        if (isFault(val)) return fault(val);
+        return ret(sock.setsockopt(call.argInt(1), call.argInt(2), val));
+      }
+      case 'getsockopt': {
+        const level = call.argInt(1);
+        const name = call.argInt(2);
+        const optlen = m.readI32(a[4]!);
+        if (isFault(optlen)) return fault(optlen);
+        // A non-blocking connect's outcome is known only when the handshake ends: the guest
+        // polled its pair writable at once, so SO_ERROR waits for the real result.
+        if (level === SOL.SOL_SOCKET && name === SO.SO_ERROR && sock instanceof TcpSocket && sock.socketState === 'connecting') {
+          await sock.wq.wait(() => {
+            const st = sock.endpoint.stateName;
+            return st !== 'SYN_SENT' && st !== 'SYN_RECEIVED';
+          }, this.layer.timers, 0, call.signal);
+        }
+        const r = sock.getsockopt(level, name, optlen);
+        if (isErrno(r)) return { errno: r };
+        if (r.bytes.length > 0) {
+          const w = m.write(a[3]!, r.bytes);
+          if (w !== true) return fault(w);
+        }
+        const w = m.writeI32(a[4]!, r.optlen);
+        return w === true ? { value: 0 } : fault(w);
+      }
+      case 'shutdown': {
+        const how = call.argInt(1);
+        const r = sock.shutdown(how);
+        if (r === 0 && g.pump instanceof StreamPump && how !== 0) {
+          // The guest's FIN follows the bytes it already wrote into its end.
+          g.pump.guestShutWr = true;
+          native().sockShutdown(dup, 1);
+        }
+        return ret(r);
+      }
+      case 'ioctl':
+        return this.ioctl(call, g, dup);
+      case 'sendto':
+        return this.sendto(call, g, dup, io);
+      case 'sendmsg':
+      case 'sendmmsg':
+        return this.sendmsg(call, g, io);
+      case 'recvfrom':
+      case 'recvmsg':
+      case 'recvmmsg':
+        return this.recv(call, g, dup, nonblock);
+      default:
+        return { errno: 'ENOSYS' };
+    }
+  }
+
+  private async ioctl(call: TrappedCall, g: GuestSocket, dup: number): Promise<SyscallAnswer> {
+    const req = call.argU32(1);
+    const m = call.memory;
+    if (req === IOCTL.FIONREAD || req === IOCTL.SIOCOUTQ || req === IOCTL.SIOCOUTQNSD) {
+      let v: Result<number>;
+      if (req === IOCTL.FIONREAD && g.sock.stream) {
+        // What the guest can read is what its end holds plus what the endpoint still has.
+        const inPair = native().sockRecv(dup, 1 << 20, MSG.MSG_PEEK);
+        v = (typeof inPair === 'string' ? 0 : inPair.length) + (g.sock.ioctlInt(req) as number);
+        if (g.sock instanceof TcpSocket && g.sock.endpoint.stateName === 'LISTEN') v = 'EINVAL';
+      } else {
+        v = g.sock.ioctlInt(req);
+      }
+      if (isErrno(v)) return { errno: v };
+      const w = m.writeI32(call.args[2]!, v);
+      return w === true ? { value: 0 } : fault(w);
+    }
+    if (req === IOCTL.SIOCGIFCONF) {
+      const ifc = m.read(call.args[2]!, 16);
+      if (isFault(ifc)) return fault(ifc);
+      const dv = new DataView(ifc.buffer, ifc.byteOffset, 16);
+      const len = dv.getInt32(0, true);
+      const buf = dv.getBigUint64(8, true);
+      const r = this.layer.ifconf(buf === 0n ? null : Math.max(0, len));
+      if (buf !== 0n && r.bytes.length > 0) {
+        const w = m.write(buf, r.bytes);
+        if (w !== true) return fault(w);
+      }
+      const w = m.writeI32(call.args[2]!, r.len);
+      return w === true ? { value: 0 } : fault(w);
+    }
+    if ((req & 0xff00) === 0x8900) {
+      const ifr = m.read(call.args[2]!, IFREQ_LEN);
+      if (isFault(ifr)) return fault(ifr);
+      const r = this.layer.ifreqIoctl(req, ifr);
+      if (isErrno(r)) return { errno: r };
+      const w = m.write(call.args[2]!, r);
+      return w === true ? { value: 0 } : fault(w);
+    }
+    return { errno: 'ENOTTY' };
+  }
+
+  private async sendto(call: TrappedCall, g: GuestSocket, dup: number, io: { nonblock: boolean; signal: AbortSignal }): Promise<SyscallAnswer> {
+    const m = call.memory;
+    const a = call.args;
+    const flags = call.argInt(3);
+    const len = Number(BigInt.asUintN(32, a[2]!));
+    if (g.sock.stream) {
+      // A stream socket's data goes through the guest's end, in order with its write()s; the
+      // address is ignored (tcp_sendmsg).
+      const data = m.read(a[1]!, Math.min(len, 1 << 20));
+      if (isFault(data)) return fault(data);
+      const r = native().sockSend(dup, data, flags & MSG.MSG_MORE);
+      if (typeof r === 'string') return { errno: (r === 'EPIPE' ? 'EPIPE' : r) as ErrnoName };
+      return { value: r };
+    }
+    const data = m.read(a[1]!, Math.min(len, 65536 + 1));
+    if (isFault(data)) return fault(data);
+    let name: Uint8Array | null = null;
+    if (a[4] !== 0n) {
+      const n = m.readSockaddr(a[4]!, a[5]!);
+      if (isFault(n)) return fault(n);
+      name = n;
+    }
+    const r = await g.sock.sendmsg(data, flags, name, null, io);
+    if (!isErrno(r)) this.opts.onFlow?.({ owner: this.owner(call), socket: g.sock, kind: 'send' });
+    return ret(r);
+  }
+
+  private async sendmsg(call: TrappedCall, g: GuestSocket, io: { nonblock: boolean; signal: AbortSignal }): Promise<SyscallAnswer> {
+    const m = call.memory;
+    const many = call.name === 'sendmmsg';
+    const count = many ? Math.min(call.argU32(2), 1024) : 1;
+    const flags = call.argInt(many ? 3 : 2);
+    let sent = 0;
+    for (let i = 0; i < count; i++) {
+      const hdrAddr = call.args[1]! + BigInt(i * 64);
+      const h = m.readMsghdr(hdrAddr);
+      if (isFault(h)) return sent > 0 ? { value: sent } : fault(h);
+      const iov = m.readIovecs(h.iov, h.iovlen);
+      if (isFault(iov)) return sent > 0 ? { value: sent } : fault(iov);
+      const data = m.gather(iov, g.sock.stream ? 1 << 20 : 65536 + 1);
+      if (isFault(data)) return sent > 0 ? { value: sent } : fault(data);
+      let name: Uint8Array | null = null;
+      if (h.name !== 0n && h.namelen > 0) {
+        const n = m.read(h.name, Math.min(h.namelen, 128));
+        if (isFault(n)) return fault(n);
+        name = n;
+      }
+      let control: Uint8Array | null = null;
+      if (h.control !== 0n && h.controllen > 0n) {
+        const c = m.read(h.control, Number(h.controllen > 4096n ? 4096n : h.controllen));
+        if (isFault(c)) return fault(c);
+        control = c;
+      }
+      let r: Result<number>;
+      if (g.sock.stream) {
+        const w = native().sockSend(this.dupFor(call) ?? -1, data, flags & MSG.MSG_MORE);
+        r = typeof w === 'string' ? (w as ErrnoName) : w;
+      } else {
+        r = await g.sock.sendmsg(data, flags, name, control, io);
+        if (!isErrno(r)) this.opts.onFlow?.({ owner: this.owner(call), socket: g.sock, kind: 'send' });
+      }
+      if (isErrno(r)) return sent > 0 ? { value: sent } : { errno: r };
+      if (!many) return { value: r };
+      const w = m.writeI32(hdrAddr + 56n, r);
+      if (w !== true) return sent > 0 ? { value: sent } : fault(w);
+      sent++;
+    }
+    return { value: sent };
+  }
+
+  /** The current call's duplicate is closed after dispatch; stream sendmsg re-dups (rare path). */
+  private dupFor(call: TrappedCall): number | null {
+    const d = this.supervisor.fds.dup(call, call.argInt(0));
+    if (typeof d === 'string') return null;
+    queueMicrotask(() => native().closeFd(d.fd));
+    return d.fd;
+  }
+
+  /**
+   * recvfrom/recvmsg/recvmmsg: read from the guest's own end (through the duplicate) so the bytes
+   * come in the order the guest would see them, and add what only moat knows: a datagram's source.
+   */
+  private async recv(call: TrappedCall, g: GuestSocket, dup: number, nonblock: boolean): Promise<SyscallAnswer> {
+    const m = call.memory;
+    const name = call.name!;
+    const many = name === 'recvmmsg';
+    const flags = call.argInt(name === 'recvfrom' ? 3 : 2);
+    const dontwait = nonblock || (flags & MSG.MSG_DONTWAIT) !== 0;
+    if (flags & MSG.MSG_ERRQUEUE) return this.recvErrQueue(call, g);
+    const count = many ? Math.max(1, Math.min(call.argU32(2), 1024)) : 1;
+    let got = 0;
+    const timeoMs = (g.sock.rcvTimeoJiffies * 1000) / this.layer.config.hz;
+    const deadline = timeoMs > 0 ? this.layer.timers.now() + timeoMs : Infinity;
+    for (let i = 0; i < count; i++) {
+      let target: { buf: bigint; len: number; segs?: ReturnType<typeof m.readIovecs>; nameAddr: bigint; nameLenAddr: bigint; hdr?: bigint };
+      if (name === 'recvfrom') {
+        target = { buf: call.args[1]!, len: Number(BigInt.asUintN(32, call.args[2]!)), nameAddr: call.args[4]!, nameLenAddr: call.args[5]! };
+      } else {
+        const hdr = call.args[1]! + BigInt(i * 64);
+        const h = m.readMsghdr(hdr);
+        if (isFault(h)) return got > 0 ? { value: got } : fault(h);
+        const segs = m.readIovecs(h.iov, h.iovlen);
+        if (isFault(segs)) return got > 0 ? { value: got } : fault(segs);
+        const len = segs.reduce((s, x) => s + x.len, 0);
+        target = { buf: 0n, len, segs, nameAddr: h.name, nameLenAddr: 0n, hdr };
+      }
+      let data: (Buffer & { full: number }) | string;
+      for (;;) {
+        data = native().sockRecv(dup, Math.min(target.len, 1 << 20), flags & (MSG.MSG_PEEK | MSG.MSG_TRUNC | MSG.MSG_WAITALL));
+        if (data !== 'EAGAIN') break;
+        if (got > 0) return { value: got };
+        if (dontwait) return { errno: 'EAGAIN' };
+        const left = deadline - this.layer.timers.now();
+        if (left <= 0) return { errno: 'EAGAIN' };
+        const o = await g.pump.wq.wait(() => false, this.layer.timers, Number.isFinite(left) ? Math.min(left, 50) : 50, call.signal);
+        if (o === 'intr') return { errno: 'EINTR' };
+      }
+      if (typeof data === 'string') return got > 0 ? { value: got } : { errno: data as ErrnoName };
+      const src = g.pump instanceof DgramPump ? g.pump.sourceOf(data, (flags & MSG.MSG_PEEK) === 0) : undefined;
+      if (target.segs) {
+        const w = m.scatter(target.segs as Parameters<typeof m.scatter>[0], data);
+        if (isFault(w)) return got > 0 ? { value: got } : fault(w);
+        const h = m.readMsghdr(target.hdr!);
+        if (isFault(h)) return fault(h);
+        // msg_namelen, msg_controllen (no control messages through this path) and msg_flags.
+        const nameBytes = src ?? new Uint8Array(0);
+        if (h.name !== 0n && nameBytes.length > 0) m.write(h.name, nameBytes.subarray(0, Math.min(h.namelen, nameBytes.length)));
+        const tail = new Uint8Array(4);
+        new DataView(tail.buffer).setUint32(0, h.name !== 0n ? nameBytes.length : 0, true);
+        m.write(target.hdr! + 8n, tail);
+        m.write(target.hdr! + 40n, new Uint8Array(8));
+        const fl = new Uint8Array(4);
+        new DataView(fl.buffer).setInt32(0, data.full > data.length ? MSG.MSG_TRUNC : 0, true);
+        m.write(target.hdr! + 48n, fl);
+        if (many) m.writeI32(target.hdr! + 56n, data.length);
+      } else {
+        const w = m.write(target.buf, data);
+        if (w !== true && data.length > 0) return fault(w);
+        if (target.nameAddr !== 0n && src) {
+          const wn = m.writeSockaddr(target.nameAddr, target.nameLenAddr, src);
+          if (wn !== true) return fault(wn);
+        } else if (target.nameAddr !== 0n && target.nameLenAddr !== 0n) {
+          m.writeI32(target.nameLenAddr, 0);
+        }
+      }
+      const n = flags & MSG.MSG_TRUNC ? data.full : data.length;
+      if (!many) return { value: n };
+      got++;
+    }
+    return { value: got };
+  }
+
+  private recvErrQueue(call: TrappedCall, g: GuestSocket): SyscallAnswer {
+    void call;
+    void g;
+    // The error queue (IP_RECVERR) is read through the socket layer only for in-process users.
+    return { errno: 'EAGAIN' };
+  }
+}
+
+function isFault<T>(v: T | GuestFault): v is GuestFault {
+  return typeof v === 'string';
+}
+
+function fault(f: GuestFault | ErrnoName): SyscallAnswer {
+  // GONE: the caller was interrupted or died; whatever we answer, nobody reads it.
+  return { errno: f === 'GONE' ? 'EINTR' : (f as ErrnoName) };
+}
+
+function ret(r: Result<number>): SyscallAnswer {
+  return isErrno(r) ? { errno: r } : { value: r };
+}
+
+/** The guest's command name (for audit and pcap comments). */
+export function commandOf(tid: number): string {
+  try {
+    return readFileSyncSafe(`/proc/${tid}/comm`).trim();
+  } catch {
+    return '?';
+  }
+}
+
+import { readFileSync } from 'node:fs';
+function readFileSyncSafe(p: string): string {
+  return readFileSync(p, 'utf8');
+}
+
+export { ERRNO, SOCK };
