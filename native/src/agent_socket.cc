@@ -5,8 +5,8 @@
 //
 // Node's net module cannot receive fds, so this module accepts and reads the connections itself,
 // polled by libuv (never blocking the loop), and hands JS one record per connection once the
-// runtime has closed it: the bytes, the fds, the peer's credentials, and what went wrong if
-// anything did. What the bytes mean is decided in src/kernel/agent (the addon stays thin).
+// runtime has closed it or its JSON document is complete: the bytes, the fds, the peer's
+// credentials, and what went wrong if anything did. What the bytes mean is decided in src/kernel/agent (the addon stays thin).
 #include "registry.h"
 #include "seccomp_common.h"
 
@@ -41,7 +41,37 @@ struct Conn {
   // "fds-late" (SCM_RIGHTS after the first message, against the spec), "read:<code>".
   std::string error;
   bool finished = false;
+  // A scan of the JSON text so far (outside strings: nesting depth), so the record is complete
+  // when the top-level value closes. runc 1.1 keeps the connection of `runc exec` open until the
+  // process exits, against the spec's "MUST be closed": waiting for EOF would stall that exec.
+  int depth = 0;
+  bool started = false, inString = false, escaped = false, complete = false;
 };
+
+// Feeds bytes to the scan; true once the first top-level object or array has closed.
+bool ScanJson(Conn* c, const uint8_t* p, size_t n) {
+  for (size_t i = 0; i < n && !c->complete; i++) {
+    uint8_t ch = p[i];
+    if (c->inString) {
+      if (c->escaped) c->escaped = false;
+      else if (ch == '\\') c->escaped = true;
+      else if (ch == '"') c->inString = false;
+      continue;
+    }
+    if (ch == '"') c->inString = true;
+    else if (ch == '{' || ch == '[') {
+      c->depth++;
+      c->started = true;
+    } else if (ch == '}' || ch == ']') {
+      if (--c->depth <= 0 && c->started) c->complete = true;
+    } else if (!c->started && ch != ' ' && ch != '\n' && ch != '\r' && ch != '\t') {
+      // Not an object or array at the top: not a state record. Read to EOF and let JS say so.
+      c->started = true;
+      c->depth = 1 << 30;
+    }
+  }
+  return c->complete;
+}
 
 struct Server {
   int id = 0;
@@ -162,6 +192,7 @@ void OnConnReadable(uv_poll_t* h, int status, int events) {
     if (n == 0) return Deliver(c->server, c);  // the runtime closed: the record is complete
     if (c->data.size() + static_cast<size_t>(n) > c->server->maxBytes) return Fail(c, "too-large");
     c->data.insert(c->data.end(), buf, buf + n);
+    if (ScanJson(c, buf, static_cast<size_t>(n))) return Deliver(c->server, c);
   }
 }
 

@@ -196,3 +196,21 @@ privilegedTest('a listener whose process is already gone, and a peer uid not all
     await strict.agent.stop();
   }
 });
+
+privilegedTest('a record is taken when its JSON is complete, even if the runtime keeps the connection open (runc 1.1 exec does)', async (t) => {
+  const { agent, socketPath } = makeAgent({ timeoutMs: 60_000 });
+  const c = new Socket();
+  try {
+    await new Promise<void>((resolve, reject) => c.connect(socketPath, resolve).on('error', reject));
+    // Braces inside strings do not end the document early; the closing brace of the object does.
+    c.write('{"ociVersion":"1.0.2","pid":1,"metadata":"a}b{\\"}","fds":["seccompFd"],');
+    await new Promise((r) => setTimeout(r, 100));
+    t.is(agent.stats.connections, 0, 'not complete yet');
+    c.write('"state":{"id":"x","status":"creating"}}');
+    await until(() => agent.stats.connections === 1, 'the record');
+    t.is(agent.stats.rejected['fd-count-mismatch'], 1);
+  } finally {
+    c.destroy();
+    await agent.stop();
+  }
+});

@@ -210,15 +210,25 @@ export class Agent extends EventEmitter {
   }
 
   private async admit(c: ContainerInfo, fd: number, r: { pid: number; uid: number }): Promise<void> {
-    let nsfd: number;
-    let key: string;
-    try {
-      nsfd = openSync(`/proc/${c.pid}/ns/net`, 'r');
-      const st = fstatSync(nsfd, { bigint: true });
-      key = `${st.dev}:${st.ino}`;
-    } catch (e) {
-      return this.reject('process-gone', r, `container ${c.label} pid ${c.pid}: ${(e as Error).message}`, [fd]);
+    let nsfd = -1;
+    let key = '';
+    // The process's own namespace; else the container init's: runc 1.1 reports for `runc exec`
+    // the pid of an intermediate process that has exited by the time the state arrives, and an
+    // exec'd process always joins the container's network namespace.
+    const errors: string[] = [];
+    for (const pid of c.pid === c.initPid ? [c.pid] : [c.pid, c.initPid]) {
+      try {
+        nsfd = openSync(`/proc/${pid}/ns/net`, 'r');
+        const st = fstatSync(nsfd, { bigint: true });
+        key = `${st.dev}:${st.ino}`;
+        break;
+      } catch (e) {
+        if (nsfd >= 0) closeSync(nsfd);
+        nsfd = -1;
+        errors.push(`pid ${pid}: ${(e as Error).message}`);
+      }
     }
+    if (nsfd < 0) return this.reject('process-gone', r, `container ${c.label} ${errors.join('; ')}`, [fd]);
     let slot = this.networks.get(key);
     if (slot) {
       closeSync(nsfd);
