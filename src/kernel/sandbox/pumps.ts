@@ -2,12 +2,12 @@
 // and a pump moves bytes between moat's end and the netstack endpoint, so the guest's read,
 // write, poll, epoll, sendfile, dup and fork need no trapping (DESIGN.md "The sandbox's hard
 // parts"). TCP uses a SOCK_STREAM pair (bytes, half-close, back-pressure both ways); UDP and
-// ping a SOCK_SEQPACKET pair (one record per datagram), with each received datagram's source
+// ping a SOCK_DGRAM pair (one record per datagram), with each received datagram's source
 // kept in order so a trapped recvfrom can report it.
 
 import { Socket as NodeSocket } from 'node:net';
 import { isNetError } from '../../netstack/errors.js';
-import { native } from '../../net-plumbing/native.js';
+import { native, type FrameIo } from '../../net-plumbing/native.js';
 import { MSG } from '../socket-abi.js';
 import { WaitQueue } from '../socket/wait.js';
 import { NONBLOCKING, isErrno } from '../socket/types.js';
@@ -173,7 +173,7 @@ interface Delivered {
  */
 export class DgramPump implements Pump {
   readonly wq = new WaitQueue();
-  private readonly ns: NodeSocket;
+  private readonly io: FrameIo;
   private readonly sources: Delivered[] = [];
   private draining = false;
   private closed = false;
@@ -186,16 +186,22 @@ export class DgramPump implements Pump {
     readonly moatFd: number,
     private readonly onGone: () => void,
   ) {
-    this.ns = new NodeSocket({ fd: moatFd, readable: true, writable: false, allowHalfOpen: true });
-    this.ns.on('data', (d: Buffer) => {
-      void this.sock.sendmsg(d, 0, null, null, NONBLOCKING);
-    });
-    this.ns.on('end', () => this.close());
-    this.ns.on('error', () => this.close());
+    // A SOCK_DGRAM pair: one record per datagram (zero-length ones included), read in batches.
+    this.io = new (native().FrameIo)(moatFd, { stream: false, slots: 16, slotSize: 65536, txBytes: 4096, txSlots: 1, ownsFd: true }, (n) => this.fromGuest(n));
+    this.io.start();
     this.unsubscribe = sock.onChange(() => {
       void this.drain();
       this.wq.wake();
     });
+  }
+
+  private fromGuest(count: number): void {
+    const rx = new Uint8Array(this.io.rxBuffer);
+    for (let i = 0; i < count; i++) {
+      const len = this.io.rxMeta[2 * i]!;
+      const d = rx.slice(i * this.io.slotSize, i * this.io.slotSize + len);
+      void this.sock.sendmsg(d, 0, null, null, NONBLOCKING);
+    }
   }
 
   private async drain(): Promise<void> {
@@ -242,7 +248,7 @@ export class DgramPump implements Pump {
     if (this.closed) return;
     this.closed = true;
     this.unsubscribe();
-    this.ns.destroy();
+    this.io.close();
     this.sock.close();
     this.wq.wake();
     this.onGone();

@@ -133,7 +133,7 @@ export class SandboxSession {
   /** A socketpair for `sock`, its pump, and the guest's end injected as the call's result. */
   private install(sock: InetSocket, nonblock: boolean, cloexec: boolean): SyscallAnswer {
     const n = native();
-    const [moatEnd, guestEnd] = n.socketpair(sock.stream ? 'stream' : 'seqpacket', { nonblocking: true });
+    const [moatEnd, guestEnd] = n.socketpair(sock.stream ? 'stream' : 'dgram', { nonblocking: true });
     n.setNonblocking(guestEnd, nonblock);
     const ino = n.fstatIno(guestEnd).ino;
     const gone = (): void => {
