@@ -129,6 +129,13 @@ export async function run(command: string[], flags: RunFlags, log: (s: string) =
       auditTime: () => Date.now(),
     });
     if (typeof attached === 'string') throw new Error(`cannot start the policy and DNS forwarder: ${attached}`);
+    // The guest asks whatever its resolv.conf names; with no route there (no gateway), the query
+    // would fail before the OUTPUT redirect could send it to the forwarder: route such servers
+    // to moat's loopback, where the redirect answers for them.
+    const lo = stack.stack.loopbackNic;
+    for (const ns of await hostDnsServers().catch(() => [] as IpAddr[])) {
+      if (lo && typeof stack.stack.route(ns) === 'string') stack.stack.addRoute(`${ns.key}/${ns.family === 4 ? 32 : 128}`, lo);
+    }
 
     const layer = new SocketLayer(stack.stack);
     const guest = await spawnGuest({ file: command[0]!, args: command.slice(1), stdio: ['inherit', 'inherit', 'inherit'] });
