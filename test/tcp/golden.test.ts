@@ -6,10 +6,12 @@ import { connectPair, Sink } from './helpers/apps.js';
 // [time ms, direction, flags, relative seq, relative ack, data length, window field].
 // Nagle holds the 104-byte tail until the first two segments are acknowledged; the receiver
 // acknowledges two full segments at once and the lone tail after the 40 ms delayed-ACK timer;
-// a FIN is acknowledged at once.
+// a FIN is acknowledged at once. The first windows are whole segments (Linux's
+// tcp_select_initial_window): 44 x 1460 in the SYN, 45 x 1448 (the MSS less the timestamp
+// option) in the SYN-ACK, as Linux's own SYN and SYN-ACK carry 64240 and 65160.
 const GOLDEN: [number, string, string, number, number, number, number][] = [
-  [0, 'c>s', 'S', 0, 0, 0, 65535],
-  [5, 's>c', 'S.', 0, 1, 0, 65535],
+  [0, 'c>s', 'S', 0, 0, 0, 64240],
+  [5, 's>c', 'S.', 0, 1, 0, 65160],
   [10, 'c>s', '.', 1, 1, 0, 1024],
   [15, 'c>s', '.', 1, 1, 1448, 1024],
   [15, 'c>s', '.', 1449, 1, 1448, 1024],

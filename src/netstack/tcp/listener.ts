@@ -12,6 +12,7 @@ import { TcpState } from './state.js';
 import { chooseWscale, finishMss, negotiate, sendSynSegment, setAdvMss } from './handshake.js';
 import { checkCookie, decodeTsOptions, encodeTsOptions, makeCookie } from './syncookies.js';
 import { segmentArrives } from './receiver.js';
+import { initialWindow } from './sender.js';
 import { isNetError } from '../errors.js';
 
 export class Listener {
@@ -117,6 +118,9 @@ export class Listener {
     const iss = makeCookie(stack.cookies, stack.now(), d.dst, seg.dstPort, d.src, seg.srcPort, seg.seq, mss);
     const c = stack.config;
     const ts = c.timestamps && seg.hasTs;
+    // The MSS we advertise, as setAdvMss gives the child (TCP_MAXSEG clamps it: tcp_mss_clamp).
+    const maxSeg = this.ep.opts.maxSeg;
+    const advMss = Math.min(r.mtu - (d.src.family === 4 ? 40 : 60), maxSeg > 0 ? maxSeg : Infinity, 65495);
     // Without timestamps the cookie cannot remember the peer's window scale, so scaling is not
     // offered at all (Linux clears the options: tcp_conn_request -> tcp_clear_options); offering
     // it would turn scaling on for both sides of a connection rebuilt without it.
@@ -128,9 +132,11 @@ export class Listener {
       seq: iss,
       ack: seqAdd(seg.seq, 1),
       flags: SYN | ACK,
-      window: Math.min(this.ep.rcvBuf, 65535), // never scaled in a SYN-ACK (RFC 7323 §2.2)
+      // Never scaled in a SYN-ACK (RFC 7323 §2.2); whole segments of the MSS we advertise (as
+      // Linux's tcp_openreq_init_rwin, whose cookie SYN-ACKs are sized the same way).
+      window: initialWindow(this.ep.rcvBuf, advMss, ts),
       urgent: 0,
-      mss: Math.min(r.mtu - (d.src.family === 4 ? 40 : 60), 65495),
+      mss: advMss,
       wscale,
       // Without timestamps there is nowhere to keep SACK-permitted, so it is not offered.
       sackPermitted: ts && c.sack && seg.sackPermitted,
@@ -191,7 +197,7 @@ export class Listener {
     // The edge our SYN-ACK advertised: its window is never scaled (RFC 7323 §2.2), so scaling
     // it here recorded an edge up to 2^14 times further than anything offered, and since the
     // edge never moves left, later ACKs offered the peer that much.
-    child.rcvAdv = seqAdd(child.rcvNxt, Math.min(child.rcvBuf, 65535));
+    child.rcvAdv = seqAdd(child.rcvNxt, initialWindow(child.rcvBuf, child.advMss, child.tsOk));
     child.lastAckSent = child.rcvNxt;
     stack.register(child);
     stack.bindChild(child);

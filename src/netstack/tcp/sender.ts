@@ -32,6 +32,24 @@ function offerable(ep: TcpEndpoint, shift: number): number {
   return Math.min(Math.floor(free / 2 ** shift), MAX_WINDOW_FIELD) * 2 ** shift;
 }
 
+/** TCPOLEN_TSTAMP_ALIGNED: the timestamp option with its two NOPs (RFC 7323 §3.2). */
+const TS_OPTION_LEN = 12;
+
+/**
+ * The window of a SYN or SYN-ACK: the space, capped at what the unscaled field can say (RFC 7323
+ * §2.2), in whole segments of our MSS, as Linux's tcp_select_initial_window quantizes it
+ * ("rounddown(space, mss)"), so the peer's first flight fills it with full segments. The MSS is
+ * the one we advertise, less the timestamp option when both sides use timestamps
+ * (tcp_openreq_init_rwin for a SYN-ACK; an active SYN knows nothing of the peer yet). moat's
+ * buffer is all window (no skb overhead, tcp_adv_win_scale), so with Linux's default tcp_rmem
+ * this gives Linux's numbers: 64240 for MSS 1460, 65483 on loopback (MSS 65495 with timestamps).
+ */
+export function initialWindow(space: number, advMss: number, timestamps: boolean): number {
+  const mss = Math.max(1, advMss - (timestamps ? TS_OPTION_LEN : 0));
+  const s = Math.min(Math.max(0, space), MAX_WINDOW_FIELD);
+  return s > mss ? s - (s % mss) : s;
+}
+
 /**
  * The window field to advertise, and records the right edge (RCV.ADV), which only ever moves
  * right and is the edge the receiver honours (RFC 7323 §2.4 rule 1). A new offer is made from
@@ -49,8 +67,9 @@ export function advertiseWindow(ep: TcpEndpoint, syn: boolean): number {
   const unit = 2 ** shift;
   const offer = offerable(ep, shift);
   if (syn) {
-    ep.rcvAdv = seqAdd(ep.rcvNxt, offer); // the first offer in this sequence space
-    return offer;
+    const first = initialWindow(offer, ep.advMss, ep.tsOk);
+    ep.rcvAdv = seqAdd(ep.rcvNxt, first); // the first offer in this sequence space
+    return first;
   }
   const cur = Math.max(0, seqDiff(ep.rcvAdv, ep.rcvNxt));
   if (offer > cur && offer - cur >= Math.min(ep.rcvBuf / 2, ep.advMss)) {

@@ -11,10 +11,7 @@ import { MoatTarget } from './moat-target.js';
  * Cases where moat knowingly differs from Linux, each with the reason. The test fails if one of
  * them starts to pass (remove it then) or any other case fails.
  */
-const KNOWN_DIVERGENCES: Record<string, string> = {
-  'TCP_MAXSEG on an established loopback connection is bounded by half the peer window':
-    "moat's first window is 65535; Linux rounds it down to whole segments (tcp_select_initial_window), so half of it is 32741 there and 32767 here",
-};
+const KNOWN_DIVERGENCES: Record<string, string> = {};
 
 test('the conformance table passes on moat\'s socket layer', async (t) => {
   const target = new MoatTarget();
