@@ -2,19 +2,15 @@
 // traps the socket calls with SCMP_ACT_NOTIFY and names the agent's socket as listenerPath. The
 // container's network namespace is set up as a CNI plugin would (veth to a peer namespace,
 // address, default route); the agent takes its interface over, so the container's address is
-// answered by moat's stack, and gives it back when the container exits.
-//
-// Until the sandbox core (serveGuest) lands, the container's own socket calls are answered by the
-// fail-closed serve function (EPERM), and the stack's reachability, policy and TCP service are
-// shown through the agent's stack itself (listening and connecting in-process). WIRING POINT:
-// when serveGuest lands, the container's own wget/httpd must do what the in-process stack does
-// here (see the test titled "through the container's own process").
+// answered by moat's stack, and gives it back when the container exits. The container's own
+// processes (busybox nc and httpd) fetch from the peer, are refused by policy, and serve a port
+// that the peer reaches at the container's address, every socket call served by moat.
 
 import test from 'ava';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Agent, denyServe, type PodNetwork, type ContainerInfo } from '../../src/kernel/agent/index.js';
+import { Agent, sandboxServe, type PodNetwork } from '../../src/kernel/agent/index.js';
 import { privilegedTest, isRoot } from '../helpers/privileged.js';
 import { cleanup, containerOutput, have, inNetns, ip, makeBundle, makeContainerNet, makeRootfs, RuntimeCli, tempDir, waitFor, type Runtime } from './runc-harness.js';
 
@@ -32,7 +28,7 @@ function startAgent(policies: Record<string, string>) {
   const agent = new Agent({
     socketPath: join(dir, 'agent.sock'),
     policyDir,
-    serve: denyServe('EPERM'),
+    serve: sandboxServe((l) => lines.push(l)),
     log: (l) => lines.push(l),
     audit: (l) => audit.push(l),
   }).start();
@@ -53,26 +49,13 @@ function onNetwork(agent: Agent): Promise<PodNetwork> {
   return new Promise((resolve) => agent.once('network-up', resolve));
 }
 
-/** GET over the agent's stack for the container (in-process), resolving to the body or the error code. */
-function fetchVia(net: PodNetwork, host: string, port: number): Promise<string> {
-  return new Promise((resolve) => {
-    const s = net.moat.net.connect(port, host);
-    let body = '';
-    s.setTimeout(5000, () => s.destroy(new Error('ETIMEDOUT')));
-    s.on('connect', () => s.write(`GET / HTTP/1.0\r\nHost: ${host}\r\n\r\n`));
-    s.on('data', (d: Buffer) => (body += d.toString()));
-    s.on('end', () => resolve(body));
-    s.on('error', (e: NodeJS.ErrnoException) => resolve(`error:${e.code ?? e.message}`));
-  });
-}
-
 for (const runtime of ['runc', 'crun'] as Runtime[]) {
   const title = (s: string) => `${runtime}: ${s}`;
   if (isRoot && !have(runtime)) {
     test(title('runtime installed'), (t) => t.fail(`${runtime} is not installed (apt-get install runc crun busybox-static)`));
     continue;
   }
-  privilegedTest(title("the container keeps its address, answered by moat's stack; policy by listenerMetadata; the interface is given back on exit"), async (t) => {
+  privilegedTest(title("the container fetches from the peer and serves a port through moat at the address CNI gave it; policy by listenerMetadata refuses the other; the interface is given back on exit"), async (t) => {
     const sub = runtime === 'runc' ? 11 : 12;
     const { agent, dir, lines, audit, socketPath } = startAgent({
       open: 'default: allow\ninbound: allow\nlog: all\n',
@@ -87,7 +70,7 @@ for (const runtime of ['runc', 'crun'] as Runtime[]) {
       const closed = await makeContainerNet(`${tag}${runtime[0]}c`, sub + 20);
       children.push(httpd(open.peer, 8000, join(dir, 'www-o')), httpd(closed.peer, 8000, join(dir, 'www-c')));
       // busybox-static's wget crashes at start on Debian 12 (SIGSEGV before any socket call): nc it is.
-      const script = `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 PEER 8000 2>&1; echo nc-exit=$?; sleep 60`;
+      const script = `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 PEER 8000 2>&1; echo nc-exit=$?; exec httpd -f -p 8080 -h /www`;
       const bo = makeBundle(join(dir, 'b-open'), rootfs, { args: ['sh', '-c', script.replace('PEER', open.peerIp)], netnsPath: open.netnsPath, listenerPath: socketPath, listenerMetadata: 'policy=open' });
       const bc = makeBundle(join(dir, 'b-closed'), rootfs, { args: ['sh', '-c', script.replace('PEER', closed.peerIp)], netnsPath: closed.netnsPath, listenerPath: socketPath, listenerMetadata: 'policy=closed' });
       t.regex(await kernelAddresses(open.netns), /10\.213\.\d+\.2\/24/, 'the "CNI" address is on the kernel interface before the container starts');
@@ -103,10 +86,20 @@ for (const runtime of ['runc', 'crun'] as Runtime[]) {
       await cli.runDetached(idClosed, bc);
       const netClosed = await upClosed;
 
-      // The container's own socket calls reached the agent and were answered (EPERM, fail closed).
-      const outOpen = await waitFor(() => /nc-exit=\d+/.test(containerOutput(bo)) && containerOutput(bo), 'the container\'s nc');
-      t.regex(outOpen, /socket: Operation not permitted/);
-      t.regex(outOpen, /nc-exit=1/);
+      // The container's own fetch from the peer, through moat: allowed by "open", refused by "closed".
+      const outOpen = await waitFor(() => /nc-exit=\d+/.test(containerOutput(bo)) && containerOutput(bo), "the open container's nc");
+      t.regex(outOpen, /hello from the peer/);
+      t.regex(outOpen, /nc-exit=0/);
+      const outClosed = await waitFor(() => /nc-exit=\d+/.test(containerOutput(bc)) && containerOutput(bc), "the closed container's nc");
+      t.notRegex(outClosed, /hello from the peer/);
+      t.regex(outClosed, /nc-exit=1/);
+      t.true(
+        audit.some((l) => {
+          const o = JSON.parse(l) as { container: string; verdict: string; dst: string; dport?: number };
+          return o.container === idClosed && o.verdict !== 'accept' && o.dst === closed.peerIp && o.dport === 8000;
+        }),
+        `an audit line names the container whose connection was refused:\n${audit.join('\n')}`,
+      );
 
       // The takeover: the kernel no longer holds the address; moat's stack answers for it.
       t.is(netOpen.taken?.ifname, 'eth0');
@@ -118,19 +111,16 @@ for (const runtime of ['runc', 'crun'] as Runtime[]) {
       const pingOpen = await inNetns(open.peer, ['ping', '-c', '1', '-W', '3', open.containerIp]);
       t.is(pingOpen.code, 0, `ping answered by moat for the open container: ${pingOpen.stdout}${pingOpen.stderr}`);
       const pingClosed = await inNetns(closed.peer, ['ping', '-c', '1', '-W', '1', closed.containerIp]);
-      t.not(pingClosed.code, 0, 'inbound: deny drops the peer\'s ping');
+      t.not(pingClosed.code, 0, "inbound: deny drops the peer's ping");
 
-      // A port served on the container's stack is reached from the peer at the container's address.
-      const server = netOpen.moat.net.createServer((s) => s.end('served by the container stack\n'));
-      await new Promise<void>((r) => server.listen(8080, r));
-      const got = await inNetns(open.peer, ['curl', '-sS', '--http0.9', '-m', '5', `http://${open.containerIp}:8080/`]);
-      t.is(got.stdout, 'served by the container stack\n', got.stderr);
-      server.close();
-
-      // Outbound through each container's stack: allowed by "open", refused by "closed".
-      t.regex(await fetchVia(netOpen, open.peerIp, 8000), /hello from the peer/);
-      t.regex(await fetchVia(netClosed, closed.peerIp, 8000), /^error:/);
-      t.true(audit.some((l) => { const o = JSON.parse(l) as { container: string; verdict: string; dst: string }; return o.container === idClosed && o.verdict !== 'accept' && o.dst === closed.peerIp; }), audit.join('\n'));
+      // The container's httpd serves a port that the peer reaches at the container's address.
+      const got = await waitFor(async () => {
+        const r = await inNetns(open.peer, ['curl', '-sS', '-m', '3', `http://${open.containerIp}:8080/`]);
+        return r.code === 0 && r;
+      }, "the container's httpd from the peer");
+      t.is(got.stdout, 'served from the container\n');
+      const refused = await inNetns(closed.peer, ['curl', '-sS', '-m', '2', `http://${closed.containerIp}:8080/`]);
+      t.not(refused.code, 0, 'inbound: deny: the closed container is not reachable');
 
       // Exit: the session ends, the stack goes, the address comes back to the kernel.
       const down = new Promise((r) => agent.once('network-down', r));

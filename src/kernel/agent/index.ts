@@ -5,6 +5,6 @@ export { PolicyDirectory, denyAllPolicy, candidateNames, metadataPolicyName, isP
 export type { PolicyChoice } from './policy-dir.js';
 export { parseContainerState, isSeccompListener } from './state.js';
 export type { ContainerInfo, StateRejection, StateResult } from './state.js';
-export { denyServe, supervisorServe, resolveDefaultServe } from './serve.js';
+export { denyServe, supervisorServe, sandboxServe, socketLayerOf, resolveDefaultServe } from './serve.js';
 export { agentSeccompProfile, TRAPPED_FD_CALLS } from './profile.js';
 export type { OciSeccomp, OciSeccompRule } from './profile.js';

@@ -1,17 +1,17 @@
 // How the agent serves one container listener. The production serve function is the sandbox
 // core's serveGuest (src/kernel/sandbox): moat's socket layer answering every trapped call on the
-// container's stack. Until that module is present, the agent falls back to `denyServe`, which
-// fails closed: every trapped call gets an errno, so a container never reaches the host's network
-// and never sees ENOSYS from a dead listener.
-//
-// WIRING POINT (serveGuest): resolveDefaultServe() loads src/kernel/sandbox/index.js at run time
-// and, when it exports serveGuest, uses it with { listenerFd, stack, owner }.
+// container's stack, one SocketLayer per network (a container's exec processes and a pod's
+// containers share it, as they share the stack). `denyServe` fails closed instead: every trapped
+// call gets an errno, so a container never reaches the host's network and never sees ENOSYS
+// from a dead listener (`moat agent --deny`, and tests of the agent's own logic).
 
 import { Supervisor } from '../supervisor/index.js';
 import type { SyscallHandler } from '../supervisor/index.js';
 import type { ErrnoName } from '../errno.js';
+import { serveGuest } from '../sandbox/index.js';
+import { SocketLayer } from '../socket/index.js';
 import type { ContainerInfo } from './state.js';
-import type { PodNetwork, SandboxSession, ServeFunction } from './agent.js';
+import type { PodNetwork, ServeFunction } from './agent.js';
 
 /** A serve function that answers every call with `errno` (default EPERM) through a Supervisor. */
 export function denyServe(errno: ErrnoName = 'EPERM'): ServeFunction {
@@ -34,36 +34,30 @@ export function supervisorServe(handler: (container: ContainerInfo, net: PodNetw
   };
 }
 
-/** The sandbox core's entry, as the agent calls it. */
-interface ServeGuestModule {
-  serveGuest?: (opts: { listenerFd: number; stack: unknown; owner?: { container?: string; pod?: string } }) => SandboxSession;
+const layers = new WeakMap<PodNetwork, SocketLayer>();
+
+/** The socket layer of a network (made on first use; it lives as long as the network). */
+export function socketLayerOf(net: PodNetwork): SocketLayer {
+  let l = layers.get(net);
+  if (!l) {
+    l = new SocketLayer(net.stack);
+    layers.set(net, l);
+  }
+  return l;
 }
 
-/**
- * serveGuest from src/kernel/sandbox when it is built, else denyServe. `log` says which, once.
- */
+/** Serves each listener with the sandbox core on its network's socket layer. */
+export function sandboxServe(log: (line: string) => void = () => {}): ServeFunction {
+  return (c, listenerFd, net) =>
+    serveGuest({
+      listenerFd,
+      layer: socketLayerOf(net),
+      onError: (e) => log(`internal-error container=${c.label} error=${JSON.stringify(String(e))}`),
+    });
+}
+
+/** The agent's default serve function: the sandbox core. */
 export async function resolveDefaultServe(log: (line: string) => void): Promise<{ serve: ServeFunction; kind: 'sandbox' | 'deny' }> {
-  // A computed specifier: the sandbox core is optional at build time.
-  const spec = ['..', 'sandbox', 'index.js'].join('/');
-  let mod: ServeGuestModule | undefined;
-  try {
-    mod = (await import(spec)) as ServeGuestModule;
-  } catch {
-    mod = undefined;
-  }
-  const serveGuest = mod?.serveGuest;
-  if (typeof serveGuest === 'function') {
-    log('serving containers with the sandbox core (serveGuest)');
-    return {
-      kind: 'sandbox',
-      serve: (c, listenerFd, net) =>
-        serveGuest({
-          listenerFd,
-          stack: net.stack,
-          owner: { container: c.containerName ?? c.id, ...(c.pod ? { pod: `${c.pod.namespace}/${c.pod.name}` } : {}) },
-        }),
-    };
-  }
-  log('the sandbox core (src/kernel/sandbox serveGuest) is not available: every trapped socket call fails with EPERM');
-  return { kind: 'deny', serve: denyServe('EPERM') };
+  log('serving containers with the sandbox core (serveGuest)');
+  return { kind: 'sandbox', serve: sandboxServe(log) };
 }
