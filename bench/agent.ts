@@ -9,7 +9,7 @@
 // Traffic stays inside namespaces made here; every loop is bounded.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Agent, resolveDefaultServe, type ServeFunction } from '../src/kernel/agent/index.js';
@@ -58,13 +58,18 @@ export async function benchAgent(): Promise<BenchRow[]> {
   const socketPath = join(dir, 'agent.sock');
   const log: string[] = [];
   const { serve, kind } = await resolveDefaultServe((l) => log.push(l));
-  const agent = new Agent({ socketPath, serve: serve as ServeFunction, log: (l) => log.push(l) }).start();
+  // Without a policy directory every container would get the fail-closed deny-all policy.
+  mkdirSync(join(dir, 'policies'));
+  writeFileSync(join(dir, 'policies', 'default.yaml'), 'default: allow\ninbound: allow\n');
+  const agent = new Agent({ socketPath, policyDir: join(dir, 'policies'), serve: serve as ServeFunction, log: (l) => log.push(l) }).start();
   const cli = new RuntimeCli('runc', join(dir, 'state'));
   const rootfs = makeRootfs(dir);
   const tag = String(process.pid % 100000);
   const procs: ChildProcess[] = [];
   try {
+    const only = process.env.MOAT_BENCH_AGENT_ONLY;
     // ---- start-up ----
+    if (!only || only === 'startup') {
     const n = await makeContainerNet(`${tag}s`, 200);
     const script = `printf x | nc -w 2 ${n.peerIp} 9 2>/dev/null; true`;
     const withAgent = makeBundle(join(dir, 'b-agent'), rootfs, { args: ['sh', '-c', script], netnsPath: n.netnsPath, listenerPath: socketPath });
@@ -83,8 +88,10 @@ export async function benchAgent(): Promise<BenchRow[]> {
       baseline: { name: 'without the agent', value: median(base) },
       note: `${RUNS} runs each; with: NOTIFY profile + interface takeover + answer (${kind}); without: no seccomp section`,
     });
+    }
 
     // ---- memory with 50 idle containers ----
+    if (!only || only === 'memory') {
     const N = 50;
     global.gc?.();
     const before = process.memoryUsage();
@@ -108,9 +115,10 @@ export async function benchAgent(): Promise<BenchRow[]> {
     await Promise.all(ids.map((id) => cli.kill(id)));
     await waitFor(() => agent.networkList().length === 0, 'all released', 60_000);
     await Promise.all(ids.map((id) => cli.delete(id)));
+    }
 
     // ---- iperf3 ----
-    if (have('iperf3')) {
+    if (have('iperf3') && (!only || only === 'iperf3')) {
       const ni = await makeContainerNet(`${tag}i`, 201);
       const server = spawn('ip', ['netns', 'exec', ni.peer, 'iperf3', '-s', '-1', '-B', ni.peerIp], { stdio: 'ignore' });
       procs.push(server);
@@ -141,7 +149,15 @@ export async function benchAgent(): Promise<BenchRow[]> {
         } catch {
           /* NaN */
         }
-        rows.push({ name: 'iperf3 container -> peer, with the agent (moat stack)', value: bps2 / 1e9, unit: 'Gbit/s', baseline: { name: 'without', value: bps / 1e9 } });
+        let why = '';
+        if (!Number.isFinite(bps2)) {
+          try {
+            why = (JSON.parse(r2.stdout) as { error?: string }).error ?? '';
+          } catch {
+            why = r2.stdout.slice(0, 300);
+          }
+        }
+        rows.push({ name: 'iperf3 container -> peer, with the agent (moat stack)', value: bps2 / 1e9, unit: 'Gbit/s', baseline: { name: 'without', value: bps / 1e9 }, ...(why ? { note: `iperf3: ${why}` } : {}) });
       } else {
         rows.push({ name: 'iperf3 container -> peer, with the agent', value: NaN, unit: 'Gbit/s', note: 'not measurable yet: the sandbox core (serveGuest) has not landed, so the agent answers socket calls with EPERM' });
       }
