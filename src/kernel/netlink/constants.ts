@@ -302,6 +302,8 @@ export const RTM_F_EQUALIZE = 0x400;
 export const RTM_F_PREFIX = 0x800;
 export const RTM_F_LOOKUP_TABLE = 0x1000;
 export const RTM_F_FIB_MATCH = 0x2000;
+/** RTCF_LOCAL (include/uapi/linux/in_route.h): rides in the high bits of rtm_flags of a lookup answer. */
+export const RTCF_LOCAL = 0x80000000;
 
 /** RTA_PREF values (ICMPV6_ROUTER_PREF_*: RFC 4191 §2.1). */
 export const ICMPV6_ROUTER_PREF_LOW = 0x3;

@@ -59,8 +59,13 @@ import {
   RTA_PREF,
   RTA_PREFSRC,
   RTA_PRIORITY,
+  RTA_SRC,
   RTA_TABLE,
   RTA_UID,
+  RTCF_LOCAL,
+  RTM_F_CLONED,
+  RTN_LOCAL,
+  RT_TABLE_MAIN,
   RTEXT_FILTER_SKIP_STATS,
   RTMSG_SIZE,
   RTM_NEWADDR,
@@ -209,40 +214,40 @@ export function routeMessage(r: NetlinkRoute, h: ReplyHeader): Uint8Array {
   return b.finish();
 }
 
-/** The answer to a route lookup (`ip route get`): rt_fill_info / rt6_fill_node with RTM_F_CLONED. */
-export function routeLookupMessage(
-  r: NetlinkRoute,
-  dst: Uint8Array,
-  src: Uint8Array | undefined,
-  h: ReplyHeader,
-  rtmFlags: number,
-): Uint8Array {
+/**
+ * The answer to a route lookup (`ip route get`), as rt_fill_info (IPv4) and rt6_fill_node
+ * (IPv6) make it. IPv4 reports table main (with no policy rules Linux merges local into main),
+ * protocol 0, RTM_F_CLONED and RTCF_LOCAL for our own addresses, and the loopback as output device
+ * for them; IPv6 reports the route's own protocol and metric, and an all-zero RTA_SRC /128.
+ */
+export function routeLookupMessage(r: NetlinkRoute, dst: Uint8Array, src: Uint8Array | undefined, oif: number, h: ReplyHeader): Uint8Array {
   const v4 = r.family === 4;
-  const b = new NlMsgBuilder(RTM_NEWROUTE, h.flags, h.seq, h.pid, 160);
+  const b = new NlMsgBuilder(RTM_NEWROUTE, h.flags, h.seq, h.pid, 192);
+  const local = r.type === RTN_LOCAL;
   b.fixed(RTMSG_SIZE, (buf, off) =>
     writeRtMsg(buf, off, {
       family: v4 ? AF_INET : AF_INET6,
       dstLen: v4 ? 32 : 128,
-      srcLen: 0,
+      srcLen: v4 ? 0 : 128,
       tos: 0,
-      table: r.table < 256 ? r.table : RT_TABLE_COMPAT,
+      table: v4 ? RT_TABLE_MAIN : r.table < 256 ? r.table : RT_TABLE_COMPAT,
       protocol: v4 ? 0 : r.protocol,
       scope: 0,
       type: r.type,
-      flags: rtmFlags,
+      flags: v4 ? (RTM_F_CLONED | (local ? RTCF_LOCAL : 0)) >>> 0 : 0,
     }),
   );
-  b.u32(RTA_TABLE, r.table).bytes(RTA_DST, dst);
   if (v4) {
-    b.u32(RTA_OIF, r.oif);
+    b.u32(RTA_TABLE, RT_TABLE_MAIN).bytes(RTA_DST, dst).u32(RTA_OIF, oif);
     if (src) b.bytes(RTA_PREFSRC, src);
     if (r.gateway) b.bytes(RTA_GATEWAY, r.gateway.bytes);
+    b.u32(RTA_UID, 0).bytes(RTA_CACHEINFO, new Uint8Array(32));
   } else {
+    b.u32(RTA_TABLE, r.table).bytes(RTA_DST, dst).bytes(RTA_SRC, new Uint8Array(16));
     if (src) b.bytes(RTA_PREFSRC, src);
+    b.u32(RTA_PRIORITY, r.priority);
     if (r.gateway) b.bytes(RTA_GATEWAY, r.gateway.bytes);
-    b.u32(RTA_OIF, r.oif).u32(RTA_PRIORITY, r.priority);
+    b.u32(RTA_OIF, oif).bytes(RTA_CACHEINFO, new Uint8Array(32)).u8(RTA_PREF, r.pref ?? ICMPV6_ROUTER_PREF_MEDIUM);
   }
-  b.u32(RTA_UID, 0).bytes(RTA_CACHEINFO, new Uint8Array(v4 ? 32 : 32));
-  if (!v4) b.u8(RTA_PREF, r.pref ?? ICMPV6_ROUTER_PREF_MEDIUM);
   return b.finish();
 }

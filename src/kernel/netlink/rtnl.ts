@@ -29,6 +29,7 @@ import {
   IFADDRMSG_SIZE,
   IFA_F_TENTATIVE,
   IFA_TARGET_NETNSID,
+  IFF_LOOPBACK,
   IFINFOMSG_SIZE,
   IFLA_ALT_IFNAME,
   IFLA_EXT_MASK,
@@ -442,7 +443,10 @@ function getRoute(m: ParsedNlMsg, ctx: RtnlContext, h: ReplyHeader, family: numb
   const route = lookup(ctx.world, dst, oif);
   if (!route) return fail(ERRNO.ENETUNREACH);
   const src = sourceFor(ctx.world, route, dst);
-  return { messages: [routeLookupMessage(route, dst.bytes, src?.bytes, h, RTM_F_CLONED)] };
+  // Our own addresses are reached through the loopback device (IPv4's rt_fill_info shows lo).
+  const lo = ctx.world.interfaces.find((i) => (i.flags & IFF_LOOPBACK) !== 0);
+  const out = v4 && route.type === RTN_LOCAL && lo ? lo.index : route.oif;
+  return { messages: [routeLookupMessage(route, dst.bytes, src?.bytes, out, h)] };
 }
 
 /** The local table first (our own and broadcast addresses), then main: longest prefix, lowest metric. */

@@ -13,6 +13,7 @@ import {
   NLM_F_ACK,
   NLM_F_DUMP,
   NLM_F_REQUEST,
+  RTA_DST,
   RTA_OIF,
   RTA_TABLE,
   RTM_DELLINK,
@@ -30,6 +31,7 @@ import { mirrorWorld } from './world-fixture.js';
 const AF_PACKET_FOR_TEST = 17;
 const R = NLM_F_REQUEST;
 const DUMP = R | NLM_F_DUMP;
+const v6 = (h: string) => Uint8Array.from(Buffer.from(h, 'hex'));
 const str = (s: string) => new TextEncoder().encode(`${s}\0`);
 
 /** Requests whose answers carry links, addresses and routes (compared by shape). */
@@ -50,6 +52,13 @@ function dataAsks(idx: { moat0: number; moat1: number }): Array<[string, Ask]> {
     ['get link by index with ACK', { bytes: request(RTM_GETLINK, R | NLM_F_ACK, 13, ifinfo(idx.moat0)), strict: true }],
     ['get link by name', { bytes: request(RTM_GETLINK, R, 14, cat(ifinfo(), attr(IFLA_IFNAME, str('moat1')))), strict: true }],
     ['get link lo, not strict', { bytes: request(RTM_GETLINK, R, 15, ifinfo(1)) }],
+    ['route get 192.0.2.1 (via the default route)', { bytes: request(RTM_GETROUTE, R, 17, cat(rtmsg(AF_INET, 0, { dstLen: 32 }), attr(RTA_DST, Uint8Array.of(192, 0, 2, 1)))), strict: true }],
+    ['route get 10.9.8.7 (our own address)', { bytes: request(RTM_GETROUTE, R, 18, cat(rtmsg(AF_INET, 0, { dstLen: 32 }), attr(RTA_DST, Uint8Array.of(10, 9, 8, 7)))), strict: true }],
+    ['route get 10.9.8.3 (on link)', { bytes: request(RTM_GETROUTE, R, 19, cat(rtmsg(AF_INET, 0, { dstLen: 32 }), attr(RTA_DST, Uint8Array.of(10, 9, 8, 3)))), strict: true }],
+    ['route get 127.0.0.1', { bytes: request(RTM_GETROUTE, R, 20, cat(rtmsg(AF_INET, 0, { dstLen: 32 }), attr(RTA_DST, Uint8Array.of(127, 0, 0, 1)))) }],
+    ['route get 2001:db8::1 (via the IPv6 default route)', { bytes: request(RTM_GETROUTE, R, 21, cat(rtmsg(AF_INET6, 0, { dstLen: 128 }), attr(RTA_DST, v6('20010db8000000000000000000000001')))), strict: true }],
+    ['route get fd00:9::3 (on link)', { bytes: request(RTM_GETROUTE, R, 22, cat(rtmsg(AF_INET6, 0, { dstLen: 128 }), attr(RTA_DST, v6('fd000009000000000000000000000003')))), strict: true }],
+    ['route get fe80::3 out of moat0', { bytes: request(RTM_GETROUTE, R, 23, cat(rtmsg(AF_INET6, 0, { dstLen: 128 }), attr(RTA_DST, v6('fe800000000000000000000000000003')), attr(RTA_OIF, u32(idx.moat0)))), strict: true }],
     ['link dump with NLM_F_ACK (no separate ack)', { bytes: request(RTM_GETLINK, DUMP | NLM_F_ACK, 16, ifinfo()) }],
   ];
 }
