@@ -5,7 +5,7 @@
 
 import type { Command } from 'commander';
 import { createWriteStream } from 'node:fs';
-import { Agent, resolveDefaultServe } from '../kernel/agent/index.js';
+import { Agent, agentSeccompProfile, denyServe, resolveDefaultServe } from '../kernel/agent/index.js';
 
 interface AgentFlags {
   socket: string;
@@ -15,6 +15,8 @@ interface AgentFlags {
   allowUid?: string[];
   linkSlots: string;
   deny?: boolean;
+  printProfile?: boolean;
+  metadata?: string;
 }
 
 export function registerAgent(program: Command): void {
@@ -28,10 +30,17 @@ export function registerAgent(program: Command): void {
     .option('--allow-uid <uid...>', 'peer uids allowed to hand over listeners (default: the agent\'s uid)')
     .option('--link-slots <n>', 'AF_PACKET receive ring slots per container', '32')
     .option('--deny', 'answer every trapped call with EPERM instead of serving it (fail-closed mode)')
+    .option('--print-profile', 'print the OCI seccomp section / Kubernetes Localhost profile that sends socket calls to --socket, and exit')
+    .option('--metadata <text>', 'with --print-profile: the listenerMetadata to put in it (e.g. policy=NAME)')
     .action(async (flags: AgentFlags) => {
+      if (flags.printProfile) {
+        const profile = agentSeccompProfile({ listenerPath: flags.socket, ...(flags.metadata !== undefined ? { listenerMetadata: flags.metadata } : {}) });
+        process.stdout.write(JSON.stringify(profile, null, 2) + '\n');
+        return;
+      }
       const log = (line: string) => process.stderr.write(`${new Date().toISOString()} moat agent: ${line}\n`);
       const auditOut = flags.audit === '-' ? process.stdout : flags.audit ? createWriteStream(flags.audit, { flags: 'a' }) : undefined;
-      const { serve } = flags.deny ? { serve: (await import('../kernel/agent/index.js')).denyServe('EPERM') } : await resolveDefaultServe(log);
+      const { serve } = flags.deny ? { serve: denyServe('EPERM') } : await resolveDefaultServe(log);
       const agent = new Agent({
         socketPath: flags.socket,
         serve,
