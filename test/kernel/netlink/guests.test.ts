@@ -14,6 +14,11 @@ import { NETLINK_ROUTE } from '../../../src/kernel/netlink/constants.js';
 import { NetlinkPortTable, NetlinkRouteSocket } from '../../../src/kernel/netlink/socket.js';
 import { isNonblockingFlags, serveNetlinkCall } from '../../../src/kernel/netlink/serve.js';
 import { worldFromStack } from '../../../src/kernel/netlink/world.js';
+import type { NetlinkWorld } from '../../../src/kernel/netlink/world.js';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { privilegedTest } from '../../helpers/privileged.js';
 import { moatStack } from './stack-fixture.js';
 
@@ -62,9 +67,13 @@ class NetlinkServer {
   }
 }
 
-async function runServed(file: string, args: string[]): Promise<{ out: string; err: string; code: number | null; server: NetlinkServer }> {
+async function runServed(
+  file: string,
+  args: string[],
+  world?: (w: NetlinkWorld) => NetlinkWorld,
+): Promise<{ out: string; err: string; code: number | null; server: NetlinkServer }> {
   const { stack } = moatStack();
-  const server = new NetlinkServer(() => worldFromStack(stack));
+  const server = new NetlinkServer(() => (world ? world(worldFromStack(stack)) : worldFromStack(stack)));
   const guest = await spawnGuest({ file, args, stdio: ['ignore', 'pipe', 'pipe'], trapFamilies: [AF_NETLINK] });
   const sup = new Supervisor(guest.listenerFd, server.handle, { sweepIntervalMs: 0 }).start();
   let out = '';
@@ -82,6 +91,22 @@ async function runServed(file: string, args: string[]): Promise<{ out: string; e
     sup.stop();
     server.close();
   }
+}
+
+const guestDir = mkdtempSync(join(tmpdir(), 'moat-nl-guests-'));
+chmodSync(guestDir, 0o755);
+test.after.always(() => rmSync(guestDir, { recursive: true, force: true }));
+
+/** Compiles test/kernel/netlink/guests/<name>.c once. */
+const compiled = new Map<string, string>();
+function guest(name: string): string {
+  const have = compiled.get(name);
+  if (have) return have;
+  const src = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..', 'test', 'kernel', 'netlink', 'guests', `${name}.c`);
+  const out = join(guestDir, name);
+  execFileSync('cc', ['-O1', '-Wall', '-o', out, src]);
+  compiled.set(name, out);
+  return out;
 }
 
 const hostHasMoat0 = (() => {
@@ -171,4 +196,33 @@ privilegedTest('node os.networkInterfaces() in a guest shows moat0 with 10.9.8.7
     ],
   );
   t.deepEqual(ifs.lo!.map((a) => a.cidr), ['127.0.0.1/8', '::1/128']);
+});
+
+privilegedTest('a C guest: glibc getifaddrs, if_nameindex, getaddrinfo(AI_ADDRCONFIG) and a Go-style page-sized dump', async (t) => {
+  const r = await runServed(guest('ifprobe'), []);
+  t.is(r.code, 0, r.err);
+  t.deepEqual(r.out.trim().split('\n'), [
+    'iflink lo flags=0x10049',
+    'iflink moat0 flags=0x11043',
+    'ifaddr lo inet 127.0.0.1 255.0.0.0',
+    'ifaddr moat0 inet 10.9.8.7 255.255.255.0',
+    'ifaddr lo inet6 ::1 ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff',
+    'ifaddr moat0 inet6 fd00:9::7 ffff:ffff:ffff:ffff::',
+    'ifaddr moat0 inet6 fe80::ff:fe00:1 ffff:ffff:ffff:ffff::',
+    'if_nameindex 1 lo',
+    'if_nameindex 2 moat0',
+    'addrconfig v4=1 v6=1',
+    'go-style dump addrs=5',
+  ]);
+});
+
+privilegedTest('getaddrinfo(AI_ADDRCONFIG) follows the world: with no IPv6 address but ::1, AF_INET6 is refused', async (t) => {
+  // This glibc's __check_pf counts any IPv6 address but ::1 (link-local too), so all go.
+  const v4only = (w: NetlinkWorld): NetlinkWorld => ({
+    ...w,
+    interfaces: w.interfaces.map((i) => ({ ...i, addresses: i.addresses.filter((a) => a.addr.family === 4 || a.addr.isLoopback()) })),
+  });
+  const r = await runServed(guest('ifprobe'), [], v4only);
+  t.is(r.code, 0, r.err);
+  t.true(r.out.includes('addrconfig v4=1 v6=0\n'), r.out);
 });
