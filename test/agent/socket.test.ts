@@ -214,3 +214,23 @@ privilegedTest('a record is taken when its JSON is complete, even if the runtime
     await agent.stop();
   }
 });
+
+privilegedTest('a container in the host network namespace is refused when takeover is on (it would strip the node\'s addresses)', async (t) => {
+  const lines: string[] = [];
+  const socketPath = join(dir, `agent-${++n}.sock`);
+  const agent = new Agent({ socketPath, log: (l) => lines.push(l), serve: supervisorServe(() => ({ errno: 'EACCES' })) }).start();
+  try {
+    const g = await spawnGuest({ file: guestBinary('netprobe'), args: ['socket-write'], stdio: ['ignore', 'pipe', 'inherit'], newNetns: false });
+    const out = new Lines(g.child.stdout as Readable);
+    t.is(native().unixSendFds(socketPath, state(g.pid), [g.listenerFd]), 'ok');
+    native().closeFd(g.listenerFd);
+    await g.exited;
+    await out.finished();
+    t.is(agent.stats.rejected['host-network'], 1);
+    t.is(agent.stats.networksCreated, 0);
+    t.deepEqual(out.all, ['socket=-1 ENOSYS'], 'the listener was closed: the kernel answers ENOSYS');
+    t.true(lines.some((l) => /^rejected reason=host-network /.test(l)));
+  } finally {
+    await agent.stop();
+  }
+});

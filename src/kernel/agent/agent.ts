@@ -14,7 +14,7 @@
 // its fds closed; nothing a client does can throw out of the agent.
 
 import { EventEmitter } from 'node:events';
-import { chmodSync, closeSync, fstatSync, lstatSync, openSync, readFileSync, unlinkSync } from 'node:fs';
+import { chmodSync, closeSync, fstatSync, lstatSync, openSync, readFileSync, statSync, unlinkSync } from 'node:fs';
 import { native } from '../../net-plumbing/native.js';
 import type { AgentConnectionRecord } from '../../net-plumbing/native.js';
 import { PacketLink } from '../../net-plumbing/links/packet-link.js';
@@ -115,6 +115,20 @@ export function containerNameservers(pid: number): IpAddr[] {
   } catch {
     return [];
   }
+}
+
+/** "dev:inode" of the agent's own network namespace and of pid 1's (the host's, with hostPID). */
+function hostNetnsKeys(): string[] {
+  const keys: string[] = [];
+  for (const p of ['/proc/self/ns/net', '/proc/1/ns/net']) {
+    try {
+      const st = statSync(p, { bigint: true });
+      keys.push(`${st.dev}:${st.ino}`);
+    } catch {
+      /* not visible */
+    }
+  }
+  return keys;
 }
 
 function quote(s: string): string {
@@ -229,6 +243,12 @@ export class Agent extends EventEmitter {
       }
     }
     if (nsfd < 0) return this.reject('process-gone', r, `container ${c.label} ${errors.join('; ')}`, [fd]);
+    // A container in the host's (or the agent's) network namespace (hostNetwork pods): taking its
+    // interface over would take the node's addresses away. Refused; its calls then fail (ENOSYS).
+    if ((this.opts.takeover ?? true) && hostNetnsKeys().includes(key)) {
+      closeSync(nsfd);
+      return this.reject('host-network', r, `container ${c.label} shares the host's network namespace`, [fd]);
+    }
     let slot = this.networks.get(key);
     if (slot) {
       closeSync(nsfd);
