@@ -4,7 +4,9 @@
 // calls serveNetlinkCall once it knows the fd is one of these. Read seccomp_unotify(2)
 // "Caveats" (every read is re-validated by GuestMemory) and recvmsg(2), sendmsg(2), netlink(7).
 
+import { Socket } from 'node:net';
 import type { ErrnoName } from '../errno.js';
+import { native } from '../../net-plumbing/native.js';
 import { MAX_RW_COUNT, MMSGHDR_SIZE } from '../supervisor/guest-memory.js';
 import type { GuestFault, GuestMemory, GuestSegment } from '../supervisor/guest-memory.js';
 import type { SyscallAnswer, TrappedCall } from '../supervisor/types.js';
@@ -14,6 +16,10 @@ import type { NetlinkRecv, NetlinkRouteSocket } from './socket.js';
 export interface ServeNetlinkOptions {
   /** The guest's fd has O_NONBLOCK (the dispatcher reads it from its duplicate: fcntl F_GETFL). */
   nonblocking?: boolean;
+  /** Keeps poll/epoll readiness in step after receives (needs `guestDup`). */
+  watcher?: NetlinkPairWatcher;
+  /** moat's duplicate of the guest's fd for this call (GuestFds.dup), used by `watcher`. */
+  guestDup?: number;
 }
 
 /** A fault reading or writing guest memory, as the answer the guest should get. */
@@ -87,8 +93,11 @@ export async function serveNetlinkCall(sock: NetlinkRouteSocket, call: TrappedCa
     }
     case 'recvfrom':
     case 'recvmsg':
-    case 'recvmmsg':
-      return receive(sock, call, opts);
+    case 'recvmmsg': {
+      const r = await receive(sock, call, opts);
+      if (opts.watcher && opts.guestDup !== undefined) opts.watcher.sync(opts.guestDup);
+      return r;
+    }
     case 'setsockopt': {
       const optlen = call.argInt(4);
       if (optlen < 0) return { errno: 'EINVAL' };
@@ -244,4 +253,67 @@ async function receive(sock: NetlinkRouteSocket, call: TrappedCall, opts: ServeN
     if (!sock.readable) break; // recvmmsg returns what is there after the first
   }
   return { value: got };
+}
+
+const TOKEN = Uint8Array.of(0);
+
+/**
+ * Ties a NetlinkRouteSocket to moat's end of the guest's socketpair (use a SOCK_STREAM pair:
+ * its hangup is seen, and Node can watch it):
+ *  - when the guest has closed every reference to its end, moat's end reads EOF and the socket is
+ *    closed (its port id released);
+ *  - poll/epoll on the guest's fd work: while the socket has something to read, one token byte
+ *    waits in the pair (POLLIN); after a receive leaves nothing, serveNetlinkCall takes the token
+ *    back through the guest end's duplicate (pass `watcher` and `guestDup`).
+ * It takes the socket's onReadable. A guest that read()s the fd (untrapped) gets the token byte.
+ */
+export class NetlinkPairWatcher {
+  private token = false;
+  private closed = false;
+  private readonly stream: Socket;
+
+  constructor(
+    private readonly moatEnd: number,
+    private readonly sock: NetlinkRouteSocket,
+  ) {
+    this.stream = new Socket({ fd: moatEnd, readable: true, writable: false });
+    this.stream.on('data', () => {}); // what the guest write()s on its end goes nowhere
+    const gone = () => this.close();
+    this.stream.on('end', gone);
+    this.stream.on('close', gone);
+    this.stream.on('error', gone);
+    sock.onReadable = () => this.post();
+    if (sock.readable) this.post();
+  }
+
+  /** A readiness token is in the pair. */
+  get hasToken(): boolean {
+    return this.token;
+  }
+
+  private post(): void {
+    if (this.token || this.closed) return;
+    if (native().sockSend(this.moatEnd, TOKEN) === 1) this.token = true;
+  }
+
+  /** After a receive: the token follows `sock.readable`. `guestDup` is a duplicate of the guest's end. */
+  sync(guestDup: number): void {
+    if (this.closed) return;
+    if (this.token && !this.sock.readable) {
+      // EAGAIN means the guest read() the byte itself: either way it is gone.
+      native().sockRecv(guestDup, 1);
+      this.token = false;
+    } else if (!this.token && this.sock.readable) {
+      this.post();
+    }
+  }
+
+  /** Stops watching, closes moat's end and the socket. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.sock.onReadable = undefined;
+    this.stream.destroy();
+    this.sock.close();
+  }
 }

@@ -175,6 +175,11 @@ export class NetlinkRouteSocket {
     return this.portId;
   }
 
+  /** close() was called: the guest's socket is gone, its port id free. */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
   /** Something to read: a queued datagram or a pending error. */
   get readable(): boolean {
     return this.queue.length > 0 || this.pendingError !== null;

@@ -12,7 +12,7 @@ import { AF_NETLINK, SOCK_CLOEXEC, SOCK_NONBLOCK, SOCK_TYPE_MASK } from '../../.
 import type { SyscallAnswer, TrappedCall } from '../../../src/kernel/supervisor/index.js';
 import { NETLINK_ROUTE } from '../../../src/kernel/netlink/constants.js';
 import { NetlinkPortTable, NetlinkRouteSocket } from '../../../src/kernel/netlink/socket.js';
-import { isNonblockingFlags, serveNetlinkCall } from '../../../src/kernel/netlink/serve.js';
+import { NetlinkPairWatcher, isNonblockingFlags, serveNetlinkCall } from '../../../src/kernel/netlink/serve.js';
 import { worldFromStack } from '../../../src/kernel/netlink/world.js';
 import type { NetlinkWorld } from '../../../src/kernel/netlink/world.js';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
@@ -25,9 +25,10 @@ import { moatStack } from './stack-fixture.js';
 /** What the sandbox dispatcher will do for netlink fds, in test form: inode -> socket. */
 class NetlinkServer {
   readonly ports = new NetlinkPortTable();
-  readonly sockets = new Map<bigint, NetlinkRouteSocket>();
+  readonly sockets = new Map<bigint, { sock: NetlinkRouteSocket; watcher: NetlinkPairWatcher }>();
   readonly fds = new GuestFds();
-  readonly kept: number[] = [];
+  readonly stops: Array<() => void> = [];
+  readonly created: NetlinkRouteSocket[] = [];
   served = 0;
   continued = 0;
 
@@ -38,32 +39,39 @@ class NetlinkServer {
     if (call.name === 'socket') {
       if (call.argInt(0) !== AF_NETLINK || call.argInt(2) !== NETLINK_ROUTE) return { continue: true };
       const type = call.argInt(1);
-      const [mine, theirs] = n.socketpair('dgram');
+      // A stream pair carries no netlink data (every data call is trapped): it carries the
+      // readiness token, and moat's end sees the guest's last close.
+      const [mine, theirs] = n.socketpair('stream');
       n.setNonblocking(theirs, (type & SOCK_NONBLOCK) !== 0);
       const sock = new NetlinkRouteSocket({ world: this.world, ports: this.ports, tgid: tgidOf(call.tid) ?? call.tid, type: type & SOCK_TYPE_MASK });
-      this.sockets.set(n.fstatIno(theirs).ino, sock);
-      this.kept.push(mine);
+      const watcher = new NetlinkPairWatcher(mine, sock);
+      this.sockets.set(n.fstatIno(theirs).ino, { sock, watcher });
+      this.stops.push(() => watcher.close());
+      this.created.push(sock);
       return { injectFd: theirs, cloexec: (type & SOCK_CLOEXEC) !== 0, closeAfter: true };
     }
     if (call.name === 'socketpair') return { continue: true };
     const dup = this.fds.dup(call, call.argInt(0));
     if (typeof dup === 'string') return dup === 'EBADF' ? { errno: 'EBADF' } : { continue: true };
-    const sock = this.sockets.get(dup.ino);
-    const nonblocking = isNonblockingFlags(n.fdStatusFlags(dup.fd));
-    n.closeFd(dup.fd);
+    const entry = this.sockets.get(dup.ino);
     // Calls on the guest's other fds (pipes, its own unix sockets): the kernel runs them.
-    if (!sock) {
+    if (!entry) {
+      n.closeFd(dup.fd);
       this.continued++;
       return { continue: true };
     }
     this.served++;
-    return serveNetlinkCall(sock, call, { nonblocking });
+    try {
+      const nonblocking = isNonblockingFlags(n.fdStatusFlags(dup.fd));
+      return await serveNetlinkCall(entry.sock, call, { nonblocking, watcher: entry.watcher, guestDup: dup.fd });
+    } finally {
+      n.closeFd(dup.fd);
+    }
   };
 
   close(): void {
     this.fds.close();
-    for (const fd of this.kept.splice(0)) native().closeFd(fd);
-    for (const s of this.sockets.values()) s.close();
+    for (const stop of this.stops.splice(0)) stop();
   }
 }
 
@@ -71,7 +79,7 @@ async function runServed(
   file: string,
   args: string[],
   world?: (w: NetlinkWorld) => NetlinkWorld,
-): Promise<{ out: string; err: string; code: number | null; server: NetlinkServer }> {
+): Promise<{ out: string; err: string; code: number | null; server: NetlinkServer; released: boolean }> {
   const { stack } = moatStack();
   const server = new NetlinkServer(() => (world ? world(worldFromStack(stack)) : worldFromStack(stack)));
   const guest = await spawnGuest({ file, args, stdio: ['ignore', 'pipe', 'pipe'], trapFamilies: [AF_NETLINK] });
@@ -84,8 +92,10 @@ async function runServed(
   try {
     const exit = await guest.exited;
     await sup.ended;
-    await new Promise((r) => setImmediate(r));
-    return { out, err, code: exit.code, server };
+    // The guest is gone: moat's ends of the pairs hang up (bounded wait for those events).
+    for (let i = 0; i < 200 && !server.created.every((x) => x.isClosed); i++) await new Promise((r) => setTimeout(r, 10));
+    const released = server.created.length > 0 && server.created.every((x) => x.isClosed && !server.ports.has(x.pid));
+    return { out, err, code: exit.code, server, released };
   } finally {
     clearTimeout(killer);
     sup.stop();
@@ -180,6 +190,7 @@ privilegedTest('python3 socket.if_nameindex() in a guest lists lo and moat0', as
   const r = await runServed('python3', ['-c', 'import socket; print(socket.if_nameindex())']);
   t.is(r.code, 0, r.err);
   t.is(r.out.trim(), "[(1, 'lo'), (2, 'moat0')]");
+  t.true(r.released, 'every netlink socket was closed (its port id released) when the guest closed it');
 });
 
 privilegedTest('node os.networkInterfaces() in a guest shows moat0 with 10.9.8.7/24', async (t) => {
@@ -225,4 +236,11 @@ privilegedTest('getaddrinfo(AI_ADDRCONFIG) follows the world: with no IPv6 addre
   const r = await runServed(guest('ifprobe'), [], v4only);
   t.is(r.code, 0, r.err);
   t.true(r.out.includes('addrconfig v4=1 v6=0\n'), r.out);
+});
+
+privilegedTest('an event-loop guest: epoll reports the netlink fd readable while answers wait, and not after', async (t) => {
+  const r = await runServed(guest('pollprobe'), []);
+  t.is(r.code, 0, r.err);
+  t.deepEqual(r.out.trim().split('\n'), ['ready-before-request=0', 'links=2 done=1', 'ready-after=0']);
+  t.true(r.released);
 });
