@@ -45,7 +45,7 @@ export async function runScriptFile(file: string, opts: ScriptCliOptions, pcapDi
   if (opts.ipVersion) ro.ipVersion = opts.ipVersion === 'ipv6' ? 6 : 4;
   let r: RunResult;
   try {
-    r = runScript(parseScript(src, file), ro);
+    r = await runScript(parseScript(src, file), ro);
   } catch (e) {
     if (e instanceof ScriptSyntaxError) return { file, passed: false, text: `FAIL ${file}\n  ${e.message}`, pcap: null, result: null };
     throw e;

@@ -16,9 +16,9 @@ const list = (d: string) =>
     .sort()
     .map((f) => join(d, f));
 
-function run(file: string): { passed: boolean; text: string } {
+async function run(file: string): Promise<{ passed: boolean; text: string }> {
   try {
-    const r = runScript(parseScript(readFileSync(file, 'utf8'), file));
+    const r = await runScript(parseScript(readFileSync(file, 'utf8'), file));
     return { passed: r.passed, text: r.passed ? 'PASS' : formatFailure(r) };
   } catch (e) {
     if (e instanceof ScriptSyntaxError) return { passed: false, text: e.message };
@@ -30,20 +30,20 @@ test('the suite has at least 60 scripts of its own', (t) => {
   t.true(list(dir).length >= 60, `${list(dir).length} scripts`);
 });
 
-test('every script in test/scripts passes', (t) => {
+test('every script in test/scripts passes', async (t) => {
   const failing: string[] = [];
   for (const f of list(dir)) {
-    const r = run(f);
+    const r = await run(f);
     if (!r.passed) failing.push(r.text);
   }
   t.deepEqual(failing, [], `failing scripts:\n${failing.join('\n')}`);
 });
 
-test('every known-bug script still fails (a pass means the bug is fixed: move the script)', (t) => {
+test('every known-bug script still fails (a pass means the bug is fixed: move the script)', async (t) => {
   const known = list(join(dir, 'known-bugs'));
   const nowPassing: string[] = [];
   for (const f of known) {
-    const r = run(f);
+    const r = await run(f);
     if (r.passed) nowPassing.push(f);
     else t.notRegex(r.text, /syntax error|unsupported/, `${f} must fail on the bug, not on the script`);
   }

@@ -15,6 +15,11 @@
 // one segment matches the contiguous segments that make it up (packetdrill's aggregation of a
 // TSO packet cut into MSS-sized pieces). Relative times after a `start...end` call count from
 // its start (packetdrill's blocking-accept.pkt relies on it).
+//
+// Syscall lines are served by moat's socket layer (syscalls.ts: an FdTable over a SocketLayer on
+// this stack). Its blocking calls are promises, so the run is asynchronous: between every step
+// of virtual time the runner lets the microtask queue drain, and a call returns at the virtual
+// time its promise settled.
 
 import {
   IpAddr,
@@ -29,6 +34,7 @@ import {
 } from '../../netstack/index.js';
 import { TcpProtocol, type TcpStackConfig } from '../../netstack/tcp/index.js';
 import { ERRNO } from '../errno.js';
+import { SocketLayer } from '../socket/index.js';
 import { buildInbound, liveText, matchOutbound, parseOutbound, specText, type Endpoints, type LivePacket, type SeqMap } from './packet.js';
 import { exprText, parseScript, type Script, type ScriptEvent, type SyscallSpec } from './parser.js';
 import { evalInt, ScriptValueError, SyscallAdapter, UnsupportedError, type CallOutcome, type PendingCall } from './syscalls.js';
@@ -150,11 +156,16 @@ interface Blocked {
 
 const fmtT = (usecs: number) => (usecs / 1e6).toFixed(6);
 
-export function runScriptText(src: string, file = '<script>', opts: RunOptions = {}): RunResult {
+export function runScriptText(src: string, file = '<script>', opts: RunOptions = {}): Promise<RunResult> {
   return runScript(parseScript(src, file), opts);
 }
 
-export function runScript(script: Script, opts: RunOptions = {}): RunResult {
+/** Lets every promise continuation that is ready run (the socket layer's woken calls). */
+function drain(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+export async function runScript(script: Script, opts: RunOptions = {}): Promise<RunResult> {
   const o = script.options;
   const tol = opts.toleranceUsecs ?? (o.has('tolerance_usecs') ? Number(o.get('tolerance_usecs')) : DEFAULT_TOLERANCE_USECS);
   const ipv = o.get('ip_version');
@@ -198,7 +209,18 @@ export function runScript(script: Script, opts: RunOptions = {}): RunResult {
     if (!m) maps.set(k, (m = { localIsn: null, tsOffset: null }));
     return m;
   };
-  const adapter = new SyscallAdapter({ stack, tcp, family, local, remote, bindPort, connectPort, now: () => clock.now() });
+  // The "kernel" the syscall lines talk to: Linux's defaults, with the TCP sysctls this stack has.
+  const c = tcp.config;
+  const layer = new SocketLayer(stack, {
+    synRetries: c.synRetries,
+    keepaliveTime: Math.round(c.keepIdleMs / 1000),
+    keepaliveIntvl: Math.round(c.keepIntvlMs / 1000),
+    keepaliveProbes: c.keepCnt,
+    finTimeout: Math.round(c.finTimeoutMs / 1000),
+    tcpRmemDefault: c.rcvBuf,
+    tcpWmemDefault: c.sndBuf,
+  });
+  const adapter = new SyscallAdapter({ layer, family, local, remote, bindPort, connectPort, now: () => clock.now() });
 
   const blocked: Blocked[] = [];
   let prevUs = 0;
@@ -224,13 +246,25 @@ export function runScript(script: Script, opts: RunOptions = {}): RunResult {
     if (out.mismatch) throw new Fail({ line: ev.line, col: ev.col, message: out.mismatch });
   };
 
+  /** A call's outcome once it returned (null while blocked); a bad argument found late fails its line. */
+  const outcomeOf = (ev: ScriptEvent & { type: 'syscall' }, call: PendingCall): CallOutcome | null => {
+    try {
+      return call.attempt();
+    } catch (e) {
+      if (e instanceof UnsupportedError) throw new Fail({ line: ev.line, col: ev.col, message: `unsupported by moat's runner: ${e.message}` });
+      if (e instanceof ScriptValueError) throw new Fail({ line: ev.line, col: ev.col, message: e.message });
+      throw e;
+    }
+  };
+  const returnedUs = (call: PendingCall): number => Math.round(call.returnedAt * 1000);
+
   const pollBlocked = (): void => {
     for (let i = 0; i < blocked.length; i++) {
       const b = blocked[i]!;
-      const out = b.call.attempt();
+      const out = outcomeOf(b.ev, b.call);
       if (!out) continue;
       blocked.splice(i--, 1);
-      const at = nowUs();
+      const at = returnedUs(b.call);
       if (Math.abs(at - b.endUsecs) > tol) {
         throw new Fail({ line: b.ev.line, col: b.ev.col, message: `blocking ${b.ev.call.name}() returned at ${fmtT(at)}, expected at ${fmtT(b.endUsecs)} (tolerance ${tol} us)` });
       }
@@ -238,11 +272,16 @@ export function runScript(script: Script, opts: RunOptions = {}): RunResult {
     }
   };
 
+  const settle = async (): Promise<void> => {
+    await drain();
+    pollBlocked();
+  };
+
   /** Moves virtual time to `targetUs`, stopping early when the stack sends something (if asked). */
-  const advanceTo = (targetUs: number, stopOnOutbound: boolean): void => {
+  const advanceTo = async (targetUs: number, stopOnOutbound: boolean): Promise<void> => {
     const target = targetUs / 1000;
     for (;;) {
-      pollBlocked();
+      await settle();
       if (stopOnOutbound && link.out.length) return;
       const next = Math.min(clock.nextDeadline(), target);
       if (next > target || clock.now() >= target) break;
@@ -250,7 +289,7 @@ export function runScript(script: Script, opts: RunOptions = {}): RunResult {
       if (next >= target) break;
     }
     clock.advanceTo(target);
-    pollBlocked();
+    await settle();
   };
 
   const eventTime = (ev: ScriptEvent): number => {
@@ -276,10 +315,10 @@ export function runScript(script: Script, opts: RunOptions = {}): RunResult {
           lo = t - tol;
           hi = end + tol;
         }
-        advanceTo(hi, true);
+        await advanceTo(hi, true);
         const expected = specText(ev.pkt);
         // Nothing in the window: wait on (bounded) so a late packet is reported with its time.
-        if (!link.out.length) advanceTo(Math.min(hi + LATE_LOOKAHEAD_USECS, prevUs + MAX_WAIT_USECS), true);
+        if (!link.out.length) await advanceTo(Math.min(hi + LATE_LOOKAHEAD_USECS, prevUs + MAX_WAIT_USECS), true);
         const live = link.out.shift();
         if (!live) {
           throw new Fail({ line: ev.line, col: ev.col, message: `expected outbound packet was not sent by ${fmtT(hi)} (nor in the ${LATE_LOOKAHEAD_USECS / 1e6} s after)`, expected: `${fmtT(t)} > ${expected}`, actual: '(no packet)' });
@@ -297,7 +336,7 @@ export function runScript(script: Script, opts: RunOptions = {}): RunResult {
         // it (a TSO/GSO aggregate the kernel cut up): contiguous, same ack, PSH/FIN only on the last.
         if (ev.pkt.proto === 'tcp' && p.proto === 'tcp' && p.payloadLen > 0 && p.payloadLen < ev.pkt.len && !(p.flags & (PSH_FIN))) {
           while (pkt.payloadLen < ev.pkt.len && !(pkt.flags & PSH_FIN)) {
-            if (!link.out.length) advanceTo(hi, true);
+            if (!link.out.length) await advanceTo(hi, true);
             const nxt = link.out[0];
             const q = nxt ? parseOutbound(nxt.ip) : null;
             if (!q || q.proto !== 'tcp' || q.payloadLen === 0 || q.seq !== ((pkt.seq + pkt.payloadLen) >>> 0) || q.ack !== pkt.ack) break;
@@ -317,13 +356,13 @@ export function runScript(script: Script, opts: RunOptions = {}): RunResult {
         prevUs = live.usecs;
         continue;
       }
-      advanceTo(t, false);
+      await advanceTo(t, false);
       if (ev.type === 'packet') {
         const pkt = ev.pkt;
         if (!ep.learned && pkt.remotePort === null) ep.learned = true;
         link.inject(buildInbound(pkt, ep, mapFor(pkt.remotePort), link.lastOut));
         clock.advance(0);
-        pollBlocked();
+        await settle();
         prevUs = t;
         continue;
       }
@@ -339,11 +378,12 @@ export function runScript(script: Script, opts: RunOptions = {}): RunResult {
       if (ev.call.name === 'connect' && !ep.learned) {
         ep.remotePort = connectPort;
       }
-      const out = tryCall(call);
+      await drain();
       clock.advance(0);
+      const out = outcomeOf(ev, call);
       if (out) {
         checkOutcome(ev, out);
-        pollBlocked();
+        await settle();
         prevUs = t;
         continue;
       }
@@ -359,19 +399,19 @@ export function runScript(script: Script, opts: RunOptions = {}): RunResult {
       while (!res && nowUs() < limit) {
         const next = clock.nextDeadline();
         if (next === Infinity) break;
-        advanceTo(Math.min(Math.round(next * 1000), limit), false);
-        res = call.attempt();
+        await advanceTo(Math.min(Math.round(next * 1000), limit), false);
+        res = outcomeOf(ev, call);
       }
       if (!res) throw new Fail({ line: ev.line, col: ev.col, message: `${ev.call.name}() blocked forever (use "start...end" for a call that blocks until a later packet)` });
-      if (nowUs() - t > tol) {
-        throw new Fail({ line: ev.line, col: ev.col, message: `${ev.call.name}() blocked until ${fmtT(nowUs())}, expected to return at ${fmtT(t)} (tolerance ${tol} us; write "start...end" for a blocking call)` });
+      if (returnedUs(call) - t > tol) {
+        throw new Fail({ line: ev.line, col: ev.col, message: `${ev.call.name}() blocked until ${fmtT(returnedUs(call))}, expected to return at ${fmtT(t)} (tolerance ${tol} us; write "start...end" for a blocking call)` });
       }
       checkOutcome(ev, res);
       prevUs = t;
     }
     if (blocked.length) {
       const b = blocked[0]!;
-      advanceTo(Math.max(nowUs(), b.endUsecs + tol), false);
+      await advanceTo(Math.max(nowUs(), b.endUsecs + tol), false);
       if (blocked.length) {
         throw new Fail({ line: b.ev.line, col: b.ev.col, message: `blocking ${b.ev.call.name}() had not returned by ${fmtT(b.endUsecs + tol)} (expected at ${fmtT(b.endUsecs)})` });
       }
@@ -379,16 +419,15 @@ export function runScript(script: Script, opts: RunOptions = {}): RunResult {
   } catch (e) {
     if (!(e instanceof Fail)) throw e;
     return { file: script.file, passed: false, failure: e.f, frames, trailing: [], eventsRun };
+  } finally {
+    // The process exits: calls still blocked are interrupted (their sockets are left as they are).
+    adapter.interruptAll();
   }
   const trailing = link.out.map((l) => {
     const p = parseOutbound(l.ip);
     return p ? `${fmtT(l.usecs)} > ${liveText(p, mapFor(p.dstPort))}` : `${fmtT(l.usecs)} > (not IP)`;
   });
   return { file: script.file, passed: true, failure: null, frames, trailing, eventsRun };
-}
-
-function tryCall(call: PendingCall): CallOutcome | null {
-  return call.attempt();
 }
 
 function blockEndOf(c: SyscallSpec, startUs: number): number | null {

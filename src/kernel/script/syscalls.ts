@@ -1,91 +1,136 @@
-// A small syscall-shaped adapter over the netstack's TCP and UDP endpoints, for the script
-// runner only, until the real socket layer lands in src/kernel. It maps packetdrill's syscall
-// lines onto endpoint calls with Linux's return values and errno names (socket(2), bind(2),
-// listen(2), accept(2), connect(2), read(2), write(2), send(2), recv(2), shutdown(2), close(2),
-// fcntl(2), poll(2), setsockopt(2)/getsockopt(2), tcp(7), socket(7)).
+// packetdrill's syscall lines, served by moat's socket layer: every line is one call of an
+// FdTable (src/kernel/socket/layer.ts) over a SocketLayer on the runner's stack, in syscall
+// shape — fds, sockaddr bytes, option bytes in; a return value or -errno and output bytes out —
+// so a script checks exactly what a trapped program would get. This file only turns script
+// expressions into those bytes and compares the outputs with what the script expects.
+// Read first: packetdrill's README (syscall lines, `...` defaults), socket(2), bind(2),
+// listen(2), accept(2), connect(2), read(2), write(2), readv(2), send(2), recv(2), shutdown(2),
+// close(2), dup(2), fcntl(2), poll(2), ioctl FIONREAD/SIOCOUTQ (tcp(7), udp(7)),
+// getsockname(2), getpeername(2), setsockopt(2)/getsockopt(2), socket(7), ip(7), ipv6(7), tcp(7).
 //
-// Supported, by name (anything else fails the script with "unsupported ... by name"):
-export const SUPPORTED_SYSCALLS = [
-  'socket', 'bind', 'listen', 'accept', 'connect', 'read', 'write', 'send', 'recv', 'sendto', 'recvfrom',
-  'shutdown', 'close', 'fcntl', 'poll', 'setsockopt', 'getsockopt',
-] as const;
-export const SUPPORTED_SOCKOPTS = [
-  'SO_REUSEADDR', 'SO_REUSEPORT', 'SO_RCVBUF', 'SO_SNDBUF', 'SO_LINGER', 'SO_KEEPALIVE', 'SO_ERROR (get)', 'SO_TYPE (get)',
-  'TCP_NODELAY', 'TCP_CORK', 'TCP_MAXSEG', 'TCP_KEEPIDLE', 'TCP_KEEPINTVL', 'TCP_KEEPCNT', 'TCP_USER_TIMEOUT',
-  'TCP_QUICKACK', 'TCP_CONGESTION',
-] as const;
-// fcntl: F_GETFL, F_SETFL (O_NONBLOCK). poll: POLLIN POLLOUT POLLERR POLLHUP POLLRDHUP.
-// send/recv flags: 0, MSG_DONTWAIT, MSG_NOSIGNAL. Buffers are `...` (zeros are written).
+// Blocking calls are the FdTable's promises: `start` returns a PendingCall whose outcome appears
+// once the promise settles, which the runner sees between turns of the microtask queue while it
+// moves virtual time. A call the script leaves blocked is interrupted (EINTR) when the run ends.
+//
+// `...` arguments follow packetdrill: a sockaddr is the script's local address and --bind_port
+// (bind) or its remote address and --connect_port (connect, sendto), an addrlen is the size of
+// that sockaddr (128 for outputs), a buffer is that many zero bytes, an optlen is the option's size.
+// Anything the layer cannot express fails the script with "unsupported ... by name".
 
-import type { IpAddr, Stack, UdpEndpoint } from '../../netstack/index.js';
-import type { TcpEndpoint, TcpProtocol } from '../../netstack/tcp/index.js';
-import { isNetError, type NetError } from '../../netstack/errors.js';
 import { ERRNO, errnoName } from '../errno.js';
+import { IpAddr } from '../../netstack/wire/ip-address.js';
+import { FdTable, type SocketLayer } from '../socket/index.js';
+import { decodeCString, decodeTcpInfo, findSockopt, SOCKOPTS, type SockoptSpec } from '../sockopt-codec.js';
+import { decodeSockaddr, encodeSockaddr, SOCKADDR_STORAGE_LEN, type SockAddr } from '../sockaddr.js';
+import { AF, IOCTL, IPOPT, IPPROTO, IPV6OPT, MSG, POLL, SHUT, SO, SOCK, SOL, TCPOPT, UDPOPT } from '../socket-abi.js';
 import { exprText, type Expr, type SyscallSpec } from './parser.js';
 
+/** The system calls a script may make (anything else fails the script by name). */
+export const SUPPORTED_SYSCALLS = [
+  'socket', 'bind', 'listen', 'accept', 'accept4', 'connect', 'read', 'write', 'readv', 'writev',
+  'send', 'recv', 'sendto', 'recvfrom', 'shutdown', 'close', 'dup', 'fcntl', 'poll', 'ioctl',
+  'getsockname', 'getpeername', 'setsockopt', 'getsockopt',
+] as const;
+/** Every option the socket layer implements (src/kernel/sockopt-codec.ts), at its level. */
+export const SUPPORTED_SOCKOPTS: readonly string[] = SOCKOPTS.map((s) => s.name);
+/** Message flags the layer honours on each side (MSG_NOSIGNAL: no signals exist here). */
+export const SUPPORTED_SEND_FLAGS = ['MSG_DONTWAIT', 'MSG_NOSIGNAL', 'MSG_MORE'] as const;
+export const SUPPORTED_RECV_FLAGS = ['MSG_DONTWAIT', 'MSG_NOSIGNAL', 'MSG_PEEK', 'MSG_WAITALL', 'MSG_TRUNC'] as const;
+/** fcntl commands: the socket file's status flags (O_NONBLOCK is the only one a socket keeps). */
+export const SUPPORTED_FCNTL = ['F_GETFL', 'F_SETFL'] as const;
+/** ioctls with an int result. */
+export const SUPPORTED_IOCTLS = ['FIONREAD', 'SIOCINQ', 'SIOCOUTQ', 'TIOCOUTQ', 'SIOCOUTQNSD'] as const;
+
+const F = { F_DUPFD: 0, F_GETFD: 1, F_SETFD: 2, F_GETFL: 3, F_SETFL: 4, FD_CLOEXEC: 1 } as const;
+const O = { O_RDONLY: 0, O_WRONLY: 1, O_RDWR: 2, O_NONBLOCK: 0o4000, O_CLOEXEC: 0o2000000 } as const;
+
+/** The names a script may use for numbers: the x86_64 socket ABI, fcntl's and errno's. */
 export const CONSTANTS: Record<string, number> = {
-  AF_INET: 2, AF_INET6: 10, PF_INET: 2, PF_INET6: 10, AF_UNSPEC: 0,
-  SOCK_STREAM: 1, SOCK_DGRAM: 2, SOCK_NONBLOCK: 0o4000, SOCK_CLOEXEC: 0o2000000,
-  IPPROTO_IP: 0, IPPROTO_TCP: 6, IPPROTO_UDP: 17, IPPROTO_IPV6: 41,
-  SOL_SOCKET: 1, SOL_TCP: 6, SOL_IP: 0, SOL_IPV6: 41,
-  SO_DEBUG: 1, SO_REUSEADDR: 2, SO_TYPE: 3, SO_ERROR: 4, SO_SNDBUF: 7, SO_RCVBUF: 8, SO_KEEPALIVE: 9,
-  SO_LINGER: 13, SO_REUSEPORT: 15,
-  TCP_NODELAY: 1, TCP_MAXSEG: 2, TCP_CORK: 3, TCP_KEEPIDLE: 4, TCP_KEEPINTVL: 5, TCP_KEEPCNT: 6,
-  TCP_INFO: 11, TCP_QUICKACK: 12, TCP_CONGESTION: 13, TCP_USER_TIMEOUT: 18,
-  F_GETFL: 3, F_SETFL: 4, O_RDONLY: 0, O_WRONLY: 1, O_RDWR: 2, O_NONBLOCK: 0o4000,
-  SHUT_RD: 0, SHUT_WR: 1, SHUT_RDWR: 2,
-  POLLIN: 0x1, POLLPRI: 0x2, POLLOUT: 0x4, POLLERR: 0x8, POLLHUP: 0x10, POLLNVAL: 0x20, POLLRDHUP: 0x2000,
-  MSG_PEEK: 2, MSG_DONTWAIT: 0x40, MSG_NOSIGNAL: 0x4000,
-  ...ERRNO,
+  ...AF, PF_INET: AF.AF_INET, PF_INET6: AF.AF_INET6, PF_UNSPEC: AF.AF_UNSPEC,
+  ...SOCK, SOCK_NONBLOCK: 0o4000, SOCK_CLOEXEC: 0o2000000,
+  ...IPPROTO, ...SOL, ...SO, ...TCPOPT, ...UDPOPT, ...IPOPT, ...IPV6OPT, ...MSG, ...SHUT, ...POLL, ...IOCTL,
+  ...F, ...O,
+  ...ERRNO, EWOULDBLOCK: ERRNO.EAGAIN,
 };
+
+/** Option names known to Linux at each level, by number (to refuse the ones moat lacks by name). */
+const LINUX_OPTION_NAMES = new Map<string, string>();
+for (const [level, table] of [[SOL.SOL_SOCKET, SO], [SOL.SOL_TCP, TCPOPT], [SOL.SOL_IP, IPOPT], [SOL.SOL_IPV6, IPV6OPT], [SOL.SOL_UDP, UDPOPT]] as const) {
+  for (const [name, num] of Object.entries(table)) if (!LINUX_OPTION_NAMES.has(`${level}:${num}`)) LINUX_OPTION_NAMES.set(`${level}:${num}`, name);
+}
+const LEVEL_NAMES: Record<number, string> = { [SOL.SOL_SOCKET]: 'SOL_SOCKET', [SOL.SOL_TCP]: 'SOL_TCP', [SOL.SOL_IP]: 'SOL_IP', [SOL.SOL_IPV6]: 'SOL_IPV6', [SOL.SOL_UDP]: 'SOL_UDP' };
 
 /** The outcome of one system call, in Linux terms. */
 export interface CallOutcome {
   ret: number;
   errno: string | null;
-  /** Output arguments whose actual values differ from the script's (getsockopt, poll). */
+  /** Output arguments whose actual values differ from the script's (getsockopt, poll, ...). */
   mismatch?: string;
 }
 
 export class UnsupportedError extends Error {}
 export class ScriptValueError extends Error {}
 
-interface Sock {
-  fd: number;
-  kind: 'tcp' | 'udp';
-  nonblock: boolean;
-  tcp?: TcpEndpoint;
-  udp?: UdpEndpoint;
-  /** A pending error for SO_ERROR (set by the endpoint's onError). */
-  soError: NetError | null;
-  connecting: boolean;
-  /**
-   * The endpoint's fatal error once reported: Linux reports sk_err once (sock_error() clears
-   * it), after which reads see end of stream and writes EPIPE. TcpEndpoint now does this itself
-   * (read/write/takeSoError report once); this remembers it across paths all the same.
-   */
-  reported: NetError | null;
-}
-
 export interface AdapterEnv {
-  stack: Stack;
-  tcp: TcpProtocol;
+  /** The socket layer over the runner's stack. */
+  layer: SocketLayer;
   family: 4 | 6;
   local: IpAddr;
   remote: IpAddr;
   /** packetdrill's --bind_port / --connect_port (8080). */
   bindPort: number;
   connectPort: number;
+  /** Virtual time in milliseconds. */
   now(): number;
 }
 
-/** One call in progress: `attempt` returns its outcome, or null while it would block. */
-export interface PendingCall {
-  attempt(): CallOutcome | null;
+/**
+ * One call in progress: `attempt` returns its outcome once the call has returned, null while it
+ * blocks; `returnedAt` is the virtual time (ms) at which it returned.
+ */
+export class PendingCall {
+  private outcome: CallOutcome | null = null;
+  private failure: unknown = null;
+  returnedAt = NaN;
+  private readonly ac = new AbortController();
+
+  constructor(run: (signal: AbortSignal) => Promise<CallOutcome>, now: () => number) {
+    run(this.ac.signal).then(
+      (o) => {
+        this.outcome = o;
+        this.returnedAt = now();
+      },
+      (e: unknown) => {
+        this.failure = e ?? new Error('a system call failed');
+        this.returnedAt = now();
+      },
+    );
+  }
+
+  attempt(): CallOutcome | null {
+    if (this.failure) throw this.failure;
+    return this.outcome;
+  }
+
+  get done(): boolean {
+    return this.outcome !== null || this.failure !== null;
+  }
+
+  /** Interrupts a blocked call (it returns EINTR), as a signal would. */
+  interrupt(): void {
+    this.ac.abort();
+  }
 }
 
-const fail = (errno: string): CallOutcome => ({ ret: -1, errno });
 const ok = (ret = 0): CallOutcome => ({ ret, errno: null });
+/** A syscall return (>= 0 or -errno) as an outcome. */
+function outcome(ret: number, mismatch?: string): CallOutcome {
+  if (ret >= 0) return mismatch ? { ret, errno: null, mismatch } : ok(ret);
+  return { ret: -1, errno: errnoName(-ret) ?? `E${-ret}` };
+}
+
+const ELLIPSIS: Expr = { k: 'ellipsis' };
+const isEllipsis = (e: Expr | undefined): boolean => !e || e.k === 'ellipsis';
 
 export function evalInt(e: Expr, what: string): number {
   switch (e.k) {
@@ -102,7 +147,8 @@ export function evalInt(e: Expr, what: string): number {
       if (e.items.length === 1) return evalInt(e.items[0]!, what);
       break;
     case 'call':
-      if (e.fn === 'htons' && e.args.length === 1) return evalInt(e.args[0]!, what);
+      // htons/htonl: the runner writes ports in network order itself, so these are the number.
+      if ((e.fn === 'htons' || e.fn === 'htonl' || e.fn === 'ntohs' || e.fn === 'ntohl') && e.args.length === 1) return evalInt(e.args[0]!, what);
       break;
     default:
       break;
@@ -110,65 +156,159 @@ export function evalInt(e: Expr, what: string): number {
   throw new ScriptValueError(`${what}: expected an integer, got ${exprText(e)}`);
 }
 
+/** `[N]` or N (an in/out length), else `dflt` for `...`. */
+function lenArg(e: Expr | undefined, dflt: number, what: string): number {
+  if (isEllipsis(e)) return dflt;
+  return evalInt(e!, what);
+}
+
+function field(e: Expr & { k: 'struct' }, ...names: string[]): Expr | undefined {
+  return e.fields.find((f) => f.name !== null && names.includes(f.name))?.value;
+}
+
+function flagNames(v: number, names: readonly string[]): string {
+  const out = names.filter((n) => v & CONSTANTS[n]!);
+  return out.length ? out.join('|') : '0';
+}
+
+export function reventsText(v: number): string {
+  const names = ['POLLIN', 'POLLPRI', 'POLLOUT', 'POLLERR', 'POLLHUP', 'POLLNVAL', 'POLLRDNORM', 'POLLRDBAND', 'POLLWRNORM', 'POLLWRBAND', 'POLLRDHUP'];
+  return flagNames(v, names);
+}
+
+function readLeInt(b: Uint8Array): number {
+  if (b.length >= 4) return new DataView(b.buffer, b.byteOffset, 4).getInt32(0, true);
+  let v = 0;
+  for (let i = b.length - 1; i >= 0; i--) v = (v << 8) | b[i]!;
+  return v;
+}
+
+function sockaddrText(sa: SockAddr | null): string {
+  if (!sa) return '(none)';
+  return sa.family === 'AF_INET' ? `${sa.addr.toString()}:${sa.port}` : `[${sa.addr.toString()}]:${sa.port}`;
+}
+
 export class SyscallAdapter {
-  private readonly socks = new Map<number, Sock>();
+  /** The process's descriptor table: every syscall line is one call of it. */
+  readonly fds: FdTable;
+  private readonly pending = new Set<PendingCall>();
 
-  constructor(private readonly env: AdapterEnv) {}
-
-  /** Sockets by fd, for the runner's packet routing and reports. */
-  get sockets(): ReadonlyMap<number, Sock> {
-    return this.socks;
+  constructor(private readonly env: AdapterEnv) {
+    this.fds = new FdTable(env.layer);
   }
 
-  private newFd(): number {
-    let fd = 3;
-    while (this.socks.has(fd)) fd++;
-    return fd;
-  }
-
-  private sock(args: Expr[], name: string): Sock | CallOutcome {
-    const fd = evalInt(args[0] ?? { k: 'ellipsis' }, `${name} fd`);
-    return this.socks.get(fd) ?? fail('EBADF');
-  }
-
-  private watch(s: Sock, ep: TcpEndpoint): void {
-    ep.on({
-      onError: (_e, code) => {
-        s.soError = code;
-      },
-    });
-  }
-
-  /** Starts a call. Throws UnsupportedError for calls, options or flags moat does not emulate. */
+  /**
+   * Starts a call. Throws UnsupportedError for calls, options or flags the socket layer cannot
+   * express, ScriptValueError for arguments that are not what the call takes.
+   */
   start(call: SyscallSpec): PendingCall {
+    const run = this.prepare(call);
+    const p = new PendingCall(run, this.env.now);
+    this.pending.add(p);
+    return p;
+  }
+
+  /** Interrupts every call still blocked (the end of the script: the process exits). */
+  interruptAll(): void {
+    for (const p of this.pending) if (!p.done) p.interrupt();
+    this.pending.clear();
+  }
+
+  private fd(a: Expr[], name: string): number {
+    return evalInt(a[0] ?? ELLIPSIS, `${name} fd`);
+  }
+
+  /** Evaluates the arguments (synchronously, so bad ones fail at their line) and returns the call. */
+  private prepare(call: SyscallSpec): (signal: AbortSignal) => Promise<CallOutcome> {
     const a = call.args;
-    const now = (o: CallOutcome): PendingCall => ({ attempt: () => o });
+    const fds = this.fds;
+    const now = (f: () => CallOutcome) => async (): Promise<CallOutcome> => f();
     switch (call.name) {
-      case 'socket':
-        return now(this.socket(a));
-      case 'bind':
-      case 'listen':
-      case 'shutdown':
-      case 'close':
-      case 'fcntl':
-      case 'setsockopt':
-      case 'getsockopt': {
-        const s = this.sock(a, call.name);
-        if (!('fd' in s)) return now(s);
-        return now(this[call.name](s, a));
+      case 'socket': {
+        const domain = isEllipsis(a[0]) ? (this.env.family === 4 ? AF.AF_INET : AF.AF_INET6) : evalInt(a[0]!, 'socket domain');
+        const type = evalInt(a[1] ?? { k: 'num', v: SOCK.SOCK_STREAM }, 'socket type');
+        const proto = isEllipsis(a[2]) ? 0 : evalInt(a[2]!, 'socket protocol');
+        return now(() => outcome(fds.socket(domain, type, proto)));
+      }
+      case 'bind': {
+        const fd = this.fd(a, 'bind');
+        const addr = this.sockaddrIn(a[1], a[2], 'local');
+        return now(() => outcome(fds.bind(fd, addr)));
+      }
+      case 'listen': {
+        const fd = this.fd(a, 'listen');
+        const backlog = isEllipsis(a[1]) ? 128 : evalInt(a[1]!, 'listen backlog');
+        return now(() => outcome(fds.listen(fd, backlog)));
       }
       case 'accept':
-      case 'connect':
+      case 'accept4': {
+        const fd = this.fd(a, call.name);
+        const addrlen = lenArg(a[2], SOCKADDR_STORAGE_LEN, `${call.name} addrlen`);
+        const flags = call.name === 'accept4' && !isEllipsis(a[3]) ? evalInt(a[3]!, 'accept4 flags') : 0;
+        return async (signal) => {
+          const r = await fds.accept4(fd, addrlen, flags, signal);
+          return outcome(r.ret, r.ret >= 0 ? this.checkSockaddr(call.name, a[1], r.addr) : undefined);
+        };
+      }
+      case 'connect': {
+        const fd = this.fd(a, 'connect');
+        const addr = this.sockaddrIn(a[1], a[2], 'remote');
+        return async (signal) => outcome(await fds.connect(fd, addr, signal));
+      }
       case 'read':
       case 'recv':
       case 'recvfrom':
+      case 'readv': {
+        const fd = this.fd(a, call.name);
+        const len = call.name === 'readv' ? this.iovLen(a[1], 'readv') : evalInt(a[2] ?? ELLIPSIS, `${call.name} length`);
+        const flags = call.name === 'recv' || call.name === 'recvfrom' ? this.msgFlags(a[3], call.name, SUPPORTED_RECV_FLAGS) : 0;
+        const wantAddr = call.name === 'recvfrom' && !(a[4]?.k === 'num' && a[4].v === 0);
+        const namelen = wantAddr ? lenArg(a[5], SOCKADDR_STORAGE_LEN, 'recvfrom addrlen') : 0;
+        return async (signal) => {
+          const r = await fds.recvmsg(fd, len, flags, namelen, 0, signal);
+          return outcome(r.ret, r.ret >= 0 && wantAddr ? this.checkSockaddr('recvfrom', a[4], r.addr) : undefined);
+        };
+      }
       case 'write':
       case 'send':
-      case 'sendto': {
-        const s = this.sock(a, call.name);
-        if (!('fd' in s)) return now(s);
-        return this.blocking(call.name, s, a);
+      case 'sendto':
+      case 'writev': {
+        const fd = this.fd(a, call.name);
+        const data = call.name === 'writev' ? new Uint8Array(this.iovLen(a[1], 'writev')) : this.buffer(a[1], a[2], call.name);
+        const flags = call.name === 'send' || call.name === 'sendto' ? this.msgFlags(a[3], call.name, SUPPORTED_SEND_FLAGS) : 0;
+        const to = call.name === 'sendto' && !(a[4]?.k === 'num' && a[4].v === 0) ? this.sockaddrIn(a[4], a[5], 'remote') : null;
+        return async (signal) => outcome(await fds.sendto(fd, data, flags, to, signal));
       }
+      case 'shutdown': {
+        const fd = this.fd(a, 'shutdown');
+        const how = evalInt(a[1] ?? ELLIPSIS, 'shutdown how');
+        return now(() => outcome(fds.shutdown(fd, how)));
+      }
+      case 'close': {
+        const fd = this.fd(a, 'close');
+        return now(() => outcome(fds.close(fd)));
+      }
+      case 'dup': {
+        const fd = this.fd(a, 'dup');
+        return now(() => outcome(fds.dup(fd)));
+      }
+      case 'fcntl':
+        return this.fcntl(a);
+      case 'ioctl':
+        return this.ioctl(a);
+      case 'getsockname':
+      case 'getpeername': {
+        const fd = this.fd(a, call.name);
+        const addrlen = lenArg(a[2], SOCKADDR_STORAGE_LEN, `${call.name} addrlen`);
+        return now(() => {
+          const r = call.name === 'getsockname' ? fds.getsockname(fd, addrlen) : fds.getpeername(fd, addrlen);
+          return outcome(r.ret, r.ret >= 0 ? this.checkSockaddr(call.name, a[1], r.addr) ?? this.checkLen(call.name, 'addrlen', a[2], r.addrlen) : undefined);
+        });
+      }
+      case 'setsockopt':
+        return this.setsockopt(a);
+      case 'getsockopt':
+        return this.getsockopt(a);
       case 'poll':
         return this.poll(a);
       default:
@@ -176,356 +316,348 @@ export class SyscallAdapter {
     }
   }
 
-  private socket(a: Expr[]): CallOutcome {
-    const type = evalInt(a[1] ?? { k: 'num', v: 1 }, 'socket type');
-    const base = type & 0xf;
-    const nonblock = (type & CONSTANTS.SOCK_NONBLOCK!) !== 0;
-    if (a[0] && a[0].k !== 'ellipsis') {
-      const dom = evalInt(a[0], 'socket domain');
-      if (dom !== (this.env.family === 4 ? 2 : 10)) return fail('EAFNOSUPPORT');
+  // ---------------------------------------------------------------- arguments
+
+  private msgFlags(e: Expr | undefined, call: string, supported: readonly string[]): number {
+    if (isEllipsis(e)) return 0;
+    const v = evalInt(e!, `${call} flags`);
+    const allowed = supported.reduce((m, n) => m | CONSTANTS[n]!, 0);
+    if (v & ~allowed) throw new UnsupportedError(`${call} flags ${exprText(e!)} (supported: 0, ${supported.join(', ')})`);
+    return v;
+  }
+
+  /** A data buffer: `...` is `len` zero bytes, a "string" its bytes (cut or zero-padded to `len`). */
+  private buffer(buf: Expr | undefined, lenE: Expr | undefined, call: string): Uint8Array {
+    if (buf && buf.k === 'str') {
+      const bytes = new TextEncoder().encode(buf.v);
+      const len = isEllipsis(lenE) ? bytes.length : evalInt(lenE!, `${call} length`);
+      const out = new Uint8Array(Math.max(0, len));
+      out.set(bytes.subarray(0, out.length));
+      return out;
     }
-    const fd = this.newFd();
-    if (base === 1) {
-      const s: Sock = { fd, kind: 'tcp', nonblock, tcp: this.env.tcp.endpoint(), soError: null, connecting: false, reported: null };
-      this.watch(s, s.tcp!);
-      this.socks.set(fd, s);
-    } else if (base === 2) {
-      this.socks.set(fd, { fd, kind: 'udp', nonblock, udp: this.env.stack.udp.endpoint(this.env.family), soError: null, connecting: false, reported: null });
-    } else throw new UnsupportedError(`socket type ${type} (only SOCK_STREAM and SOCK_DGRAM)`);
-    return ok(fd);
+    if (!isEllipsis(buf)) throw new UnsupportedError(`${call} buffers other than "..." or a "string" (${exprText(buf!)})`);
+    const len = evalInt(lenE ?? ELLIPSIS, `${call} length`);
+    if (len < 0) throw new ScriptValueError(`${call} length ${len} is negative`);
+    return new Uint8Array(len);
   }
 
-  private addr(e: Expr | undefined, port: number): { addr: IpAddr; port: number } {
-    if (!e || e.k === 'ellipsis') return { addr: this.env.local, port };
-    throw new UnsupportedError(`explicit socket addresses (${exprText(e)}): moat's runner takes "..." (packetdrill's defaults)`);
-  }
-
-  private bind(s: Sock, a: Expr[]): CallOutcome {
-    const { addr, port } = this.addr(a[1], this.env.bindPort);
-    const r = s.kind === 'tcp' ? s.tcp!.bind(addr, port) : s.udp!.bind(addr, port);
-    return isNetError(r) ? fail(r) : ok();
-  }
-
-  private listen(s: Sock, a: Expr[]): CallOutcome {
-    if (s.kind !== 'tcp') return fail('EOPNOTSUPP');
-    const r = s.tcp!.listen(evalInt(a[1] ?? { k: 'num', v: 128 }, 'listen backlog'));
-    return isNetError(r) ? fail(r) : ok();
-  }
-
-  private shutdown(s: Sock, a: Expr[]): CallOutcome {
-    const how = evalInt(a[1]!, 'shutdown how');
-    if (s.kind !== 'tcp') return fail('ENOTCONN');
-    const r = s.tcp!.shutdown(how === 0 ? 'read' : how === 1 ? 'write' : 'both');
-    return isNetError(r) ? fail(r) : ok();
-  }
-
-  private close(s: Sock, _a: Expr[]): CallOutcome {
-    this.socks.delete(s.fd);
-    if (s.kind === 'tcp') s.tcp!.close();
-    else s.udp!.close();
-    return ok();
-  }
-
-  private fcntl(s: Sock, a: Expr[]): CallOutcome {
-    const cmd = evalInt(a[1]!, 'fcntl command');
-    if (cmd === CONSTANTS.F_GETFL) return ok(CONSTANTS.O_RDWR! | (s.nonblock ? CONSTANTS.O_NONBLOCK! : 0));
-    if (cmd === CONSTANTS.F_SETFL) {
-      s.nonblock = (evalInt(a[2]!, 'fcntl flags') & CONSTANTS.O_NONBLOCK!) !== 0;
-      return ok();
+  /** readv/writev: `[{..., 100}, {..., 200}]` (iov_base, iov_len): the total length. */
+  private iovLen(e: Expr | undefined, call: string): number {
+    if (!e || e.k !== 'list') throw new ScriptValueError(`${call} wants [{..., len}, ...]`);
+    let total = 0;
+    for (const it of e.items) {
+      if (it.k !== 'struct') throw new ScriptValueError(`${call} iovecs are {..., len}`);
+      const len = field(it, 'iov_len') ?? it.fields[1]?.value;
+      const base = field(it, 'iov_base') ?? it.fields[0]?.value;
+      if (!isEllipsis(base)) throw new UnsupportedError(`${call} iov_base other than "..." (${exprText(base!)})`);
+      total += evalInt(len ?? ELLIPSIS, `${call} iov_len`);
     }
-    throw new UnsupportedError(`fcntl command ${exprText(a[1]!)} (F_GETFL and F_SETFL are supported)`);
+    return total;
   }
 
-  private optName(level: Expr, name: Expr): string {
-    const n = name.k === 'name' ? name.v : String(evalInt(name, 'option name'));
-    const l = level.k === 'name' ? level.v : String(evalInt(level, 'option level'));
-    return `${l === 'IPPROTO_TCP' ? 'SOL_TCP' : l}/${n}`;
+  /** The default sockaddr (packetdrill's): local address and --bind_port, or remote and --connect_port. */
+  private defaultSockaddr(which: 'local' | 'remote'): SockAddr {
+    const addr = which === 'local' ? this.env.local : this.env.remote;
+    const port = which === 'local' ? this.env.bindPort : this.env.connectPort;
+    return addr.family === 4 ? { family: 'AF_INET', addr, port } : { family: 'AF_INET6', addr, port, flowinfo: 0, scopeId: 0 };
   }
 
-  private setsockopt(s: Sock, a: Expr[]): CallOutcome {
-    const key = this.optName(a[1]!, a[2]!);
-    const val = a[3]!;
-    const int = () => evalInt(val, key);
-    const ep = s.tcp;
-    if (s.kind === 'udp' && !/^SOL_SOCKET\/SO_(REUSEADDR|REUSEPORT|RCVBUF|SNDBUF)$/.test(key)) {
-      throw new UnsupportedError(`setsockopt ${key} on a UDP socket`);
+  /**
+   * A sockaddr argument as user bytes: `...`, or `{sa_family=AF_INET, sin_port=htons(8080),
+   * sin_addr=inet_addr("192.0.2.1")}` / `{sa_family=AF_INET6, sin6_port=htons(N),
+   * sin6_addr=inet6_addr("::1")}` (sa_family=AF_UNSPEC: an AF_UNSPEC address); the addrlen
+   * argument cuts or zero-pads it.
+   */
+  private sockaddrIn(e: Expr | undefined, lenE: Expr | undefined, which: 'local' | 'remote'): Uint8Array {
+    let bytes: Uint8Array;
+    if (isEllipsis(e)) bytes = encodeSockaddr(this.defaultSockaddr(which));
+    else if (e!.k === 'struct') bytes = this.structSockaddr(e!);
+    else throw new UnsupportedError(`socket addresses written as ${exprText(e!)} (write "..." or {sa_family=..., sin_port=htons(N), sin_addr=inet_addr("a.b.c.d")})`);
+    if (isEllipsis(lenE)) return bytes;
+    const len = evalInt(lenE!, 'addrlen');
+    if (len < 0) throw new ScriptValueError(`addrlen ${len} is negative`);
+    const out = new Uint8Array(len);
+    out.set(bytes.subarray(0, len));
+    return out;
+  }
+
+  private structSockaddr(e: Expr & { k: 'struct' }): Uint8Array {
+    const famE = field(e, 'sa_family', 'sin_family', 'sin6_family');
+    if (!famE) throw new ScriptValueError(`a sockaddr needs sa_family (${exprText(e)})`);
+    const fam = evalInt(famE, 'sa_family');
+    if (fam === AF.AF_UNSPEC) return new Uint8Array(16);
+    if (fam !== AF.AF_INET && fam !== AF.AF_INET6) throw new UnsupportedError(`sockaddr family ${exprText(famE)} (AF_INET, AF_INET6 and AF_UNSPEC are supported)`);
+    const v6 = fam === AF.AF_INET6;
+    const portE = field(e, v6 ? 'sin6_port' : 'sin_port');
+    const port = portE ? evalInt(portE, 'sin_port') : 0;
+    const addrE = field(e, v6 ? 'sin6_addr' : 'sin_addr');
+    const addr = addrE ? this.ipArg(addrE, v6 ? 6 : 4) : v6 ? IpAddr.ANY6 : IpAddr.ANY4;
+    if (v6) {
+      const flowE = field(e, 'sin6_flowinfo');
+      const scopeE = field(e, 'sin6_scope_id');
+      return encodeSockaddr({ family: 'AF_INET6', addr, port, flowinfo: flowE ? evalInt(flowE, 'sin6_flowinfo') : 0, scopeId: scopeE ? evalInt(scopeE, 'sin6_scope_id') : 0 });
     }
-    switch (key) {
-      case 'SOL_SOCKET/SO_REUSEADDR':
-        if (ep) ep.setReuseAddr(int() !== 0);
-        else s.udp!.reuseAddr = int() !== 0;
-        return ok();
-      case 'SOL_SOCKET/SO_REUSEPORT':
-        if (ep) ep.setReusePort(int() !== 0);
-        else s.udp!.reusePort = int() !== 0;
-        return ok();
-      case 'SOL_SOCKET/SO_RCVBUF':
-        // socket(7): the kernel doubles the value (bookkeeping overhead); minimum 2304.
-        if (ep) ep.setRcvBuf(Math.max(2 * int(), 2304));
-        return ok();
-      case 'SOL_SOCKET/SO_SNDBUF':
-        if (ep) ep.setSndBuf(Math.max(2 * int(), 4608));
-        return ok();
-      case 'SOL_SOCKET/SO_KEEPALIVE':
-        ep!.setKeepAlive(int() !== 0);
-        return ok();
-      case 'SOL_SOCKET/SO_LINGER': {
-        if (val.k !== 'struct') throw new ScriptValueError('SO_LINGER wants {l_onoff=..., l_linger=...}');
-        const f = (n: string, i: number) => evalInt((val.fields.find((x) => x.name === n) ?? val.fields[i])!.value, `SO_LINGER ${n}`);
-        ep!.setLinger(f('l_onoff', 0) ? f('l_linger', 1) * 1000 : null);
-        return ok();
-      }
-      case 'SOL_TCP/TCP_NODELAY':
-        ep!.setNoDelay(int() !== 0);
-        return ok();
-      case 'SOL_TCP/TCP_CORK':
-        ep!.setCork(int() !== 0);
-        return ok();
-      case 'SOL_TCP/TCP_MAXSEG': {
-        const v = int();
-        // tcp(7): values outside 88..MAX_TCP_WINDOW are EINVAL (0 resets to the default).
-        if (v !== 0 && (v < 88 || v > 32767)) return fail('EINVAL');
-        ep!.setMaxSeg(v);
-        return ok();
-      }
-      case 'SOL_TCP/TCP_KEEPIDLE':
-        ep!.setKeepAlive(ep!.opts.keepAlive, int() * 1000);
-        return ok();
-      case 'SOL_TCP/TCP_KEEPINTVL':
-        ep!.setKeepAlive(ep!.opts.keepAlive, undefined, int() * 1000);
-        return ok();
-      case 'SOL_TCP/TCP_KEEPCNT':
-        ep!.setKeepAlive(ep!.opts.keepAlive, undefined, undefined, int());
-        return ok();
-      case 'SOL_TCP/TCP_USER_TIMEOUT':
-        if (int() < 0) return fail('EINVAL');
-        ep!.setUserTimeout(int());
-        return ok();
-      case 'SOL_TCP/TCP_QUICKACK':
-        ep!.setQuickAck(int() !== 0);
-        return ok();
-      case 'SOL_TCP/TCP_CONGESTION': {
-        if (val.k !== 'str') throw new ScriptValueError('TCP_CONGESTION wants a "string"');
-        if (val.v === 'cubic' || val.v === 'newreno' || val.v === 'reno') {
-          ep!.setCongestion(val.v === 'cubic' ? 'cubic' : 'newreno');
-          return ok();
+    return encodeSockaddr({ family: 'AF_INET', addr, port });
+  }
+
+  /** inet_addr("a.b.c.d"), inet6_addr("::1"), inet_pton(AF_INET6, "::1"), a "string", INADDR_ANY. */
+  private ipArg(e: Expr, family: 4 | 6): IpAddr {
+    let text: string | null = null;
+    if (e.k === 'str') text = e.v;
+    else if (e.k === 'call' && (e.fn === 'inet_addr' || e.fn === 'inet6_addr' || e.fn === 'inet_pton')) {
+      const s = e.args[e.args.length - 1];
+      if (s && s.k === 'str') text = s.v;
+    } else if (e.k === 'name' && (e.v === 'INADDR_ANY' || e.v === 'in6addr_any')) return family === 4 ? IpAddr.ANY4 : IpAddr.ANY6;
+    if (text === null) throw new ScriptValueError(`an address: expected inet_addr("...") or a "string", got ${exprText(e)}`);
+    const ip = IpAddr.tryParse(text);
+    if (!ip) throw new ScriptValueError(`"${text}" is not an IP address`);
+    if (ip.family !== family) throw new ScriptValueError(`"${text}" is not an IPv${family} address`);
+    return ip;
+  }
+
+  /** Compares an output sockaddr with the script's `{...}` (nothing to compare for `...`). */
+  private checkSockaddr(call: string, want: Expr | undefined, got: Uint8Array | undefined): string | undefined {
+    if (isEllipsis(want) || !want || want.k !== 'struct') return undefined;
+    const exp = decodeSockaddr(this.structSockaddr(want));
+    const act = got ? decodeSockaddr(got) : null;
+    const same = exp && act && exp.family === act.family && exp.port === act.port && exp.addr.equals(act.addr);
+    return same ? undefined : `${call} address: expected ${sockaddrText(exp)} vs actual ${sockaddrText(act)}`;
+  }
+
+  /** Compares an output length with the script's `[N]`. */
+  private checkLen(call: string, what: string, want: Expr | undefined, got: number | undefined): string | undefined {
+    if (isEllipsis(want) || got === undefined) return undefined;
+    const w = evalInt(want!, `${call} ${what}`);
+    return w === got ? undefined : `${call} ${what}: expected ${w} vs actual ${got}`;
+  }
+
+  // ---------------------------------------------------------------- fcntl, ioctl
+
+  private fcntl(a: Expr[]): (signal: AbortSignal) => Promise<CallOutcome> {
+    const fd = this.fd(a, 'fcntl');
+    const cmdE = a[1] ?? ELLIPSIS;
+    const cmd = evalInt(cmdE, 'fcntl command');
+    if (cmd !== F.F_GETFL && cmd !== F.F_SETFL) throw new UnsupportedError(`fcntl command ${exprText(cmdE)} (supported: ${SUPPORTED_FCNTL.join(', ')})`);
+    const arg = cmd === F.F_SETFL ? evalInt(a[2] ?? ELLIPSIS, 'fcntl flags') : 0;
+    return async () => outcome(this.fds.fcntl(fd, cmd, arg));
+  }
+
+  private ioctl(a: Expr[]): (signal: AbortSignal) => Promise<CallOutcome> {
+    const fd = this.fd(a, 'ioctl');
+    const reqE = a[1] ?? ELLIPSIS;
+    const req = evalInt(reqE, 'ioctl request');
+    const known = SUPPORTED_IOCTLS.some((n) => CONSTANTS[n] === req);
+    if (!known) throw new UnsupportedError(`ioctl ${exprText(reqE)} (supported: ${SUPPORTED_IOCTLS.join(', ')})`);
+    const want = a[2];
+    return async () => {
+      const r = this.fds.ioctlInt(fd, req);
+      if (r.ret < 0 || isEllipsis(want)) return outcome(r.ret);
+      const w = evalInt(want!, `ioctl ${exprText(reqE)} value`);
+      return outcome(r.ret, w === r.value ? undefined : `ioctl ${exprText(reqE)} value: expected ${w} vs actual ${r.value}`);
+    };
+  }
+
+  // ---------------------------------------------------------------- options
+
+  /** The option at (level, name), or UnsupportedError for one Linux has and moat does not. */
+  private option(a: Expr[], call: 'setsockopt' | 'getsockopt'): { level: number; name: number; key: string; spec: SockoptSpec | undefined } {
+    const levelE = a[1] ?? ELLIPSIS;
+    const nameE = a[2] ?? ELLIPSIS;
+    const level = evalInt(levelE, 'option level');
+    const name = evalInt(nameE, 'option name');
+    const levelName = LEVEL_NAMES[level] ?? String(level);
+    const optName = nameE.k === 'name' ? nameE.v : LINUX_OPTION_NAMES.get(`${level}:${name}`) ?? String(name);
+    const key = `${levelName}/${optName}`;
+    const spec = findSockopt(level, name);
+    // Options Linux has that moat's layer does not implement would answer ENOPROTOOPT, which is
+    // not what Linux says: refuse them by name. Numbers Linux does not know go to the layer.
+    if (!spec && (nameE.k === 'name' || LINUX_OPTION_NAMES.has(`${level}:${name}`) || !LEVEL_NAMES[level])) {
+      throw new UnsupportedError(`${call} ${key} (supported: ${SUPPORTED_SOCKOPTS.join(', ')})`);
+    }
+    return { level, name, key, spec };
+  }
+
+  /** An option value as the bytes a program would pass, `len` long (`...`: the option's size). */
+  private optval(spec: SockoptSpec | undefined, key: string, val: Expr | undefined, lenE: Expr | undefined): Uint8Array {
+    const natural = (): Uint8Array => {
+      const v = val ?? ELLIPSIS;
+      if (v.k === 'ellipsis') return new Uint8Array(spec?.size ?? 4);
+      switch (spec?.kind) {
+        case 'linger': {
+          if (v.k !== 'struct') throw new ScriptValueError(`${key} wants {l_onoff=..., l_linger=...}`);
+          const out = new Uint8Array(8);
+          const dv = new DataView(out.buffer);
+          dv.setInt32(0, evalInt(field(v, 'l_onoff') ?? v.fields[0]?.value ?? ELLIPSIS, 'l_onoff'), true);
+          dv.setInt32(4, evalInt(field(v, 'l_linger') ?? v.fields[1]?.value ?? ELLIPSIS, 'l_linger'), true);
+          return out;
         }
-        return fail('ENOENT');
+        case 'timeval': {
+          if (v.k !== 'struct') throw new ScriptValueError(`${key} wants {tv_sec=..., tv_usec=...}`);
+          const out = new Uint8Array(16);
+          const dv = new DataView(out.buffer);
+          dv.setBigInt64(0, BigInt(evalInt(field(v, 'tv_sec') ?? v.fields[0]?.value ?? ELLIPSIS, 'tv_sec')), true);
+          dv.setBigInt64(8, BigInt(evalInt(field(v, 'tv_usec') ?? v.fields[1]?.value ?? ELLIPSIS, 'tv_usec')), true);
+          return out;
+        }
+        case 'string': {
+          if (v.k !== 'str') throw new ScriptValueError(`${key} wants a "string"`);
+          const s = new TextEncoder().encode(v.v);
+          const out = new Uint8Array(s.length + 1);
+          out.set(s);
+          return out;
+        }
+        case 'tcp_info':
+        case 'bytes':
+          throw new UnsupportedError(`setsockopt ${key} values other than "..."`);
+        default: {
+          const out = new Uint8Array(4);
+          new DataView(out.buffer).setInt32(0, evalInt(v, key), true);
+          return out;
+        }
       }
-      default:
-        throw new UnsupportedError(`setsockopt ${key} (supported: ${SUPPORTED_SOCKOPTS.join(', ')})`);
-    }
+    };
+    const bytes = natural();
+    if (isEllipsis(lenE)) return bytes;
+    const len = evalInt(lenE!, `${key} optlen`);
+    if (len < 0) throw new ScriptValueError(`${key} optlen ${len} is negative`);
+    const out = new Uint8Array(len);
+    out.set(bytes.subarray(0, len));
+    return out;
   }
 
-  private getsockopt(s: Sock, a: Expr[]): CallOutcome {
-    const key = this.optName(a[1]!, a[2]!);
-    let actual: number;
-    switch (key) {
-      case 'SOL_SOCKET/SO_ERROR': {
-        // TcpEndpoint.takeSoError() reports the fatal error once (as sock_error() clears sk_err),
-        // else a soft ICMP error.
-        let e = s.kind === 'tcp' ? s.tcp!.takeSoError() : s.udp!.takeError();
-        if (s.kind === 'tcp' && e && e === s.reported) e = null;
-        actual = e ? ERRNO[e] : 0;
-        if (e && s.kind === 'tcp') s.reported = e;
-        s.soError = null;
-        break;
-      }
-      case 'SOL_SOCKET/SO_TYPE':
-        actual = s.kind === 'tcp' ? 1 : 2;
-        break;
-      case 'SOL_TCP/TCP_NODELAY':
-        actual = s.tcp!.opts.noDelay ? 1 : 0;
-        break;
-      case 'SOL_TCP/TCP_MAXSEG':
-        actual = s.tcp!.mss;
-        break;
-      case 'SOL_SOCKET/SO_RCVBUF':
-        actual = s.tcp!.opts.rcvBuf;
-        break;
-      case 'SOL_SOCKET/SO_SNDBUF':
-        actual = s.tcp!.opts.sndBuf;
-        break;
-      default:
-        throw new UnsupportedError(`getsockopt ${key} (supported for reading: SO_ERROR, SO_TYPE, SO_RCVBUF, SO_SNDBUF, TCP_NODELAY, TCP_MAXSEG)`);
-    }
+  private setsockopt(a: Expr[]): (signal: AbortSignal) => Promise<CallOutcome> {
+    const fd = this.fd(a, 'setsockopt');
+    const { level, name, key, spec } = this.option(a, 'setsockopt');
+    const val = this.optval(spec, key, a[3], a[4]);
+    return async () => outcome(this.fds.setsockopt(fd, level, name, val));
+  }
+
+  private getsockopt(a: Expr[]): (signal: AbortSignal) => Promise<CallOutcome> {
+    const fd = this.fd(a, 'getsockopt');
+    const { level, name, key, spec } = this.option(a, 'getsockopt');
+    const optlen = lenArg(a[4], spec?.size ?? 4, `getsockopt ${key} optlen`);
     const want = a[3];
-    if (want && want.k !== 'ellipsis') {
-      const w = evalInt(want, `getsockopt ${key} value`);
-      if (w !== actual) {
-        const n = key.endsWith('SO_ERROR') ? ` (${errnoName(actual) ?? actual})` : '';
-        return { ...ok(), mismatch: `getsockopt ${key} value: expected ${exprText(want)} vs actual ${actual}${n}` };
+    return async () => {
+      const r = this.fds.getsockopt(fd, level, name, optlen);
+      if (r.ret < 0) return outcome(r.ret);
+      const bad = this.compareOptval(spec, key, want, r.optval ?? new Uint8Array(0)) ?? this.checkLen('getsockopt', `${key} optlen`, a[4], r.optlen);
+      return outcome(r.ret, bad);
+    };
+  }
+
+  /** Compares a returned option value with the script's expectation (`...`: anything). */
+  private compareOptval(spec: SockoptSpec | undefined, key: string, want: Expr | undefined, got: Uint8Array): string | undefined {
+    if (isEllipsis(want)) return undefined;
+    const w = want!;
+    const diff = (exp: string, act: string): string => `getsockopt ${key} value: expected ${exp} vs actual ${act}`;
+    switch (spec?.kind) {
+      case 'linger':
+      case 'timeval': {
+        if (w.k !== 'struct') throw new ScriptValueError(`getsockopt ${key} wants a {...} value`);
+        const dv = new DataView(got.buffer, got.byteOffset, got.byteLength);
+        const names = spec.kind === 'linger' ? ['l_onoff', 'l_linger'] : ['tv_sec', 'tv_usec'];
+        const width = spec.kind === 'linger' ? 4 : 8;
+        for (let i = 0; i < 2; i++) {
+          const fe = field(w, names[i]!) ?? w.fields[i]?.value;
+          if (isEllipsis(fe)) continue;
+          const exp = evalInt(fe!, names[i]!);
+          const off = i * width;
+          if (off + width > got.length) return diff(`${names[i]}=${exp}`, `${got.length} bytes`);
+          const act = width === 4 ? dv.getInt32(off, true) : Number(dv.getBigInt64(off, true));
+          if (exp !== act) return diff(`${names[i]}=${exp}`, `${names[i]}=${act}`);
+        }
+        return undefined;
+      }
+      case 'string': {
+        if (w.k !== 'str') throw new ScriptValueError(`getsockopt ${key} wants a "string"`);
+        const act = decodeCString(got);
+        return act === w.v ? undefined : diff(`"${w.v}"`, `"${act}"`);
+      }
+      case 'tcp_info': {
+        // {tcpi_state=TCP_ESTABLISHED, tcpi_snd_mss=1448, ...}: the named fields are compared.
+        if (w.k !== 'struct') throw new ScriptValueError(`getsockopt ${key} wants {tcpi_field=value, ...}`);
+        const info = decodeTcpInfo(got);
+        for (const f of w.fields) {
+          if (!f.name) throw new ScriptValueError(`getsockopt ${key}: tcp_info fields are named (tcpi_rto=...)`);
+          if (isEllipsis(f.value)) continue;
+          const n = f.name.replace(/^tcpi_/, '');
+          if (!(n in info)) throw new UnsupportedError(`getsockopt ${key} field ${f.name}`);
+          const exp = evalInt(f.value, f.name);
+          if (info[n] !== exp) return diff(`${f.name}=${exp}`, `${f.name}=${info[n]}`);
+        }
+        return undefined;
+      }
+      default: {
+        const exp = evalInt(w, `getsockopt ${key} value`);
+        const act = readLeInt(got);
+        if (exp === act) return undefined;
+        const errnoText = key.endsWith('SO_ERROR') ? ` (${errnoName(act) ?? act})` : '';
+        return diff(exprText(w), `${act}${errnoText}`);
       }
     }
-    return ok();
   }
 
-  private pollOne(fd: number, events: number): number {
-    const s = this.socks.get(fd);
-    if (!s) return CONSTANTS.POLLNVAL!;
-    let r = 0;
-    if (s.kind === 'udp') {
-      if (s.udp!.readable) r |= CONSTANTS.POLLIN!;
-      if (s.udp!.writable) r |= CONSTANTS.POLLOUT!;
-      if (s.udp!.hasError) r |= CONSTANTS.POLLERR!;
-      return r & (events | CONSTANTS.POLLERR! | CONSTANTS.POLLHUP!);
-    }
-    const ep = s.tcp!;
-    const st = ep.stateName;
-    if (ep.listener) {
-      if (ep.listener.acceptQueue.length > 0) r |= CONSTANTS.POLLIN!;
-      return r & events;
-    }
-    if (ep.error || s.soError) r |= CONSTANTS.POLLERR!;
-    if (ep.readable > 0 || ep.finReceived) r |= CONSTANTS.POLLIN!;
-    if (ep.finReceived) r |= CONSTANTS.POLLRDHUP!;
-    const connected = st === 'ESTABLISHED' || st === 'CLOSE_WAIT';
-    if (connected && ep.writable > 0) r |= CONSTANTS.POLLOUT!;
-    // tcp_poll: HUP when both directions are shut or the connection is CLOSED after use.
-    if (st === 'CLOSED' && (ep.error || s.soError || s.connecting)) r |= CONSTANTS.POLLHUP! | CONSTANTS.POLLIN! | CONSTANTS.POLLOUT!;
-    if (ep.finReceived && (st === 'LAST_ACK' || st === 'TIME_WAIT' || st === 'CLOSED')) r |= CONSTANTS.POLLHUP!;
-    return r & (events | CONSTANTS.POLLERR! | CONSTANTS.POLLHUP!);
-  }
+  // ---------------------------------------------------------------- poll
 
-  private poll(a: Expr[]): PendingCall {
+  /**
+   * poll([{fd=..., events=..., revents=...}, ...], nfds, timeout): the FdTable's readiness per
+   * fd (pollNow); while none is ready and the timeout allows, it sleeps on the sockets' wait
+   * queues (FdTable.poll for one fd, every socket's queue for several).
+   */
+  private poll(a: Expr[]): (signal: AbortSignal) => Promise<CallOutcome> {
     const list = a[0];
     if (!list || list.k !== 'list') throw new ScriptValueError('poll wants [{fd=..., events=..., revents=...}, ...]');
     const entries = list.items.map((it) => {
       if (it.k !== 'struct') throw new ScriptValueError('poll entries are {fd=..., events=..., revents=...}');
-      const f = (n: string) => it.fields.find((x) => x.name === n)?.value;
-      return { fd: evalInt(f('fd')!, 'poll fd'), events: evalInt(f('events')!, 'poll events'), revents: f('revents') };
+      return {
+        fd: evalInt(field(it, 'fd') ?? ELLIPSIS, 'poll fd'),
+        events: evalInt(field(it, 'events') ?? { k: 'num', v: 0 }, 'poll events'),
+        revents: field(it, 'revents'),
+      };
     });
-    const timeout = a[2] && a[2].k !== 'ellipsis' ? evalInt(a[2], 'poll timeout') : 0;
-    const start = this.env.now();
-    return {
-      attempt: () => {
-        const got = entries.map((e) => this.pollOne(e.fd, e.events));
-        const n = got.filter((r) => r !== 0).length;
-        if (n === 0 && (timeout < 0 || this.env.now() - start < timeout)) return null;
-        for (let i = 0; i < entries.length; i++) {
-          const w = entries[i]!.revents;
-          if (w && w.k !== 'ellipsis' && evalInt(w, 'poll revents') !== got[i]) {
-            return { ret: n, errno: null, mismatch: `poll revents of fd ${entries[i]!.fd}: expected ${exprText(w)} vs actual ${reventsText(got[i]!)}` };
-          }
+    const timeout = isEllipsis(a[2]) ? 0 : evalInt(a[2]!, 'poll timeout');
+    const fds = this.fds;
+    const snapshot = (): number[] => entries.map((e) => fds.pollNow(e.fd, e.events));
+    return async (signal) => {
+      let got = snapshot();
+      if (got.every((r) => r === 0) && timeout !== 0) {
+        if (entries.length === 1) {
+          got = [await fds.poll(entries[0]!.fd, entries[0]!.events, timeout, signal)];
+        } else {
+          await this.waitAny(entries.map((e) => e.fd), () => snapshot().some((r) => r !== 0), timeout, signal);
+          got = snapshot();
         }
-        return ok(n);
-      },
+        if (signal.aborted && got.every((r) => r === 0)) return outcome(-ERRNO.EINTR);
+      }
+      const n = got.filter((r) => r !== 0).length;
+      for (let i = 0; i < entries.length; i++) {
+        const w = entries[i]!.revents;
+        if (w && !isEllipsis(w) && evalInt(w, 'poll revents') !== got[i]) {
+          return outcome(n, `poll revents of fd ${entries[i]!.fd}: expected ${exprText(w)} vs actual ${reventsText(got[i]!)}`);
+        }
+      }
+      return outcome(n);
     };
   }
 
-  private blocking(name: string, s: Sock, a: Expr[]): PendingCall {
-    const flagsArg = name === 'send' || name === 'recv' || name === 'sendto' || name === 'recvfrom' ? a[3] : undefined;
-    const flags = flagsArg && flagsArg.k !== 'ellipsis' ? evalInt(flagsArg, `${name} flags`) : 0;
-    if (flags & ~(CONSTANTS.MSG_DONTWAIT! | CONSTANTS.MSG_NOSIGNAL!)) throw new UnsupportedError(`${name} flags ${exprText(flagsArg!)} (0, MSG_DONTWAIT and MSG_NOSIGNAL are supported)`);
-    const nonblock = () => s.nonblock || (flags & CONSTANTS.MSG_DONTWAIT!) !== 0;
-    switch (name) {
-      case 'accept':
-        return {
-          attempt: () => {
-            if (s.kind !== 'tcp') return fail('EOPNOTSUPP');
-            const r = s.tcp!.accept();
-            if (r === 'EAGAIN' && !nonblock()) return null;
-            if (isNetError(r)) return fail(r);
-            const fd = this.newFd();
-            const c: Sock = { fd, kind: 'tcp', nonblock: false, tcp: r, soError: null, connecting: false, reported: null };
-            this.watch(c, r);
-            this.socks.set(fd, c);
-            return ok(fd);
-          },
-        };
-      case 'connect': {
-        if (s.kind === 'udp') {
-          const r = s.udp!.connect(this.env.remote, this.env.connectPort);
-          return { attempt: () => (isNetError(r) ? fail(r) : ok()) };
-        }
-        if (a[1] && a[1].k !== 'ellipsis') throw new UnsupportedError(`explicit connect addresses (${exprText(a[1])}): moat's runner connects to the remote address, port ${this.env.connectPort}`);
-        const ep = s.tcp!;
-        const r = ep.connect(this.env.remote, this.env.connectPort);
-        if (isNetError(r)) return { attempt: () => fail(r) };
-        s.connecting = true;
-        if (nonblock()) return { attempt: () => fail('EINPROGRESS') };
-        return {
-          attempt: () => {
-            const st = ep.stateName;
-            if (st === 'SYN_SENT' || st === 'SYN_RECEIVED') return null;
-            if (s.soError) {
-              // connect(2) consumes the error it reports.
-              const e = ep.takeSoError() ?? s.soError;
-              s.soError = null;
-              s.reported = e;
-              return fail(e);
-            }
-            return st === 'CLOSED' ? fail('ECONNREFUSED') : ok();
-          },
-        };
+  /** Sleeps until `ready()` after a change on any of the fds' sockets, the timeout or a signal. */
+  private waitAny(fds: number[], ready: () => boolean, timeoutMs: number, signal: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const unsub: (() => void)[] = [];
+      const timer = timeoutMs > 0 ? this.env.layer.timers.after(timeoutMs, () => finish()) : null;
+      const onAbort = (): void => finish();
+      const finish = (): void => {
+        for (const u of unsub) u();
+        timer?.cancel();
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      };
+      for (const fd of new Set(fds)) {
+        const s = this.fds.get(fd);
+        if (s) unsub.push(s.onChange(() => ready() && finish()));
       }
-      case 'read':
-      case 'recv':
-      case 'recvfrom': {
-        const max = evalInt(a[2]!, `${name} length`);
-        return {
-          attempt: () => {
-            if (s.kind === 'udp') {
-              const d = s.udp!.recv();
-              if (d === 'EAGAIN' && !nonblock()) return null;
-              if (isNetError(d)) return fail(d);
-              return ok(Math.min(max, d.data.length));
-            }
-            const r = s.tcp!.read(max);
-            if (r === 'EAGAIN' && !nonblock()) return null;
-            if (r === null) return ok(0);
-            if (isNetError(r)) {
-              if (r === s.tcp!.error) {
-                if (s.reported === r) return ok(0);
-                s.reported = r;
-              }
-              return fail(r);
-            }
-            return ok(r.length);
-          },
-        };
-      }
-      default: {
-        // write, send, sendto: `...` buffers of the given length, zeros.
-        const len = evalInt(a[2]!, `${name} length`);
-        const data = new Uint8Array(len);
-        let done = 0;
-        return {
-          attempt: () => {
-            if (s.kind === 'udp') {
-              const to = name === 'sendto' && !s.udp!.connected ? { addr: this.env.remote, port: this.env.connectPort } : undefined;
-              const r = s.udp!.send(data, to);
-              return isNetError(r) ? fail(r) : ok(r);
-            }
-            for (;;) {
-              const r = s.tcp!.write(data.subarray(done));
-              if (isNetError(r)) {
-                if (done > 0) return ok(done);
-                // tcp_sendmsg: writing to a socket that is not connected (or is listening) is
-                // EPIPE on Linux; the endpoint names that state ENOTCONN.
-                if (r === 'ENOTCONN') return fail('EPIPE');
-                if (r === s.tcp!.error) {
-                  if (s.reported === r) return fail('EPIPE');
-                  s.reported = r;
-                }
-                return fail(r);
-              }
-              done += r;
-              if (done === len) return ok(done);
-              if (r === 0 || nonblock()) {
-                if (nonblock()) return done > 0 ? ok(done) : fail('EAGAIN');
-                return null;
-              }
-            }
-          },
-        };
-      }
-    }
+      signal.addEventListener('abort', onAbort, { once: true });
+      if (signal.aborted) finish();
+    });
   }
-}
-
-export function reventsText(v: number): string {
-  const names = ['POLLIN', 'POLLPRI', 'POLLOUT', 'POLLERR', 'POLLHUP', 'POLLNVAL', 'POLLRDHUP'];
-  const out = names.filter((n) => v & CONSTANTS[n]!);
-  return out.length ? out.join('|') : '0';
 }
