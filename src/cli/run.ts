@@ -23,6 +23,7 @@ import { PcapngWriter } from '../net-plumbing/pcap/writer.js';
 import { RealClock } from '../net-plumbing/clock.js';
 import { FlowComments } from './flow-comments.js';
 import { auditToJsonLine } from '../netstack/filter/audit.js';
+import { applyRuleFlags, parseRuleFlag, RuleFlagError } from './policy.js';
 
 type LinkSpec = { kind: 'auto' } | { kind: 'packet'; ifname: string; netns?: string } | { kind: 'tap'; name: string };
 
@@ -63,6 +64,8 @@ export interface RunFlags {
   allow?: string[];
   deny?: string[];
   policy?: string;
+  /** iptables rules (`-A OUTPUT ... -j DROP`, `-t nat -I OUTPUT 2 ...`) added to the policy's tables. */
+  rule?: string[];
 }
 
 export function registerRun(program: Command): void {
@@ -76,6 +79,7 @@ export function registerRun(program: Command): void {
     .option('--allow <host[:port]>', 'allow this host (any --allow makes the default deny)', collect)
     .option('--deny <host[:port]>', 'deny this host', collect)
     .option('--policy <file>', 'policy file (YAML or JSON)')
+    .option('--rule <rule>', "an iptables rule added after the policy's, e.g. '-I OUTPUT -p tcp --dport 22 -j REJECT --reject-with tcp-reset' (repeatable; `moat policy show` prints where it lands)", collect)
     .option('--audit <file>', 'write a JSON line per flow decision to this file')
     .option('--pcap <file>', 'write every frame to this pcapng file, with a comment per flow naming the guest process')
     .argument('<command...>', 'the program and its arguments (after --)')
@@ -94,6 +98,8 @@ export async function run(command: string[], flags: RunFlags, log: (s: string) =
   let stack: MoatStack | null = null;
   let writer: PcapngWriter | null = null;
   try {
+    // Parsed before anything is created: a bad --rule stops here, naming its column.
+    const rules = (flags.rule ?? []).map((r, i) => parseRuleFlag(r, i + 1));
     let raw: LinkEndpoint;
     let ip = flags.ip ?? [];
     let gateway = flags.gateway ?? [];
@@ -129,6 +135,7 @@ export async function run(command: string[], flags: RunFlags, log: (s: string) =
       auditTime: () => Date.now(),
     });
     if (typeof attached === 'string') throw new Error(`cannot start the policy and DNS forwarder: ${attached}`);
+    applyRuleFlags(attached.engine, rules);
     // The guest asks whatever its resolv.conf names; with no route there (no gateway), the query
     // would fail before the OUTPUT redirect could send it to the forwarder: route such servers
     // to moat's loopback, where the redirect answers for them.
@@ -161,7 +168,7 @@ export async function run(command: string[], flags: RunFlags, log: (s: string) =
     auditStream?.end();
     return exit.code ?? 128 + (exit.signal ? signalNumber(exit.signal) : 0);
   } catch (e) {
-    log(`moat run: ${(e as Error).message}\n`);
+    log(`moat run: ${e instanceof RuleFlagError ? e.render() : (e as Error).message}\n`);
     return 125;
   } finally {
     stack?.close();
