@@ -55,6 +55,10 @@ class Cleanup {
   add(what: string, fn: () => Promise<void> | void): void {
     this.steps.push({ what, fn });
   }
+  /** Cleaning up has begun (the end, or Ctrl-C): whatever is still running should stop talking. */
+  get started(): boolean {
+    return this.running !== null;
+  }
   run(): Promise<string[]> {
     this.running ??= (async () => {
       const done: string[] = [];
@@ -101,6 +105,9 @@ function counterLine(stack: Stack, tcp: TcpProtocol): string {
     .filter((x) => x)
     .join(', ');
 }
+
+/** Where the sandbox demo's capture goes (and stays, for you to open). */
+const pcapPath = () => join(tmpdir(), `moat-demo-${process.pid}.pcapng`);
 
 /** The program on PATH, or null. */
 function onPath(prog: string): string | null {
@@ -265,7 +272,7 @@ async function sandboxDemo(cleanup: Cleanup, o: SandboxDemoOptions): Promise<boo
   const dir = mkdtempSync(join(tmpdir(), 'moat-demo-'));
   cleanup.add(`removed ${dir}`, () => rmSync(dir, { recursive: true, force: true }));
   chmodSync(dir, 0o755); // nginx's workers (nobody) read the page from here
-  const pcap = join(tmpdir(), `moat-demo-${process.pid}.pcapng`);
+  const pcap = pcapPath();
   rmSync(pcap, { force: true });
 
   for (const ns of [peerNs, dutNs]) {
@@ -340,6 +347,8 @@ async function sandboxDemo(cleanup: Cleanup, o: SandboxDemoOptions): Promise<boo
   child.stdout!.setEncoding('utf8').on('data', (d: string) => (runOut += d));
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (runOut += d));
   const exit = await exitOf(child, RUN_LIMIT_MS);
+  // Interrupted: the cleanup stopped `moat run`; its partial results are not worth showing.
+  if (cleanup.started) return true;
   if (exit.code !== 0) {
     say(`moat run  ${exit.timedOut ? `stopped after ${RUN_LIMIT_MS / 1000} s; ` : ''}exit ${exit.code ?? exit.signal}`);
     for (const l of runOut.trimEnd().split('\n')) if (l) say(`          ${l}`);
@@ -500,6 +509,12 @@ export function registerDemo(program: Command): void {
         say(`\n${sig}: cleaning up`);
         void cleanup.run().then((done) => {
           for (const d of done) say(`          ${d}`);
+          // The capture of an interrupted run is not worth keeping.
+          const pcap = pcapPath();
+          if (existsSync(pcap)) {
+            rmSync(pcap, { force: true });
+            say(`          removed the unfinished ${pcap}`);
+          }
           process.exit(130);
         });
       };
