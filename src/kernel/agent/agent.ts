@@ -388,6 +388,9 @@ export class Agent extends EventEmitter {
         this.log(`route-skipped network=${key} route=${r.dst}${r.gateway ? ` via ${r.gateway}` : ''}: ${(e as Error).message}`);
       }
     }
+    // IPv6 addresses are tentative until duplicate address detection ends (RFC 4862 §5.4): the
+    // container's first calls wait in the kernel meanwhile rather than fail with EADDRNOTAVAIL.
+    if (taken?.addresses.some((a) => a.includes(':'))) await moat.ready().catch(() => undefined);
     let net: PodNetwork | undefined;
     const audit = this.auditSink(() => net);
     const upstream = containerNameservers(c.pid);
