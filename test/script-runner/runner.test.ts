@@ -375,3 +375,18 @@ test('poll over several fds sleeps until one is ready or the timeout; dup shares
   const r = await runScriptText(src, 'p.pkt');
   t.true(r.passed, formatFailure(r));
 });
+
+test('send flags and writev: MSG_MORE holds a small write back until the next send, writev sends its iovecs as one', async (t) => {
+  const src = `${ESTABLISHED}+0 send(4, ..., 100, MSG_MORE) = 100
++.05 send(4, ..., 100, 0) = 100
++0 > P. 1:201(200) ack 1
++.01 < . 1:1(0) ack 201 win 257
++0 writev(4, [{..., 300}, {..., 200}], 2) = 500
++0 > P. 201:701(500) ack 1
+`;
+  const r = await runScriptText(src, 'm.pkt');
+  t.true(r.passed, formatFailure(r));
+  // Alone, the held data waits for the cork ceiling, 200 ms (tcp(7) TCP_CORK; MSG_MORE corks).
+  const alone = await runScriptText(`${ESTABLISHED}+0 send(4, ..., 100, MSG_MORE) = 100\n+0 > P. 1:101(100) ack 1\n`, 'm.pkt');
+  t.is(alone.failure!.message, 'outbound packet timing: sent at 0.300000, expected at 0.100000 (tolerance 4000 us)');
+});
