@@ -10,6 +10,8 @@ import {
   NLA_F_NESTED,
   NLA_TYPE_MASK,
   NLMSG_ALIGNTO,
+  NLMSGERR_ATTR_MISS_TYPE,
+  NLMSGERR_ATTR_MSG,
   NLMSG_HDRLEN,
   RTA_HDRLEN,
   RTMSG_SIZE,
@@ -315,18 +317,19 @@ export function buildError(
   req: { raw: Uint8Array; seq: number },
   error: number,
   pid: number,
-  opts: { capped: boolean; extAckMsg?: string } = { capped: false },
+  opts: { capped: boolean; extAckMsg?: string; missType?: number } = { capped: false },
 ): Uint8Array {
   const echoed = opts.capped ? req.raw.subarray(0, NLMSG_HDRLEN) : req.raw;
   let flags = opts.capped ? 0x100 : 0;
-  if (opts.extAckMsg !== undefined) flags |= 0x200;
+  if (opts.extAckMsg !== undefined || opts.missType !== undefined) flags |= 0x200;
   const b = new NlMsgBuilder(2, flags, req.seq, pid, 64 + echoed.length);
+  // A capped echo keeps the original's nlmsg_len.
   b.fixed(4 + echoed.length, (buf, off) => {
     view(buf).setInt32(off, error, true);
     buf.set(echoed, off + 4);
-    // A capped echo still says how long the original was (nlmsg_len is the original's).
   });
-  if (opts.extAckMsg !== undefined) b.string(1, opts.extAckMsg);
+  if (opts.extAckMsg !== undefined) b.string(NLMSGERR_ATTR_MSG, opts.extAckMsg);
+  if (opts.missType !== undefined) b.u32(NLMSGERR_ATTR_MISS_TYPE, opts.missType);
   return b.finish();
 }
 
@@ -334,7 +337,7 @@ export function buildError(
 export function buildDone(seq: number, pid: number, flags: number, error = 0, extAckMsg?: string): Uint8Array {
   const b = new NlMsgBuilder(3, flags | (extAckMsg !== undefined ? 0x200 : 0), seq, pid, 64);
   b.fixed(4, (buf, off) => view(buf).setInt32(off, error, true));
-  if (extAckMsg !== undefined) b.string(1, extAckMsg);
+  if (extAckMsg !== undefined) b.string(NLMSGERR_ATTR_MSG, extAckMsg);
   return b.finish();
 }
 

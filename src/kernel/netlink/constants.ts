@@ -43,6 +43,8 @@ export const NLM_F_ACK_TLVS = 0x200;
 /** enum nlmsgerr_attrs: the extended-ack TLVs after a struct nlmsgerr. */
 export const NLMSGERR_ATTR_MSG = 1;
 export const NLMSGERR_ATTR_OFFS = 2;
+/** The type of a missing attribute (NL_SET_ERR_ATTR_MISS). */
+export const NLMSGERR_ATTR_MISS_TYPE = 5;
 
 // ---- socket options ----
 export const SOL_SOCKET = 1;
@@ -313,3 +315,40 @@ export const ICMPV6_ROUTER_PREF_HIGH = 0x1;
 export const AF_UNSPEC = 0;
 export const AF_INET = 2;
 export const AF_INET6 = 10;
+
+// ---- neighbour.h: NDA_*, NUD_*, NTF_* ----
+export const NDMSG_SIZE = 12;
+export const NDA_DST = 1;
+export const NDA_LLADDR = 2;
+export const NDA_CACHEINFO = 3;
+export const NDA_PROBES = 4;
+export const NDA_IFINDEX = 8;
+export const NDA_MASTER = 9;
+
+export const NUD_INCOMPLETE = 0x01;
+export const NUD_REACHABLE = 0x02;
+export const NUD_STALE = 0x04;
+export const NUD_DELAY = 0x08;
+export const NUD_PROBE = 0x10;
+export const NUD_FAILED = 0x20;
+export const NUD_NOARP = 0x40;
+export const NUD_PERMANENT = 0x80;
+/** States whose link-layer address is valid (NUD_VALID). */
+export const NUD_VALID = NUD_PERMANENT | NUD_NOARP | NUD_REACHABLE | NUD_PROBE | NUD_STALE | NUD_DELAY;
+
+export const NTF_USE = 0x01;
+export const NTF_SELF = 0x02;
+export const NTF_MASTER = 0x04;
+export const NTF_PROXY = 0x08;
+export const NTF_ROUTER = 0x80;
+
+// ---- fib_rules.h: FRA_*, FR_ACT_* ----
+export const FIB_RULE_HDR_SIZE = 12;
+export const FRA_PRIORITY = 6;
+export const FRA_SUPPRESS_PREFIXLEN = 14;
+export const FRA_TABLE = 15;
+export const FRA_PROTOCOL = 21;
+export const FR_ACT_TO_TBL = 1;
+/** Multicast routing's rule families (RTNL_FAMILY_IPMR, RTNL_FAMILY_IP6MR). */
+export const RTNL_FAMILY_IPMR = 128;
+export const RTNL_FAMILY_IP6MR = 129;

@@ -9,7 +9,7 @@
 export * from './constants.js';
 export * from './codec.js';
 export * from './world.js';
-export { linkMessage, addressMessage, routeMessage, routeLookupMessage } from './messages.js';
+export { linkMessage, addressMessage, routeMessage, routeLookupMessage, neighborMessage, ruleMessage } from './messages.js';
 export type { ReplyHeader } from './messages.js';
 export { processDatagram, newRtnlCounters, RTM_MAX } from './rtnl.js';
 export type { RtnlContext, RtnlOutput, RtnlCounters } from './rtnl.js';

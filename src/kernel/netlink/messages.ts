@@ -74,7 +74,26 @@ import {
   RT_TABLE_COMPAT,
   ICMPV6_ROUTER_PREF_MEDIUM,
 } from './constants.js';
-import type { NetlinkAddress, NetlinkInterface, NetlinkLinkStats, NetlinkRoute } from './world.js';
+import type { NetlinkAddress, NetlinkInterface, NetlinkLinkStats, NetlinkNeighbor, NetlinkRoute } from './world.js';
+import {
+  FIB_RULE_HDR_SIZE,
+  FRA_PRIORITY,
+  FRA_PROTOCOL,
+  FRA_SUPPRESS_PREFIXLEN,
+  FRA_TABLE,
+  FR_ACT_TO_TBL,
+  NDA_CACHEINFO,
+  NDA_DST,
+  NDA_LLADDR,
+  NDA_PROBES,
+  NDMSG_SIZE,
+  NUD_VALID,
+  RTM_NEWNEIGH,
+  RTM_NEWRULE,
+  RTN_MULTICAST,
+  RTN_UNICAST,
+  RTPROT_KERNEL,
+} from './constants.js';
 
 /** Header fields every reply shares: the request's sequence number, the requester's port, and flags (NLM_F_MULTI in dumps). */
 export interface ReplyHeader {
@@ -249,5 +268,38 @@ export function routeLookupMessage(r: NetlinkRoute, dst: Uint8Array, src: Uint8A
     if (r.gateway) b.bytes(RTA_GATEWAY, r.gateway.bytes);
     b.u32(RTA_OIF, oif).bytes(RTA_CACHEINFO, new Uint8Array(32)).u8(RTA_PREF, r.pref ?? ICMPV6_ROUTER_PREF_MEDIUM);
   }
+  return b.finish();
+}
+
+/** RTM_NEWNEIGH for one neighbour cache entry (net/core/neighbour.c neigh_fill_info). */
+export function neighborMessage(n: NetlinkNeighbor, h: ReplyHeader): Uint8Array {
+  const v4 = n.dst.family === 4;
+  const b = new NlMsgBuilder(RTM_NEWNEIGH, h.flags, h.seq, h.pid, 96);
+  b.fixed(NDMSG_SIZE, (buf, off) => {
+    const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    buf[off] = v4 ? AF_INET : AF_INET6;
+    dv.setInt32(off + 4, n.ifindex, true);
+    dv.setUint16(off + 8, n.state, true);
+    buf[off + 10] = n.flags ?? 0;
+    buf[off + 11] = n.dst.isMulticast() ? RTN_MULTICAST : RTN_UNICAST;
+  });
+  b.bytes(NDA_DST, n.dst.bytes);
+  if (n.lladdr && n.state & NUD_VALID) b.bytes(NDA_LLADDR, n.lladdr);
+  b.u32(NDA_PROBES, n.probes ?? 0);
+  // struct nda_cacheinfo: confirmed, used, updated (ms ago, as clock_t), refcnt.
+  b.bytes(NDA_CACHEINFO, new Uint8Array(16));
+  return b.finish();
+}
+
+/** A default policy rule: `priority: from all lookup <table>` (net/core/fib_rules.c fib_nl_fill_rule). */
+export function ruleMessage(family: number, priority: number, table: number, h: ReplyHeader): Uint8Array {
+  const b = new NlMsgBuilder(RTM_NEWRULE, h.flags, h.seq, h.pid, 64);
+  b.fixed(FIB_RULE_HDR_SIZE, (buf, off) => {
+    buf[off] = family;
+    buf[off + 4] = table < 256 ? table : RT_TABLE_COMPAT;
+    buf[off + 7] = FR_ACT_TO_TBL;
+  });
+  b.u32(FRA_TABLE, table).u32(FRA_SUPPRESS_PREFIXLEN, 0xffffffff).u8(FRA_PROTOCOL, RTPROT_KERNEL);
+  if (priority) b.u32(FRA_PRIORITY, priority);
   return b.finish();
 }

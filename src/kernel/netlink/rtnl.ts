@@ -65,12 +65,24 @@ import {
   RTM_GETROUTE,
   RTN_BROADCAST,
   RTN_LOCAL,
+  RT_TABLE_DEFAULT,
   RT_TABLE_LOCAL,
   RT_TABLE_MAIN,
+  RTM_GETNEIGH,
+  RTM_GETRULE,
+  NDMSG_SIZE,
+  NDA_DST,
+  NDA_IFINDEX,
+  NDA_MASTER,
+  NTF_PROXY,
+  NTF_ROUTER,
+  FIB_RULE_HDR_SIZE,
+  RTNL_FAMILY_IPMR,
+  RTNL_FAMILY_IP6MR,
 } from './constants.js';
-import { addressMessage, linkMessage, routeLookupMessage, routeMessage } from './messages.js';
+import { addressMessage, linkMessage, neighborMessage, routeLookupMessage, routeMessage, ruleMessage } from './messages.js';
 import type { ReplyHeader } from './messages.js';
-import type { NetlinkInterface, NetlinkRoute, NetlinkWorld } from './world.js';
+import type { NetlinkInterface, NetlinkNeighbor, NetlinkRoute, NetlinkWorld } from './world.js';
 
 /** RTM_MAX in Linux 6.x (RTM_GETTUNNEL is 122; RTM_MAX rounds __RTM_MAX up to a multiple of 4, minus 1). */
 export const RTM_MAX = 123;
@@ -120,11 +132,13 @@ class RtnlError {
   constructor(
     readonly errno: number,
     readonly msg?: string,
+    /** The attribute whose absence is the error (NLMSGERR_ATTR_MISS_TYPE). */
+    readonly missType?: number,
   ) {}
 }
 
-function fail(errno: number, msg?: string): RtnlError {
-  return new RtnlError(errno, msg);
+function fail(errno: number, msg?: string, missType?: number): RtnlError {
+  return new RtnlError(errno, msg, missType);
 }
 
 /** A dump request whose strict validation failed is answered by NLMSG_DONE carrying the error. */
@@ -147,13 +161,15 @@ export function processDatagram(datagram: Uint8Array, ctx: RtnlContext, counters
   for (const m of parseMessages(datagram)) {
     counters.requests++;
     const ackWanted = (m.flags & NLM_F_ACK) !== 0;
-    const ack = (errno: number, msg?: string) => {
+    const ack = (errno: number, msg?: string, missType?: number) => {
       const err = -errno;
       // netlink_ack: a success ack echoes only the header (CAPPED); an error echoes the whole
-      // request unless NETLINK_CAP_ACK; the extended-ack message rides along with NETLINK_EXT_ACK.
+      // request unless NETLINK_CAP_ACK; the extended-ack TLVs ride along with NETLINK_EXT_ACK.
       const capped = errno === 0 || ctx.capAck;
-      const extAckMsg = ctx.extAck && msg !== undefined ? msg : undefined;
-      out.push({ kind: 'datagram', bytes: buildError(m, err, ctx.portId, extAckMsg !== undefined ? { capped, extAckMsg } : { capped }) });
+      const opts: { capped: boolean; extAckMsg?: string; missType?: number } = { capped };
+      if (ctx.extAck && msg !== undefined) opts.extAckMsg = msg;
+      if (ctx.extAck && missType !== undefined) opts.missType = missType;
+      out.push({ kind: 'datagram', bytes: buildError(m, err, ctx.portId, opts) });
     };
     // netlink_rcv_skb: only requests are handled; control messages are skipped (acked if asked).
     if ((m.flags & NLM_F_REQUEST) === 0) {
@@ -169,7 +185,7 @@ export function processDatagram(datagram: Uint8Array, ctx: RtnlContext, counters
     const r = handle(m, { ...ctx, dumpRunning });
     if (r instanceof RtnlError) {
       countError(counters, r.errno);
-      ack(r.errno, r.msg);
+      ack(r.errno, r.msg, r.missType);
       continue;
     }
     if ('dump' in r) {
@@ -199,6 +215,16 @@ function countError(c: RtnlCounters, errno: number): void {
   else if (errno === ERRNO.EBUSY) c.ebusy++;
 }
 
+type Dumper = (m: ParsedNlMsg, ctx: RtnlContext, h: ReplyHeader, family: number) => { dump: Uint8Array[]; flags: number } | DumpError;
+
+const DUMPERS: Record<number, Dumper> = {
+  [RTM_GETLINK]: (m, ctx, h) => dumpLinks(m, ctx, h),
+  [RTM_GETADDR]: dumpAddrs,
+  [RTM_GETROUTE]: dumpRoutes,
+  [RTM_GETNEIGH]: dumpNeighs,
+  [RTM_GETRULE]: dumpRules,
+};
+
 function handle(m: ParsedNlMsg, ctx: RtnlContext): HandlerResult {
   // rtnetlink_rcv_msg, in its order: type range, the 1-byte rtgenmsg minimum, capability, handler.
   if (m.type > RTM_MAX) return fail(ERRNO.EOPNOTSUPP);
@@ -209,11 +235,11 @@ function handle(m: ParsedNlMsg, ctx: RtnlContext): HandlerResult {
   const h: ReplyHeader = { seq: m.seq, pid: ctx.portId, flags: isDump ? NLM_F_MULTI : 0 };
   const family = m.payload[0];
   if (isDump) {
-    if (m.type !== RTM_GETLINK && m.type !== RTM_GETADDR && m.type !== RTM_GETROUTE) return fail(ERRNO.EOPNOTSUPP);
+    const dumper = DUMPERS[m.type];
+    if (!dumper) return fail(ERRNO.EOPNOTSUPP);
     // netlink_dump_start refuses a second dump while one is being read, before validating it.
     if (ctx.dumpRunning) return fail(ERRNO.EBUSY);
-    const r =
-      m.type === RTM_GETLINK ? dumpLinks(m, ctx, h) : m.type === RTM_GETADDR ? dumpAddrs(m, ctx, h, family) : dumpRoutes(m, ctx, h, family);
+    const r = dumper(m, ctx, h, family);
     if (r instanceof DumpError) return { dump: [], flags: 0, doneError: r };
     return r;
   }
@@ -222,6 +248,8 @@ function handle(m: ParsedNlMsg, ctx: RtnlContext): HandlerResult {
       return getLink(m, ctx, h);
     case RTM_GETROUTE:
       return getRoute(m, ctx, h, family);
+    case RTM_GETNEIGH:
+      return getNeigh(m, ctx, h, family);
     default:
       // RTM_GETADDR has no doit in Linux either.
       return fail(ERRNO.EOPNOTSUPP);
@@ -470,3 +498,98 @@ function sourceFor(w: NetlinkWorld, r: NetlinkRoute, dst: IpAddr): IpAddr | unde
   return usable[0]?.addr;
 }
 
+
+// ---- neighbours ----
+
+function neighOrder(a: NetlinkNeighbor, b: NetlinkNeighbor): number {
+  return a.dst.family - b.dst.family || a.ifindex - b.ifindex || cmpBytes(a.dst.bytes, b.dst.bytes);
+}
+
+function dumpNeighs(m: ParsedNlMsg, ctx: RtnlContext, h: ReplyHeader, family: number): { dump: Uint8Array[]; flags: number } | DumpError {
+  // neigh_valid_dump_req
+  let dev = 0;
+  let proxy = false;
+  const hdr = m.payload.length >= NDMSG_SIZE ? m.payload : null;
+  if (ctx.strict) {
+    if (!hdr) return new DumpError(ERRNO.EINVAL, 'Invalid header for neighbor dump request');
+    const dv = new DataView(hdr.buffer, hdr.byteOffset, NDMSG_SIZE);
+    if (hdr[1] || dv.getUint16(2, true) || dv.getInt32(4, true) || dv.getUint16(8, true) || hdr[11]) {
+      return new DumpError(ERRNO.EINVAL, 'Invalid values in header for neighbor dump request');
+    }
+    if (hdr[10]! & ~NTF_PROXY) return new DumpError(ERRNO.EINVAL, 'Invalid flags in header for neighbor dump request');
+  }
+  if (hdr) {
+    proxy = hdr[10] === NTF_PROXY;
+    const attrs = parseAttrs(hdr.subarray(NDMSG_SIZE));
+    if (!attrs) {
+      if (ctx.strict) return new DumpError(ERRNO.EINVAL, 'Attribute failed policy validation');
+    } else {
+      for (const a of attrs) {
+        if (a.type === NDA_IFINDEX) dev = attrU32(a) ?? 0;
+        else if (a.type === NDA_MASTER) dev = -1; // moat has no bridges: nothing is enslaved
+        else if (ctx.strict) return new DumpError(ERRNO.EINVAL, 'Unsupported attribute in neighbor dump request');
+      }
+    }
+  }
+  const flags = dev ? NLM_F_DUMP_FILTERED : 0;
+  const h2 = { ...h, flags: h.flags | flags };
+  // Proxy entries (NTF_PROXY): moat has none.
+  if (proxy) return { dump: [], flags: 0 };
+  const fams = family === AF_INET ? [4] : family === AF_INET6 ? [6] : family === AF_UNSPEC ? [4, 6] : [];
+  const list = (ctx.world.neighbors ?? [])
+    .filter((n) => fams.includes(n.dst.family) && (!dev || n.ifindex === dev))
+    .sort(neighOrder);
+  return { dump: list.map((n) => neighborMessage(n, h2)), flags: 0 };
+}
+
+function getNeigh(m: ParsedNlMsg, ctx: RtnlContext, h: ReplyHeader, family: number): HandlerResult {
+  // neigh_valid_get_req: always strict.
+  const hdr = m.payload;
+  if (hdr.length < NDMSG_SIZE) return fail(ERRNO.EINVAL, 'Invalid header for neighbor get request');
+  const dv = new DataView(hdr.buffer, hdr.byteOffset, NDMSG_SIZE);
+  if (hdr[1] || dv.getUint16(2, true) || dv.getUint16(8, true) || hdr[11]) return fail(ERRNO.EINVAL, 'Invalid values in header for neighbor get request');
+  if (hdr[10]! & ~(NTF_PROXY | NTF_ROUTER)) return fail(ERRNO.EINVAL, 'Invalid flags in header for neighbor get request');
+  const attrs = parseAttrs(hdr.subarray(NDMSG_SIZE));
+  if (!attrs) return fail(ERRNO.EINVAL);
+  for (const a of attrs) if (a.type !== NDA_DST) return fail(ERRNO.EINVAL, 'Unsupported attribute in neighbor get request');
+  const keyLen = family === AF_INET ? 4 : family === AF_INET6 ? 16 : 0;
+  const dstAttr = findAttr(attrs, NDA_DST);
+  if (dstAttr && dstAttr.value.length !== keyLen) return fail(ERRNO.EINVAL, 'Invalid network address in neighbor get request');
+  if (!keyLen) return fail(ERRNO.EAFNOSUPPORT, 'Unsupported family in header for neighbor get request');
+  if (!dstAttr) return fail(ERRNO.EINVAL, undefined, NDA_DST);
+  const ifindex = dv.getInt32(4, true);
+  if (ifindex && !ctx.world.interfaces.some((i) => i.index === ifindex)) return fail(ERRNO.ENODEV, 'Unknown device ifindex');
+  if (hdr[10]! & NTF_PROXY) return fail(ERRNO.ENOENT, 'Proxy neighbour entry not found');
+  const dst = keyLen === 4 ? IpAddr.v4(dstAttr.value) : IpAddr.v6(dstAttr.value);
+  const n = (ctx.world.neighbors ?? []).find((x) => x.ifindex === ifindex && x.dst.equals(dst));
+  if (!n) return fail(ERRNO.ENOENT, 'Neighbour entry not found');
+  return { messages: [neighborMessage(n, h)] };
+}
+
+// ---- policy rules ----
+
+/** Linux's default rules per family (fib_default_rules_init, ip6mr/ipmr rules), in the order rules_ops lists them. */
+const DEFAULT_RULES: Array<[family: number, priority: number, table: number]> = [
+  [AF_INET, 0, RT_TABLE_LOCAL],
+  [AF_INET, 32766, RT_TABLE_MAIN],
+  [AF_INET, 32767, RT_TABLE_DEFAULT],
+  [RTNL_FAMILY_IPMR, 32767, RT_TABLE_DEFAULT],
+  [RTNL_FAMILY_IP6MR, 32767, RT_TABLE_MAIN],
+  [AF_INET6, 0, RT_TABLE_LOCAL],
+  [AF_INET6, 32766, RT_TABLE_MAIN],
+];
+
+function dumpRules(m: ParsedNlMsg, ctx: RtnlContext, h: ReplyHeader, family: number): { dump: Uint8Array[]; flags: number } | DumpError {
+  if (ctx.strict) {
+    // fib_valid_dumprule_req
+    if (m.payload.length < FIB_RULE_HDR_SIZE) return new DumpError(ERRNO.EINVAL, 'Invalid header for fib rule dump request');
+    const p = m.payload;
+    if (p[1] || p[2] || p[3] || p[4] || p[5] || p[6] || p[7] || new DataView(p.buffer, p.byteOffset + 8, 4).getUint32(0, true)) {
+      return new DumpError(ERRNO.EINVAL, 'Invalid values in header for fib rule dump request');
+    }
+    if (p.length > FIB_RULE_HDR_SIZE) return new DumpError(ERRNO.EINVAL, 'Invalid data after header in fib rule dump request');
+  }
+  const rules = DEFAULT_RULES.filter(([f]) => family === AF_UNSPEC || f === family);
+  if (family !== AF_UNSPEC && rules.length === 0) return new DumpError(ERRNO.EAFNOSUPPORT, 'Unsupported family for fib rule dump');
+  return { dump: rules.map(([f, prio, table]) => ruleMessage(f, prio, table, h)), flags: 0 };
+}

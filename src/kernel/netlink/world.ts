@@ -12,6 +12,12 @@ import {
   ARPHRD_LOOPBACK,
   ARPHRD_NONE,
   ICMPV6_ROUTER_PREF_MEDIUM,
+  NUD_DELAY,
+  NUD_INCOMPLETE,
+  NUD_PERMANENT,
+  NUD_PROBE,
+  NUD_REACHABLE,
+  NUD_STALE,
   IFAPROT_KERNEL_LL,
   IFAPROT_KERNEL_LO,
   IFAPROT_KERNEL_RA,
@@ -132,9 +138,25 @@ export interface NetlinkRoute {
   pref?: number;
 }
 
+/** One neighbour cache entry (what RTM_NEWNEIGH describes). */
+export interface NetlinkNeighbor {
+  ifindex: number;
+  dst: IpAddr;
+  /** NDA_LLADDR; null while unresolved. */
+  lladdr: Uint8Array | null;
+  /** NUD_* (ndm_state). */
+  state: number;
+  /** NTF_* (ndm_flags); default 0. */
+  flags?: number;
+  /** NDA_PROBES; default 0. */
+  probes?: number;
+}
+
 export interface NetlinkWorld {
   interfaces: NetlinkInterface[];
   routes: NetlinkRoute[];
+  /** The neighbour caches (ARP, NDP); absent means empty. */
+  neighbors?: NetlinkNeighbor[];
 }
 
 /** A world, or a function that describes the world as it is now (called once per request). */
@@ -382,5 +404,22 @@ export function worldFromStack(stack: Stack): NetlinkWorld {
     if (!v4) route.pref = ICMPV6_ROUTER_PREF_MEDIUM;
     routes.push(route);
   }
-  return { interfaces, routes };
+  const neighbors: NetlinkNeighbor[] = [];
+  for (const n of nics) {
+    for (const r of [n.arp, n.ndp]) {
+      for (const e of r?.entries() ?? []) {
+        neighbors.push({ ifindex: n.nicId, dst: e.ip, lladdr: e.mac, state: NUD_BY_NAME[e.state] ?? NUD_STALE });
+      }
+    }
+  }
+  return { interfaces, routes, neighbors };
 }
+
+const NUD_BY_NAME: Record<string, number> = {
+  INCOMPLETE: NUD_INCOMPLETE,
+  REACHABLE: NUD_REACHABLE,
+  STALE: NUD_STALE,
+  DELAY: NUD_DELAY,
+  PROBE: NUD_PROBE,
+  PERMANENT: NUD_PERMANENT,
+};

@@ -14,6 +14,8 @@ import { NETLINK_ROUTE } from '../../../src/kernel/netlink/constants.js';
 import { NetlinkPortTable, NetlinkRouteSocket } from '../../../src/kernel/netlink/socket.js';
 import { NetlinkPairWatcher, isNonblockingFlags, serveNetlinkCall } from '../../../src/kernel/netlink/serve.js';
 import { worldFromStack } from '../../../src/kernel/netlink/world.js';
+import type { Stack } from '../../../src/netstack/stack.js';
+import { IpAddr } from '../../../src/netstack/wire/ip-address.js';
 import type { NetlinkWorld } from '../../../src/kernel/netlink/world.js';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -79,8 +81,10 @@ async function runServed(
   file: string,
   args: string[],
   world?: (w: NetlinkWorld) => NetlinkWorld,
+  setup?: (stack: Stack) => void,
 ): Promise<{ out: string; err: string; code: number | null; server: NetlinkServer; released: boolean }> {
   const { stack } = moatStack();
+  setup?.(stack);
   const server = new NetlinkServer(() => (world ? world(worldFromStack(stack)) : worldFromStack(stack)));
   const guest = await spawnGuest({ file, args, stdio: ['ignore', 'pipe', 'pipe'], trapFamilies: [AF_NETLINK] });
   const sup = new Supervisor(guest.listenerFd, server.handle, { sweepIntervalMs: 0 }).start();
@@ -243,4 +247,18 @@ privilegedTest('an event-loop guest: epoll reports the netlink fd readable while
   t.is(r.code, 0, r.err);
   t.deepEqual(r.out.trim().split('\n'), ['ready-before-request=0', 'links=2 done=1', 'ready-after=0']);
   t.true(r.released);
+});
+
+privilegedTest('ip -j neigh and ip -j rule in a guest show moat\'s neighbour cache and the default rules', async (t) => {
+  const r = await runServed('ip', ['-j', 'neigh'], undefined, (stack) => {
+    stack.nicByName('moat0')!.arp!.addStatic(IpAddr.parse('10.9.8.1'), Uint8Array.of(2, 0, 0, 0, 0, 9));
+  });
+  t.is(r.code, 0, r.err);
+  t.deepEqual(JSON.parse(r.out), [{ dst: '10.9.8.1', dev: 'moat0', lladdr: '02:00:00:00:00:09', state: ['PERMANENT'] }]);
+  const rules = await runServed('ip', ['-j', 'rule']);
+  t.is(rules.code, 0, rules.err);
+  t.deepEqual(
+    (JSON.parse(rules.out) as Array<{ priority: number; table: string }>).map((x) => `${x.priority} ${x.table}`),
+    ['0 local', '32766 main', '32767 default'],
+  );
 });

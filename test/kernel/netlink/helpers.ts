@@ -38,6 +38,8 @@ import {
   RTM_NEWADDR,
   RTM_NEWLINK,
   RTM_NEWROUTE,
+  RTM_NEWNEIGH,
+  RTM_NEWRULE,
   NETLINK_CAP_ACK,
   NETLINK_EXT_ACK,
   NETLINK_GET_STRICT_CHK,
@@ -246,6 +248,13 @@ export function shapes(ans: Answer): Shape[] {
         const h = parseRtMsg(m.payload)!;
         s.header = { ...h };
         s.attrs = pick(m.payload.subarray(12), ROUTE_ATTRS);
+      } else if (m.type === RTM_NEWNEIGH) {
+        const dv = new DataView(m.payload.buffer, m.payload.byteOffset, 12);
+        s.header = { family: m.payload[0]!, ifindex: dv.getInt32(4, true), state: dv.getUint16(8, true), flags: m.payload[10]!, type: m.payload[11]! };
+        s.attrs = pick(m.payload.subarray(12), { 1: 'NDA_DST', 2: 'NDA_LLADDR', 4: 'NDA_PROBES' });
+      } else if (m.type === RTM_NEWRULE) {
+        s.header = { ...parseRtMsg(m.payload)! };
+        s.attrs = pick(m.payload.subarray(12), { 6: 'FRA_PRIORITY', 14: 'FRA_SUPPRESS_PREFIXLEN', 15: 'FRA_TABLE', 21: 'FRA_PROTOCOL' });
       } else if (m.type === NLMSG_ERROR) {
         s.error = parseNlMsgErr(m.payload, m.flags)?.error ?? NaN;
       } else if (m.type === NLMSG_DONE) {
@@ -277,7 +286,8 @@ export function sh(...args: string[]): string {
 /**
  * A namespace mirroring the world these tests expect: lo up; a veth pair moat0 (02:00:00:00:00:01,
  * 10.9.8.7/24, fd00:9::7/64, link-local fe80::ff:fe00:1) and moat1 (02:00:00:00:00:02, no
- * addresses); default routes via 10.9.8.1 and fd00:9::1. DAD is off so nothing is tentative.
+ * addresses); default routes via 10.9.8.1 and fd00:9::1, whose neighbour entries are
+ * 02:00:00:00:00:09 (permanent, stale). DAD is off so nothing is tentative.
  */
 export async function withMirrorNs<T>(suffix: string, fn: (ns: string, index: { moat0: number; moat1: number }) => Promise<T> | T): Promise<T> {
   const ns = `moat-nl-${process.pid}-${suffix}`;
@@ -294,6 +304,8 @@ export async function withMirrorNs<T>(suffix: string, fn: (ns: string, index: { 
     x('ip', 'link', 'set', 'moat1', 'up');
     x('ip', 'route', 'add', 'default', 'via', '10.9.8.1');
     x('ip', '-6', 'route', 'add', 'default', 'via', 'fd00:9::1');
+    x('ip', 'neigh', 'add', '10.9.8.1', 'lladdr', '02:00:00:00:00:09', 'dev', 'moat0', 'nud', 'permanent');
+    x('ip', 'neigh', 'add', 'fd00:9::1', 'lladdr', '02:00:00:00:00:09', 'dev', 'moat0', 'nud', 'stale');
     // Wait (bounded) for the veth carrier and the link-local address.
     for (let i = 0; i < 50; i++) {
       const out = x('ip', '-6', 'addr', 'show', 'dev', 'moat0');

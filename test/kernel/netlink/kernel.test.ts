@@ -20,6 +20,9 @@ import {
   RTM_GETADDR,
   RTM_GETLINK,
   RTM_GETROUTE,
+  RTM_GETNEIGH,
+  RTM_GETRULE,
+  RTM_NEWNEIGH,
   RTM_NEWADDR,
   RTM_NEWROUTE,
   RTM_SETLINK,
@@ -29,6 +32,13 @@ import type { Ask } from './helpers.js';
 import { mirrorWorld } from './world-fixture.js';
 
 const AF_PACKET_FOR_TEST = 17;
+function ndmsg(family: number, ifindex = 0, state = 0): Uint8Array {
+  const b = new Uint8Array(12);
+  b[0] = family;
+  new DataView(b.buffer).setInt32(4, ifindex, true);
+  new DataView(b.buffer).setUint16(8, state, true);
+  return b;
+}
 const R = NLM_F_REQUEST;
 const DUMP = R | NLM_F_DUMP;
 const v6 = (h: string) => Uint8Array.from(Buffer.from(h, 'hex'));
@@ -59,6 +69,9 @@ function dataAsks(idx: { moat0: number; moat1: number }): Array<[string, Ask]> {
     ['route get 2001:db8::1 (via the IPv6 default route)', { bytes: request(RTM_GETROUTE, R, 21, cat(rtmsg(AF_INET6, 0, { dstLen: 128 }), attr(RTA_DST, v6('20010db8000000000000000000000001')))), strict: true }],
     ['route get fd00:9::3 (on link)', { bytes: request(RTM_GETROUTE, R, 22, cat(rtmsg(AF_INET6, 0, { dstLen: 128 }), attr(RTA_DST, v6('fd000009000000000000000000000003')))), strict: true }],
     ['route get fe80::3 out of moat0', { bytes: request(RTM_GETROUTE, R, 23, cat(rtmsg(AF_INET6, 0, { dstLen: 128 }), attr(RTA_DST, v6('fe800000000000000000000000000003')), attr(RTA_OIF, u32(idx.moat0)))), strict: true }],
+    ['rule dump AF_UNSPEC, strict (ip rule)', { bytes: request(RTM_GETRULE, DUMP, 24, rtmsg(0)), strict: true }],
+    ['rule dump AF_INET6, not strict', { bytes: request(RTM_GETRULE, DUMP, 25, Uint8Array.of(AF_INET6, 0, 0, 0)) }],
+    ['neighbour get 10.9.8.1 on moat0', { bytes: request(RTM_GETNEIGH, R, 26, cat(ndmsg(AF_INET, idx.moat0), attr(1, Uint8Array.of(10, 9, 8, 1)))), strict: true }],
     ['link dump with NLM_F_ACK (no separate ack)', { bytes: request(RTM_GETLINK, DUMP | NLM_F_ACK, 16, ifinfo()) }],
   ];
 }
@@ -66,6 +79,14 @@ function dataAsks(idx: { moat0: number; moat1: number }): Array<[string, Ask]> {
 /** Requests answered by errors, acks, NLMSG_DONE or nothing (compared byte for byte, port id aside). */
 function errorAsks(): Array<[string, Ask]> {
   return [
+    ['neighbour get without an address', { bytes: request(RTM_GETNEIGH, R, 50, ndmsg(AF_INET, 3)), extAck: true }],
+    ['neighbour get of a missing entry', { bytes: request(RTM_GETNEIGH, R, 51, cat(ndmsg(AF_INET, 3), attr(1, Uint8Array.of(10, 9, 8, 99)))), extAck: true }],
+    ['neighbour get with a 6-byte IPv4 address', { bytes: request(RTM_GETNEIGH, R, 52, cat(ndmsg(AF_INET, 3), attr(1, Uint8Array.of(10, 9, 8, 99, 0, 0)))), extAck: true }],
+    ['neighbour get on a missing device', { bytes: request(RTM_GETNEIGH, R, 53, cat(ndmsg(AF_INET, 42), attr(1, Uint8Array.of(10, 9, 8, 1)))), extAck: true }],
+    ['strict neighbour dump with a state, EXT_ACK', { bytes: request(RTM_GETNEIGH, DUMP, 54, cat(ndmsg(0, 0, 0x80))), strict: true, extAck: true }],
+    ['strict rule dump with a table, EXT_ACK', { bytes: request(RTM_GETRULE, DUMP, 55, rtmsg(AF_INET, 254)), strict: true, extAck: true }],
+    ['strict rule dump with an attribute, EXT_ACK', { bytes: request(RTM_GETRULE, DUMP, 56, cat(rtmsg(AF_INET), attr(6, u32(5)))), strict: true, extAck: true }],
+    ['rule get (no doit)', { bytes: request(RTM_GETRULE, R | NLM_F_ACK, 57, rtmsg(AF_INET)) }],
     ['type above RTM_MAX', { bytes: request(200, R | NLM_F_ACK, 20, ifinfo()) }],
     ['unknown type 99 (not a GET: EPERM first)', { bytes: request(99, R | NLM_F_ACK, 21, ifinfo()) }],
     ['RTM_NEWADDR', { bytes: request(RTM_NEWADDR, R | NLM_F_ACK | 0x600, 22, cat(ifaddr(AF_INET, 3, 24), attr(2, Uint8Array.of(10, 9, 8, 9)))) }],
@@ -104,6 +125,24 @@ privilegedTest('links, addresses and routes: the emulation answers as Linux does
     asks.forEach(([title], i) => {
       t.deepEqual(shapes(emu[i]!), shapes(kernel[i]!), title);
       t.true(shapes(kernel[i]!).length > 0, `${title}: the kernel answered`);
+    });
+  });
+});
+
+privilegedTest('neighbour dumps: the unicast entries the namespace has, as Linux shows them', async (t) => {
+  await withMirrorNs('neigh', (name, idx) => {
+    const asks: Ask[] = [
+      { bytes: request(RTM_GETNEIGH, DUMP, 1, ndmsg(0)), strict: true },
+      { bytes: request(RTM_GETNEIGH, DUMP, 2, Uint8Array.of(AF_INET6, 0, 0, 0)) },
+      { bytes: request(RTM_GETNEIGH, DUMP, 3, cat(ndmsg(AF_INET), attr(8, u32(idx.moat0)))), strict: true },
+    ];
+    const kernel = askKernel(name, asks);
+    const emu = askEmulation(mirrorWorld(idx), asks);
+    // Linux also lists the multicast groups' NOARP entries (ff02::...), which moat does not model.
+    const unicast = (xs: ReturnType<typeof shapes>) => xs.filter((x) => x.type !== RTM_NEWNEIGH || x.header?.type === 1);
+    asks.forEach((_, i) => {
+      t.deepEqual(unicast(shapes(emu[i]!)), unicast(shapes(kernel[i]!)), `request ${i}`);
+      t.true(shapes(emu[i]!).some((x) => x.type === RTM_NEWNEIGH), `request ${i} found neighbours`);
     });
   });
 });

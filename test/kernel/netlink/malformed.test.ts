@@ -51,7 +51,7 @@ const CORPUS: Uint8Array[] = [
   cat(request(RTM_GETLINK, R | NLM_F_ACK, 11, ifinfo(1)), request(RTM_GETADDR, DUMP, 12, ifaddr())),
 ];
 
-const KNOWN_ERRORS = new Set([0, -1, -16, -19, -22, -95, -101, -2]);
+const KNOWN_ERRORS = new Set([0, -1, -2, -16, -19, -22, -95, -97, -101]);
 
 function socketFor(mode: number): NetlinkRouteSocket {
   const s = new NetlinkRouteSocket({ world: mirrorWorld(), ports: new NetlinkPortTable(), tgid: 77 });

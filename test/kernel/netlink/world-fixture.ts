@@ -4,6 +4,7 @@
 import { IpAddr } from '../../../src/netstack/wire/ip-address.js';
 import { address, defaultRoute, ethernetInterface, kernelRoutes, loopbackInterface } from '../../../src/kernel/netlink/world.js';
 import type { NetlinkWorld } from '../../../src/kernel/netlink/world.js';
+import { NUD_PERMANENT, NUD_STALE } from '../../../src/kernel/netlink/constants.js';
 
 export function mirrorWorld(index: { moat0: number; moat1: number } = { moat0: 3, moat1: 2 }): NetlinkWorld {
   const lo = loopbackInterface({ carrierChanges: 0 });
@@ -19,5 +20,9 @@ export function mirrorWorld(index: { moat0: number; moat1: number } = { moat0: 3
   return {
     interfaces,
     routes: [...kernelRoutes(interfaces), defaultRoute(IpAddr.parse('10.9.8.1'), index.moat0), defaultRoute('fd00:9::1', index.moat0)],
+    neighbors: [
+      { ifindex: index.moat0, dst: IpAddr.parse('10.9.8.1'), lladdr: Uint8Array.of(2, 0, 0, 0, 0, 9), state: NUD_PERMANENT },
+      { ifindex: index.moat0, dst: IpAddr.parse('fd00:9::1'), lladdr: Uint8Array.of(2, 0, 0, 0, 0, 9), state: NUD_STALE },
+    ],
   };
 }
