@@ -443,7 +443,8 @@ function dumpRoutes(m: ParsedNlMsg, ctx: RtnlContext, h: ReplyHeader, family: nu
 }
 
 function getRoute(m: ParsedNlMsg, ctx: RtnlContext, h: ReplyHeader, family: number): HandlerResult {
-  if (family !== AF_INET && family !== AF_INET6) return fail(family === AF_UNSPEC ? ERRNO.EOPNOTSUPP : ERRNO.EOPNOTSUPP);
+  // Only inet and inet6 register a GETROUTE doit; PF_UNSPEC's handler has none.
+  if (family !== AF_INET && family !== AF_INET6) return fail(ERRNO.EOPNOTSUPP);
   const v4 = family === AF_INET;
   const who = v4 ? 'ipv4' : 'ipv6';
   const rtm = parseRtMsg(m.payload);

@@ -4,6 +4,7 @@
 // calls serveNetlinkCall once it knows the fd is one of these. Read seccomp_unotify(2)
 // "Caveats" (every read is re-validated by GuestMemory) and recvmsg(2), sendmsg(2), netlink(7).
 
+import { readFileSync } from 'node:fs';
 import { Socket } from 'node:net';
 import type { ErrnoName } from '../errno.js';
 import { native } from '../../net-plumbing/native.js';
@@ -32,6 +33,26 @@ function isFault<T>(r: T | GuestFault): r is GuestFault {
   return typeof r === 'string';
 }
 
+/**
+ * A thread's process id as the guest sees it, in its own pid namespace (the last NStgid field of
+ * /proc/<tid>/status): the port id Linux's autobind tries first. Undefined if the thread is gone.
+ */
+export function guestTgidOf(tid: number): number | undefined {
+  try {
+    const m = /^NStgid:\s*([\d\s]+)$/m.exec(readFileSync(`/proc/${tid}/status`, 'utf8'));
+    const ids = m?.[1]?.trim().split(/\s+/);
+    const last = ids?.[ids.length - 1];
+    return last ? Number(last) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The caller's guest tgid, looked up only when the socket is about to be bound implicitly. */
+function callerTgid(sock: NetlinkRouteSocket, call: TrappedCall): number | undefined {
+  return sock.pid === 0 ? guestTgidOf(call.tid) : undefined;
+}
+
 function answer(r: number | ErrnoName): SyscallAnswer {
   return typeof r === 'number' ? { value: r } : { errno: r };
 }
@@ -57,7 +78,8 @@ export async function serveNetlinkCall(sock: NetlinkRouteSocket, call: TrappedCa
     case 'connect': {
       const sa = mem.readSockaddr(a[1]!, a[2]!);
       if (isFault(sa)) return faultAnswer(sa);
-      return answer(call.name === 'bind' ? sock.bind(sa) : sock.connect(sa));
+      const tgid = callerTgid(sock, call);
+      return answer(call.name === 'bind' ? sock.bind(sa, tgid) : sock.connect(sa, tgid));
     }
     case 'getsockname':
     case 'getpeername': {
@@ -74,16 +96,16 @@ export async function serveNetlinkCall(sock: NetlinkRouteSocket, call: TrappedCa
         if (isFault(sa)) return faultAnswer(sa);
         name = sa;
       }
-      return answer(sock.sendmsg(data, call.argInt(3), name));
+      return answer(sock.sendmsg(data, call.argInt(3), name, callerTgid(sock, call)));
     }
     case 'sendmsg':
-      return answer(sendOne(sock, mem, a[1]!, call.argInt(2)));
+      return answer(sendOne(sock, mem, a[1]!, call.argInt(2), callerTgid(sock, call)));
     case 'sendmmsg': {
       const vlen = Math.min(call.argU32(2), 1024);
       let sent = 0;
       for (let i = 0; i < vlen; i++) {
         const hdr = a[1]! + BigInt(i * MMSGHDR_SIZE);
-        const r = sendOne(sock, mem, hdr, call.argInt(3));
+        const r = sendOne(sock, mem, hdr, call.argInt(3), callerTgid(sock, call));
         if (typeof r === 'string') return sent > 0 ? { value: sent } : { errno: r };
         const w = mem.writeU32(hdr + 56n, r);
         if (w !== true) return sent > 0 ? { value: sent } : faultAnswer(w);
@@ -132,7 +154,7 @@ function clampLen(v: bigint): number {
   return v > BigInt(MAX_RW_COUNT) ? MAX_RW_COUNT : Number(v);
 }
 
-function sendOne(sock: NetlinkRouteSocket, mem: GuestMemory, msgPtr: bigint, flags: number): number | ErrnoName {
+function sendOne(sock: NetlinkRouteSocket, mem: GuestMemory, msgPtr: bigint, flags: number, tgid: number | undefined): number | ErrnoName {
   const msg = mem.readMsghdr(msgPtr);
   if (isFault(msg)) return faultCode(msg);
   const iov = mem.readIovecs(msg.iov, msg.iovlen);
@@ -145,7 +167,7 @@ function sendOne(sock: NetlinkRouteSocket, mem: GuestMemory, msgPtr: bigint, fla
     if (isFault(sa)) return faultCode(sa);
     name = sa;
   }
-  return sock.sendmsg(data, flags, name);
+  return sock.sendmsg(data, flags, name, tgid);
 }
 
 function faultCode(f: GuestFault): ErrnoName {

@@ -97,7 +97,11 @@ export interface NetlinkRouteSocketOptions {
   world: NetlinkWorldSource;
   /** The sandbox's port table (one per guest "namespace"). */
   ports: NetlinkPortTable;
-  /** The creating process's tgid as the guest sees it (its first socket's port id). */
+  /**
+   * The creating process's tgid as the guest sees it: the port id autobind tries first, unless
+   * the call that binds names its own caller (a socket inherited by a child binds with the
+   * child's pid, as Linux's netlink_autobind uses current's).
+   */
   tgid: number;
   /** SOCK_RAW (default) or SOCK_DGRAM: netlink treats them alike; SO_TYPE reports it. */
   type?: number;
@@ -192,8 +196,8 @@ export class NetlinkRouteSocket {
 
   // ---- addresses ----
 
-  /** bind(2) with a struct sockaddr_nl. */
-  bind(addr: Uint8Array): 0 | ErrnoName {
+  /** bind(2) with a struct sockaddr_nl; `callerTgid`: the binding process (default: the creator). */
+  bind(addr: Uint8Array, callerTgid?: number): 0 | ErrnoName {
     if (this.closed) return 'EBADF';
     const sa = decodeSockaddrNl(addr);
     if (!sa || sa.family !== AF_NETLINK) return 'EINVAL';
@@ -204,7 +208,7 @@ export class NetlinkRouteSocket {
       this.portId = sa.pid;
       this.bound = true;
     } else {
-      this.autobind();
+      this.autobind(callerTgid);
     }
     // The first 32 groups ride in nl_groups; rtnetlink lets anyone listen (NL_CFG_F_NONROOT_RECV).
     this.groups = new Set([...this.groups].filter((g) => g > 32));
@@ -213,7 +217,7 @@ export class NetlinkRouteSocket {
   }
 
   /** connect(2): sets the default destination; AF_UNSPEC disconnects. */
-  connect(addr: Uint8Array): 0 | ErrnoName {
+  connect(addr: Uint8Array, callerTgid?: number): 0 | ErrnoName {
     if (this.closed) return 'EBADF';
     if (addr.length >= 2 && (addr[0] | (addr[1] << 8)) === AF_UNSPEC) {
       this.dstPid = 0;
@@ -225,7 +229,7 @@ export class NetlinkRouteSocket {
     if (sa.family !== AF_NETLINK) return 'EINVAL';
     // Sending to a group, or to another user's port, needs NL_CFG_F_NONROOT_SEND or CAP_NET_ADMIN.
     if (sa.groups !== 0 || sa.pid !== 0) return 'EPERM';
-    if (!this.bound) this.autobind();
+    if (!this.bound) this.autobind(callerTgid);
     this.dstPid = sa.pid;
     this.dstGroup = 0;
     return 0;
@@ -243,8 +247,8 @@ export class NetlinkRouteSocket {
     return encodeSockaddrNl(this.dstPid, this.dstGroup ? 1 << (this.dstGroup - 1) : 0);
   }
 
-  private autobind(): void {
-    this.portId = this.ports.autobind(this.tgid);
+  private autobind(callerTgid?: number): void {
+    this.portId = this.ports.autobind(callerTgid ?? this.tgid);
     this.bound = true;
   }
 
@@ -254,7 +258,7 @@ export class NetlinkRouteSocket {
    * sendmsg(2)/sendto(2): `data` is the whole datagram; `name` the destination sockaddr (null for
    * none). Requests are answered at once; the answers wait for recvmsg. Returns data.length.
    */
-  sendmsg(data: Uint8Array, flags = 0, name: Uint8Array | null = null): number | ErrnoName {
+  sendmsg(data: Uint8Array, flags = 0, name: Uint8Array | null = null, callerTgid?: number): number | ErrnoName {
     if (this.closed) return 'EBADF';
     if (flags & MSG_OOB) return 'EOPNOTSUPP';
     if (name !== null && name.length > 0) {
@@ -265,7 +269,7 @@ export class NetlinkRouteSocket {
     } else if (this.dstPid !== 0 || this.dstGroup !== 0) {
       return 'EPERM';
     }
-    if (!this.bound) this.autobind();
+    if (!this.bound) this.autobind(callerTgid);
     if (data.length > this.sndbuf - 32) return 'EMSGSIZE';
     const outputs = processDatagram(
       data,

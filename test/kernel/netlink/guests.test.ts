@@ -262,3 +262,19 @@ privilegedTest('ip -j neigh and ip -j rule in a guest show moat\'s neighbour cac
     ['0 local', '32766 main', '32767 default'],
   );
 });
+
+privilegedTest('autobind uses the binding process: a socket bound by a forked child gets the child\'s pid, as on Linux', async (t) => {
+  const bin = guest('forkbind');
+  const ns = `moat-nlfb-${process.pid}`;
+  execFileSync('ip', ['netns', 'add', ns]);
+  let linux: string;
+  try {
+    linux = execFileSync('ip', ['netns', 'exec', ns, bin], { encoding: 'utf8', timeout: 30_000 });
+  } finally {
+    execFileSync('ip', ['netns', 'del', ns]);
+  }
+  const r = await runServed(bin, []);
+  t.is(r.code, 0, r.err);
+  t.is(r.out, linux);
+  t.deepEqual(linux.trim().split('\n'), ['child-bound-port-is-child-pid=1', 'parent-port-is-parent-pid=1', 'third-port-is-negative=1']);
+});
