@@ -95,7 +95,8 @@ function fakeCall(mem: FakeMemory, name: SyscallName, args: Array<bigint | numbe
   while (a.length < 6) a.push(0n);
   return {
     id: 1n,
-    tid: 1,
+    // No such thread: the socket's creator tgid is the autobind port.
+    tid: 0x3ffffff0,
     nr: 0,
     name,
     args: a,
