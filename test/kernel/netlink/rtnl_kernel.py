@@ -3,7 +3,7 @@
 
 Input: [{"hex": "<request bytes>", "strict": bool, "extAck": bool, "capAck": bool, "recvLen": int}]
 Output: [{"pid": <our port id>, "datagrams": ["<hex>", ...], "error": "<errno name>"?}]
-Each request gets its own NETLINK_ROUTE socket; datagrams are read until none arrives for 0.3 s
+Each request gets its own NETLINK_ROUTE socket; datagrams are read until none arrives for 0.1 s (the kernel answers within sendto and recv)
 (or 200 of them), so a test sees exactly how the kernel splits a dump into datagrams."""
 import errno, json, os, select, socket, struct, sys
 
@@ -31,7 +31,7 @@ def ask(req):
             return out
         n = req.get("recvLen", 32768)
         for _ in range(200):
-            r, _, _ = select.select([s], [], [], 0.3)
+            r, _, _ = select.select([s], [], [], 0.1)
             if not r:
                 break
             out["datagrams"].append(s.recv(n).hex())
