@@ -5,7 +5,12 @@
 // throws, it returns null or stops where the bytes stop making sense, as the kernel does.
 
 import {
+  AF_NETLINK,
   IFADDRMSG_SIZE,
+  NLMSG_DONE,
+  NLMSG_ERROR,
+  NLM_F_ACK_TLVS,
+  NLM_F_CAPPED,
   IFINFOMSG_SIZE,
   NLA_F_NESTED,
   NLA_TYPE_MASK,
@@ -215,7 +220,7 @@ export function parseNlMsgErr(p: Uint8Array, flags: number): NlMsgErr | null {
   const error = view(p).getInt32(0, true);
   const inner = p.subarray(4);
   const innerLen = view(inner).getUint32(0, true) >>> 0;
-  const capped = (flags & 0x100) !== 0;
+  const capped = (flags & NLM_F_CAPPED) !== 0;
   const echoed = capped ? NLMSG_HDRLEN : Math.min(innerLen, inner.length);
   const msgs = parseMessages(inner.subarray(0, echoed));
   let msg: ParsedNlMsg | null = msgs[0] ?? null;
@@ -223,7 +228,7 @@ export function parseNlMsgErr(p: Uint8Array, flags: number): NlMsgErr | null {
     const dv = view(inner);
     msg = { len: innerLen, type: dv.getUint16(4, true), flags: dv.getUint16(6, true), seq: dv.getUint32(8, true) >>> 0, pid: dv.getUint32(12, true) >>> 0, payload: new Uint8Array(0), raw: inner.subarray(0, NLMSG_HDRLEN) };
   }
-  const tlvs = (flags & 0x200) !== 0 ? (parseAttrs(inner.subarray(align4(echoed))) ?? []) : [];
+  const tlvs = (flags & NLM_F_ACK_TLVS) !== 0 ? (parseAttrs(inner.subarray(align4(echoed))) ?? []) : [];
   return { error, msg, tlvs };
 }
 
@@ -320,9 +325,9 @@ export function buildError(
   opts: { capped: boolean; extAckMsg?: string; missType?: number } = { capped: false },
 ): Uint8Array {
   const echoed = opts.capped ? req.raw.subarray(0, NLMSG_HDRLEN) : req.raw;
-  let flags = opts.capped ? 0x100 : 0;
-  if (opts.extAckMsg !== undefined || opts.missType !== undefined) flags |= 0x200;
-  const b = new NlMsgBuilder(2, flags, req.seq, pid, 64 + echoed.length);
+  let flags = opts.capped ? NLM_F_CAPPED : 0;
+  if (opts.extAckMsg !== undefined || opts.missType !== undefined) flags |= NLM_F_ACK_TLVS;
+  const b = new NlMsgBuilder(NLMSG_ERROR, flags, req.seq, pid, 64 + echoed.length);
   // A capped echo keeps the original's nlmsg_len.
   b.fixed(4 + echoed.length, (buf, off) => {
     view(buf).setInt32(off, error, true);
@@ -335,7 +340,7 @@ export function buildError(
 
 /** NLMSG_DONE closing a dump: an int (0 or a negative errno), with the extended-ack message if any. */
 export function buildDone(seq: number, pid: number, flags: number, error = 0, extAckMsg?: string): Uint8Array {
-  const b = new NlMsgBuilder(3, flags | (extAckMsg !== undefined ? 0x200 : 0), seq, pid, 64);
+  const b = new NlMsgBuilder(NLMSG_DONE, flags | (extAckMsg !== undefined ? NLM_F_ACK_TLVS : 0), seq, pid, 64);
   b.fixed(4, (buf, off) => view(buf).setInt32(off, error, true));
   if (extAckMsg !== undefined) b.string(NLMSGERR_ATTR_MSG, extAckMsg);
   return b.finish();
@@ -358,7 +363,7 @@ export function concat(parts: readonly Uint8Array[]): Uint8Array {
 export function encodeSockaddrNl(pid: number, groups = 0): Uint8Array {
   const b = new Uint8Array(12);
   const dv = view(b);
-  dv.setUint16(0, 16, true);
+  dv.setUint16(0, AF_NETLINK, true);
   dv.setUint32(4, pid >>> 0, true);
   dv.setUint32(8, groups >>> 0, true);
   return b;

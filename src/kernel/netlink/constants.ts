@@ -1,11 +1,15 @@
 // Linux's netlink/rtnetlink uapi constants, named once. Read netlink(7), rtnetlink(7), RFC 3549
 // (Linux Netlink as an IP Services Protocol) first; the numbers come from include/uapi/linux/
-// netlink.h, rtnetlink.h, if_link.h, if_addr.h, if.h, if_arp.h and include/linux/socket.h.
+// netlink.h, rtnetlink.h, if_link.h, if_addr.h, if.h, if_arp.h, neighbour.h and fib_rules.h.
 
-export const AF_NETLINK = 16;
+import { AF, MSG, SO, SOCK, SOL } from '../socket-abi.js';
+
+// The generic socket numbers are src/kernel/socket-abi.ts's; only their names are repeated here
+// for the netlink code's convenience.
+export const AF_NETLINK = AF.AF_NETLINK;
 export const NETLINK_ROUTE = 0;
-export const SOCK_RAW = 3;
-export const SOCK_DGRAM = 2;
+export const SOCK_RAW = SOCK.SOCK_RAW;
+export const SOCK_DGRAM = SOCK.SOCK_DGRAM;
 
 /** struct sockaddr_nl: sa_family u16, pad u16, nl_pid u32, nl_groups u32. */
 export const SOCKADDR_NL_SIZE = 12;
@@ -47,24 +51,18 @@ export const NLMSGERR_ATTR_OFFS = 2;
 export const NLMSGERR_ATTR_MISS_TYPE = 5;
 
 // ---- socket options ----
-export const SOL_SOCKET = 1;
+export const SOL_SOCKET = SOL.SOL_SOCKET;
+/** SOL_NETLINK (include/linux/socket.h): the netlink level socket-abi.ts does not list. */
 export const SOL_NETLINK = 270;
-export const SO_DEBUG = 1;
-export const SO_TYPE = 3;
-export const SO_ERROR = 4;
-export const SO_SNDBUF = 7;
-export const SO_RCVBUF = 8;
-export const SO_PASSCRED = 16;
-export const SO_RCVTIMEO_OLD = 20;
-export const SO_SNDTIMEO_OLD = 21;
-export const SO_SNDBUFFORCE = 32;
-export const SO_RCVBUFFORCE = 33;
-export const SO_PROTOCOL = 38;
-export const SO_DOMAIN = 39;
-export const SO_ATTACH_FILTER = 26;
-export const SO_BUSY_POLL = 46;
-export const SO_RCVTIMEO_NEW = 66;
-export const SO_SNDTIMEO_NEW = 67;
+export const SO_TYPE = SO.SO_TYPE;
+export const SO_ERROR = SO.SO_ERROR;
+export const SO_SNDBUF = SO.SO_SNDBUF;
+export const SO_RCVBUF = SO.SO_RCVBUF;
+export const SO_PASSCRED = SO.SO_PASSCRED;
+export const SO_SNDBUFFORCE = SO.SO_SNDBUFFORCE;
+export const SO_RCVBUFFORCE = SO.SO_RCVBUFFORCE;
+export const SO_PROTOCOL = SO.SO_PROTOCOL;
+export const SO_DOMAIN = SO.SO_DOMAIN;
 
 export const NETLINK_ADD_MEMBERSHIP = 1;
 export const NETLINK_DROP_MEMBERSHIP = 2;
@@ -79,17 +77,12 @@ export const NETLINK_CAP_ACK = 10;
 export const NETLINK_EXT_ACK = 11;
 export const NETLINK_GET_STRICT_CHK = 12;
 
-// ---- recvmsg/sendmsg flags (include/linux/socket.h) ----
-export const MSG_OOB = 0x1;
-export const MSG_PEEK = 0x2;
-export const MSG_CTRUNC = 0x8;
-export const MSG_TRUNC = 0x20;
-export const MSG_DONTWAIT = 0x40;
-export const MSG_EOR = 0x80;
-export const MSG_WAITALL = 0x100;
-export const MSG_NOSIGNAL = 0x4000;
-export const MSG_CMSG_CLOEXEC = 0x40000000;
-export const MSG_ERRQUEUE = 0x2000;
+// ---- recvmsg/sendmsg flags ----
+export const MSG_OOB = MSG.MSG_OOB;
+export const MSG_PEEK = MSG.MSG_PEEK;
+export const MSG_CTRUNC = MSG.MSG_CTRUNC;
+export const MSG_TRUNC = MSG.MSG_TRUNC;
+export const MSG_DONTWAIT = MSG.MSG_DONTWAIT;
 
 // ---- rtnetlink.h: message types ----
 export const RTM_NEWLINK = 16;
@@ -113,7 +106,7 @@ export const RTM_GETQDISC = 38;
 export const RTM_GETNETCONF = 82;
 export const RTM_NEWLINKPROP = 108;
 export const RTM_DELLINKPROP = 109;
-/** One past the last type rtnetlink knows (RTM_MAX + 1 in 6.x is well below this). */
+/** The first rtnetlink type; (type - RTM_BASE) & 3 is its kind (0 NEW, 1 DEL, 2 GET, 3 SET). */
 export const RTM_BASE = 16;
 
 // ---- struct sizes ----
@@ -312,9 +305,9 @@ export const ICMPV6_ROUTER_PREF_LOW = 0x3;
 export const ICMPV6_ROUTER_PREF_MEDIUM = 0x0;
 export const ICMPV6_ROUTER_PREF_HIGH = 0x1;
 
-export const AF_UNSPEC = 0;
-export const AF_INET = 2;
-export const AF_INET6 = 10;
+export const AF_UNSPEC = AF.AF_UNSPEC;
+export const AF_INET = AF.AF_INET;
+export const AF_INET6 = AF.AF_INET6;
 
 // ---- neighbour.h: NDA_*, NUD_*, NTF_* ----
 export const NDMSG_SIZE = 12;

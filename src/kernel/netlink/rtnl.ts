@@ -70,6 +70,7 @@ import {
   RT_TABLE_MAIN,
   RTM_GETNEIGH,
   RTM_GETRULE,
+  RTM_BASE,
   NDMSG_SIZE,
   NDA_DST,
   NDA_IFINDEX,
@@ -229,7 +230,7 @@ function handle(m: ParsedNlMsg, ctx: RtnlContext): HandlerResult {
   // rtnetlink_rcv_msg, in its order: type range, the 1-byte rtgenmsg minimum, capability, handler.
   if (m.type > RTM_MAX) return fail(ERRNO.EOPNOTSUPP);
   if (m.payload.length < 1) return { messages: [] };
-  const kind = (m.type - 16) & 3;
+  const kind = (m.type - RTM_BASE) & 3;
   if (kind !== 2) return fail(ERRNO.EPERM);
   const isDump = (m.flags & NLM_F_DUMP) === NLM_F_DUMP;
   const h: ReplyHeader = { seq: m.seq, pid: ctx.portId, flags: isDump ? NLM_F_MULTI : 0 };
