@@ -10,9 +10,13 @@ import type { ErrnoName } from '../errno.js';
 import { native } from '../../net-plumbing/native.js';
 import { MAX_RW_COUNT, MMSGHDR_SIZE } from '../supervisor/guest-memory.js';
 import type { GuestFault, GuestMemory, GuestSegment } from '../supervisor/guest-memory.js';
-import type { SyscallAnswer, TrappedCall } from '../supervisor/types.js';
-import { MSG_CTRUNC, MSG_DONTWAIT, MSG_PEEK } from './constants.js';
-import type { NetlinkRecv, NetlinkRouteSocket } from './socket.js';
+import type { InjectFdAnswer, SyscallAnswer, TrappedCall } from '../supervisor/types.js';
+import type { SockoptLimits } from '../sockopt-codec.js';
+import { SOCK_CLOEXEC, SOCK_NONBLOCK, SOCK_TYPE_MASK } from '../socket-abi.js';
+import { AF_NETLINK, MSG_CTRUNC, MSG_DONTWAIT, MSG_PEEK, NETLINK_ROUTE, SOCK_DGRAM, SOCK_RAW } from './constants.js';
+import { NetlinkRouteSocket } from './socket.js';
+import type { NetlinkPortTable, NetlinkRecv } from './socket.js';
+import type { NetlinkWorldSource } from './world.js';
 
 export interface ServeNetlinkOptions {
   /** The guest's fd has O_NONBLOCK (the dispatcher reads it from its duplicate: fcntl F_GETFL). */
@@ -338,4 +342,59 @@ export class NetlinkPairWatcher {
     this.stream.destroy();
     this.sock.close();
   }
+}
+
+/** A guest netlink socket made by openNetlinkSocket. */
+export interface OpenedNetlinkSocket {
+  sock: NetlinkRouteSocket;
+  watcher: NetlinkPairWatcher;
+  /** The inode of the guest's end: how later calls on its fd are recognised (GuestFds.dup). */
+  ino: bigint;
+  /** The answer to the socket() call: the guest's end, injected with its SOCK_NONBLOCK/SOCK_CLOEXEC. */
+  answer: InjectFdAnswer;
+}
+
+/**
+ * Answers socket(AF_NETLINK, type, NETLINK_ROUTE): a SOCK_STREAM socketpair (no netlink data
+ * crosses it; it carries readiness and hangup), a NetlinkRouteSocket and its watcher. The
+ * errors are netlink_create's: ESOCKTNOSUPPORT for a type other than SOCK_RAW/SOCK_DGRAM,
+ * EPROTONOSUPPORT for a protocol other than NETLINK_ROUTE (the caller may route other netlink
+ * protocols elsewhere before calling this), EAFNOSUPPORT if the call is not AF_NETLINK.
+ */
+export function openNetlinkSocket(
+  call: TrappedCall,
+  opts: { world: NetlinkWorldSource; ports: NetlinkPortTable; limits?: SockoptLimits },
+): OpenedNetlinkSocket | ErrnoName {
+  if (call.argInt(0) !== AF_NETLINK) return 'EAFNOSUPPORT';
+  const typeArg = call.argInt(1);
+  const type = typeArg & SOCK_TYPE_MASK;
+  if (type !== SOCK_RAW && type !== SOCK_DGRAM) return 'ESOCKTNOSUPPORT';
+  if ((typeArg & ~(SOCK_TYPE_MASK | SOCK_NONBLOCK | SOCK_CLOEXEC)) !== 0) return 'EINVAL';
+  if (call.argInt(2) !== NETLINK_ROUTE) return 'EPROTONOSUPPORT';
+  const n = native();
+  const [moatEnd, guestEnd] = n.socketpair('stream');
+  n.setNonblocking(guestEnd, (typeArg & SOCK_NONBLOCK) !== 0);
+  const sock = new NetlinkRouteSocket({
+    world: opts.world,
+    ports: opts.ports,
+    tgid: guestTgidOf(call.tid) ?? call.tid,
+    type,
+    ...(opts.limits ? { limits: opts.limits } : {}),
+  });
+  const watcher = new NetlinkPairWatcher(moatEnd, sock);
+  const ino = n.fstatIno(guestEnd).ino;
+  return {
+    sock,
+    watcher,
+    ino,
+    answer: {
+      injectFd: guestEnd,
+      cloexec: (typeArg & SOCK_CLOEXEC) !== 0,
+      closeAfter: true,
+      // The guest never got it (it died, or the kernel refused): drop moat's side too.
+      onSettled: (o) => {
+        if (!o.ok) watcher.close();
+      },
+    },
+  };
 }

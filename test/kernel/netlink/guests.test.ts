@@ -7,12 +7,12 @@ import test from 'ava';
 import { execFileSync } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import { native } from '../../../src/net-plumbing/native.js';
-import { GuestFds, Supervisor, spawnGuest, tgidOf } from '../../../src/kernel/supervisor/index.js';
-import { AF_NETLINK, SOCK_CLOEXEC, SOCK_NONBLOCK, SOCK_TYPE_MASK } from '../../../src/kernel/supervisor/index.js';
+import { GuestFds, Supervisor, spawnGuest } from '../../../src/kernel/supervisor/index.js';
+import { AF_NETLINK } from '../../../src/kernel/supervisor/index.js';
 import type { SyscallAnswer, TrappedCall } from '../../../src/kernel/supervisor/index.js';
 import { NETLINK_ROUTE } from '../../../src/kernel/netlink/constants.js';
 import { NetlinkPortTable, NetlinkRouteSocket } from '../../../src/kernel/netlink/socket.js';
-import { NetlinkPairWatcher, isNonblockingFlags, serveNetlinkCall } from '../../../src/kernel/netlink/serve.js';
+import { NetlinkPairWatcher, isNonblockingFlags, openNetlinkSocket, serveNetlinkCall } from '../../../src/kernel/netlink/serve.js';
 import { worldFromStack } from '../../../src/kernel/netlink/world.js';
 import type { Stack } from '../../../src/netstack/stack.js';
 import { IpAddr } from '../../../src/netstack/wire/ip-address.js';
@@ -39,18 +39,14 @@ class NetlinkServer {
   handle = async (call: TrappedCall): Promise<SyscallAnswer> => {
     const n = native();
     if (call.name === 'socket') {
+      // Other families, and other netlink protocols, are not this test's: the kernel runs them.
       if (call.argInt(0) !== AF_NETLINK || call.argInt(2) !== NETLINK_ROUTE) return { continue: true };
-      const type = call.argInt(1);
-      // A stream pair carries no netlink data (every data call is trapped): it carries the
-      // readiness token, and moat's end sees the guest's last close.
-      const [mine, theirs] = n.socketpair('stream');
-      n.setNonblocking(theirs, (type & SOCK_NONBLOCK) !== 0);
-      const sock = new NetlinkRouteSocket({ world: this.world, ports: this.ports, tgid: tgidOf(call.tid) ?? call.tid, type: type & SOCK_TYPE_MASK });
-      const watcher = new NetlinkPairWatcher(mine, sock);
-      this.sockets.set(n.fstatIno(theirs).ino, { sock, watcher });
-      this.stops.push(() => watcher.close());
-      this.created.push(sock);
-      return { injectFd: theirs, cloexec: (type & SOCK_CLOEXEC) !== 0, closeAfter: true };
+      const opened = openNetlinkSocket(call, { world: this.world, ports: this.ports });
+      if (typeof opened === 'string') return { errno: opened };
+      this.sockets.set(opened.ino, { sock: opened.sock, watcher: opened.watcher });
+      this.stops.push(() => opened.watcher.close());
+      this.created.push(opened.sock);
+      return opened.answer;
     }
     if (call.name === 'socketpair') return { continue: true };
     const dup = this.fds.dup(call, call.argInt(0));
@@ -121,6 +117,17 @@ function guest(name: string): string {
   execFileSync('cc', ['-O1', '-Wall', '-o', out, src]);
   compiled.set(name, out);
   return out;
+}
+
+/** Runs `bin` in a fresh namespace of its own, unserved: what Linux itself answers. */
+function onLinux(bin: string, suffix: string): string {
+  const ns = `moat-nl${suffix}-${process.pid}`;
+  execFileSync('ip', ['netns', 'add', ns]);
+  try {
+    return execFileSync('ip', ['netns', 'exec', ns, bin], { encoding: 'utf8', timeout: 30_000 });
+  } finally {
+    execFileSync('ip', ['netns', 'del', ns]);
+  }
 }
 
 const hostHasMoat0 = (() => {
@@ -265,16 +272,18 @@ privilegedTest('ip -j neigh and ip -j rule in a guest show moat\'s neighbour cac
 
 privilegedTest('autobind uses the binding process: a socket bound by a forked child gets the child\'s pid, as on Linux', async (t) => {
   const bin = guest('forkbind');
-  const ns = `moat-nlfb-${process.pid}`;
-  execFileSync('ip', ['netns', 'add', ns]);
-  let linux: string;
-  try {
-    linux = execFileSync('ip', ['netns', 'exec', ns, bin], { encoding: 'utf8', timeout: 30_000 });
-  } finally {
-    execFileSync('ip', ['netns', 'del', ns]);
-  }
+  const linux = onLinux(bin, 'fb');
   const r = await runServed(bin, []);
   t.is(r.code, 0, r.err);
   t.is(r.out, linux);
   t.deepEqual(linux.trim().split('\n'), ['child-bound-port-is-child-pid=1', 'parent-port-is-parent-pid=1', 'third-port-is-negative=1']);
+});
+
+privilegedTest('socket(AF_NETLINK, ...): types, flags and errors as on Linux', async (t) => {
+  const bin = guest('socketerrs');
+  const linux = onLinux(bin, 'se');
+  const r = await runServed(bin, []);
+  t.is(r.code, 0, r.err);
+  t.is(r.out, linux);
+  t.true(linux.includes('stream=-1 ESOCKTNOSUPPORT'), linux);
 });
