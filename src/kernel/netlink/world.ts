@@ -5,8 +5,7 @@
 // ipv6_ifa_notify's local route, addrconf_add_mroute).
 
 import { IpAddr, IpCidr } from '../../netstack/wire/ip-address.js';
-import type { Stack } from '../../netstack/stack.js';
-import type { Nic } from '../../netstack/nic.js';
+import type { Nic, Stack } from '../../netstack/index.js';
 import {
   ARPHRD_ETHER,
   ARPHRD_LOOPBACK,
