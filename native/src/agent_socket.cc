@@ -377,8 +377,9 @@ Napi::Value AgentUnlisten(const Napi::CallbackInfo& info) {
 }
 
 // unixSendFds(path, data, fds) -> "ok" | code. What a runtime does (connect, one sendmsg with
-// the fds, close); for tests and tools. Returns quickly: a unix stream connect completes against
-// the backlog without the peer's accept, and the payload is small enough to sit in the buffer.
+// the fds, close); for tests and tools. BLOCKING: it returns at once while the listener's backlog
+// has room and the payload fits the socket buffer, and waits otherwise; a caller that serves the
+// listener on its own event loop must let that loop run between sends.
 Napi::Value UnixSendFds(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 3 || !info[0].IsString() || !info[1].IsTypedArray() || !info[2].IsArray()) {

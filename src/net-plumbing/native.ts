@@ -211,7 +211,10 @@ export interface NativeAddon {
   agentListen(path: string, opts: AgentListenOptions, onConnection: (r: AgentConnectionRecord) => void): number;
   /** Closes the listening socket (not the path); connections still being read are dropped with their fds. */
   agentUnlisten(id: number): boolean;
-  /** connect + one sendmsg with SCM_RIGHTS + close, as a runtime does: "ok" or a code (ENOENT, ECONNREFUSED). */
+  /**
+   * connect + one sendmsg with SCM_RIGHTS + close, as a runtime does: "ok" or a code (ENOENT,
+   * ECONNREFUSED). Blocking while the listener's backlog is full: let an agent on the same loop run.
+   */
   unixSendFds(path: string, data: Uint8Array, fds: readonly number[]): SeccompResultCode;
   /** readlink(/proc/self/fd/N): "anon_inode:seccomp notify" for a seccomp listener; a code if fd is not open. */
   fdLinkText(fd: number): string;

@@ -236,3 +236,40 @@ privilegedTest('a container in the host network namespace is refused when takeov
     await agent.stop();
   }
 });
+
+privilegedTest('300 random hand-overs (random bytes, 0-3 fds of the wrong kind): all rejected, no fd leaked, the agent still serves', async (t) => {
+  const { agent, socketPath } = makeAgent({ timeoutMs: 500 });
+  try {
+    const base = openFdCount();
+    const [pa, pb] = native().socketpair('stream');
+    let seed = 7;
+    const rnd = (m: number) => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 8) % m;
+    const N = 300;
+    for (let i = 0; i < N; i++) {
+      const len = 1 + rnd(200);
+      const b = new Uint8Array(len);
+      for (let j = 0; j < len; j++) b[j] = rnd(256);
+      // Half look like a state record with a twist, half are noise.
+      const data = i % 2 ? b : new TextEncoder().encode(`{"ociVersion":"1.0.2","pid":${rnd(3) ? process.pid : -1},"fds":["seccompFd"],"state":{"id":"${'x'.repeat(rnd(5))}","status":"creating"},"z":"${Buffer.from(b).toString('base64')}"}`);
+      const fds = Array.from({ length: rnd(4) }, () => (rnd(2) ? pa : pb));
+      t.is(native().unixSendFds(socketPath, data, fds), 'ok');
+      // unixSendFds blocks while the backlog is full, and the agent accepts on this same loop.
+      if (i % 16 === 15) await until(() => agent.stats.connections === i + 1, 'a batch');
+    }
+    await until(() => agent.stats.connections === N, 'every record', 30_000);
+    t.is(agent.stats.admitted, 0);
+    t.is(Object.values(agent.stats.rejected).reduce((a, b) => a + b, 0), N);
+    native().closeFd(pa);
+    native().closeFd(pb);
+    await until(() => openFdCount() <= base, 'every received fd closed');
+    const g = await spawnGuest({ file: guestBinary('netprobe'), args: ['socket-write'], stdio: ['ignore', 'pipe', 'inherit'] });
+    const out = new Lines(g.child.stdout as Readable);
+    t.is(native().unixSendFds(socketPath, state(g.pid), [g.listenerFd]), 'ok');
+    native().closeFd(g.listenerFd);
+    await g.exited;
+    await out.finished();
+    t.deepEqual(out.all, ['socket=-1 EACCES']);
+  } finally {
+    await agent.stop();
+  }
+});
