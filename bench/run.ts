@@ -32,6 +32,7 @@ const MODULES: BenchModule[] = [
   { title: 'tcp: in-process stacks', file: 'tcp.js', fn: 'benchTcp' },
   { title: 'filter: rule engine', file: 'filter.js', fn: 'benchFilter' },
   { title: 'plumbing: veth/tap TCP vs Linux (root)', file: 'plumbing.js', fn: 'benchPlumbing' },
+  { title: 'sandbox: moat run vs Linux, slirp4netns, pasta, gVisor (root)', file: 'sandbox.js', fn: 'benchSandbox' },
 ];
 
 function fmt(v: number): string {
