@@ -345,3 +345,11 @@ export const FR_ACT_TO_TBL = 1;
 /** Multicast routing's rule families (RTNL_FAMILY_IPMR, RTNL_FAMILY_IP6MR). */
 export const RTNL_FAMILY_IPMR = 128;
 export const RTNL_FAMILY_IP6MR = 129;
+
+// ---- rtnetlink.h: multicast groups (enum rtnetlink_groups); nl_groups bit = 1 << (group - 1) ----
+export const RTNLGRP_LINK = 1;
+export const RTNLGRP_NEIGH = 3;
+export const RTNLGRP_IPV4_IFADDR = 5;
+export const RTNLGRP_IPV4_ROUTE = 7;
+export const RTNLGRP_IPV6_IFADDR = 9;
+export const RTNLGRP_IPV6_ROUTE = 11;

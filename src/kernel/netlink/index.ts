@@ -15,5 +15,7 @@ export { processDatagram, newRtnlCounters, RTM_MAX } from './rtnl.js';
 export type { RtnlContext, RtnlOutput, RtnlCounters } from './rtnl.js';
 export { NetlinkRouteSocket, NetlinkPortTable, NLMSG_GOODSIZE, MAX_RECVMSG_LEN, RTNLGRP_MAX } from './socket.js';
 export type { NetlinkRouteSocketOptions, NetlinkRecv } from './socket.js';
+export { worldEvents, NetlinkNotifier } from './notify.js';
+export type { NetlinkEvent } from './notify.js';
 export { serveNetlinkCall, openNetlinkSocket, isNonblockingFlags, guestTgidOf, NetlinkPairWatcher } from './serve.js';
 export type { ServeNetlinkOptions, OpenedNetlinkSocket } from './serve.js';

@@ -117,9 +117,9 @@ function statsBytes(s: NetlinkLinkStats | undefined, wide: boolean): Uint8Array 
   return out;
 }
 
-/** RTM_NEWLINK for one interface. `extMask` is the request's IFLA_EXT_MASK (RTEXT_FILTER_SKIP_STATS drops the counters). */
-export function linkMessage(i: NetlinkInterface, h: ReplyHeader, extMask = 0): Uint8Array {
-  const b = new NlMsgBuilder(RTM_NEWLINK, h.flags, h.seq, h.pid, 768);
+/** RTM_NEWLINK (or `type`: RTM_DELLINK) for one interface. `extMask` is the request's IFLA_EXT_MASK (RTEXT_FILTER_SKIP_STATS drops the counters). */
+export function linkMessage(i: NetlinkInterface, h: ReplyHeader, extMask = 0, type = RTM_NEWLINK): Uint8Array {
+  const b = new NlMsgBuilder(type, h.flags, h.seq, h.pid, 768);
   b.fixed(IFINFOMSG_SIZE, (buf, off) => writeIfInfoMsg(buf, off, { family: 0, type: i.type, index: i.index, flags: i.flags, change: 0 }));
   const loop = (i.flags & IFF_LOOPBACK) !== 0;
   const carrier = (i.flags & IFF_LOWER_UP) !== 0 ? 1 : 0;
@@ -174,10 +174,10 @@ function cacheinfo(a: NetlinkAddress): Uint8Array {
   return out;
 }
 
-/** RTM_NEWADDR for one address of interface `i`. */
-export function addressMessage(i: NetlinkInterface, a: NetlinkAddress, h: ReplyHeader): Uint8Array {
+/** RTM_NEWADDR (or `type`: RTM_DELADDR) for one address of interface `i`. */
+export function addressMessage(i: NetlinkInterface, a: NetlinkAddress, h: ReplyHeader, type = RTM_NEWADDR): Uint8Array {
   const v4 = a.addr.family === 4;
-  const b = new NlMsgBuilder(RTM_NEWADDR, h.flags, h.seq, h.pid, 128);
+  const b = new NlMsgBuilder(type, h.flags, h.seq, h.pid, 128);
   b.fixed(IFADDRMSG_SIZE, (buf, off) =>
     writeIfAddrMsg(buf, off, { family: v4 ? AF_INET : AF_INET6, prefixLen: a.prefixLen, flags: a.flags & 0xff, scope: a.scope, index: i.index }),
   );
@@ -198,10 +198,10 @@ export function addressMessage(i: NetlinkInterface, a: NetlinkAddress, h: ReplyH
   return b.finish();
 }
 
-/** RTM_NEWROUTE for one route. */
-export function routeMessage(r: NetlinkRoute, h: ReplyHeader): Uint8Array {
+/** RTM_NEWROUTE (or `type`: RTM_DELROUTE) for one route. */
+export function routeMessage(r: NetlinkRoute, h: ReplyHeader, type = RTM_NEWROUTE): Uint8Array {
   const v4 = r.family === 4;
-  const b = new NlMsgBuilder(RTM_NEWROUTE, h.flags, h.seq, h.pid, 160);
+  const b = new NlMsgBuilder(type, h.flags, h.seq, h.pid, 160);
   b.fixed(RTMSG_SIZE, (buf, off) =>
     writeRtMsg(buf, off, {
       family: v4 ? AF_INET : AF_INET6,
@@ -271,10 +271,10 @@ export function routeLookupMessage(r: NetlinkRoute, dst: Uint8Array, src: Uint8A
   return b.finish();
 }
 
-/** RTM_NEWNEIGH for one neighbour cache entry (net/core/neighbour.c neigh_fill_info). */
-export function neighborMessage(n: NetlinkNeighbor, h: ReplyHeader): Uint8Array {
+/** RTM_NEWNEIGH (or `type`: RTM_DELNEIGH) for one neighbour cache entry (net/core/neighbour.c neigh_fill_info). */
+export function neighborMessage(n: NetlinkNeighbor, h: ReplyHeader, type = RTM_NEWNEIGH): Uint8Array {
   const v4 = n.dst.family === 4;
-  const b = new NlMsgBuilder(RTM_NEWNEIGH, h.flags, h.seq, h.pid, 96);
+  const b = new NlMsgBuilder(type, h.flags, h.seq, h.pid, 96);
   b.fixed(NDMSG_SIZE, (buf, off) => {
     const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
     buf[off] = v4 ? AF_INET : AF_INET6;

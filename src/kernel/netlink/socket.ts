@@ -150,7 +150,8 @@ export class NetlinkRouteSocket {
   private groups = new Set<number>();
   private dstPid = 0;
   private dstGroup = 0;
-  private queue: Uint8Array[] = [];
+  /** Datagrams to read, each with the multicast group it was sent to (0: a unicast answer). */
+  private queue: Array<{ bytes: Uint8Array; group: number }> = [];
   private queuedBytes = 0;
   private dump: PendingDump | null = null;
   private maxRecvmsgLen = 0;
@@ -320,14 +321,15 @@ export class NetlinkRouteSocket {
   }
 
   /** netlink_unicast from the kernel: an answer that does not fit the receive buffer is dropped and reported as ENOBUFS. */
-  private enqueue(b: Uint8Array): void {
+  private enqueue(b: Uint8Array, group = 0): boolean {
     if (this.queuedBytes + b.length > this.rcvbuf && this.queue.length > 0) {
       this.overruns++;
       if (!this.nlFlags.get(NETLINK_NO_ENOBUFS)) this.pendingError = 'ENOBUFS';
-      return;
+      return false;
     }
-    this.queue.push(b);
+    this.queue.push({ bytes: b, group });
     this.queuedBytes += b.length;
+    return true;
   }
 
   /** netlink_dump: packs the next datagram of the dump, sized by the largest recvmsg buffer seen. */
@@ -351,7 +353,7 @@ export class NetlinkRouteSocket {
       size += need;
       d.next++;
     }
-    this.queue.push(concat(parts));
+    this.queue.push({ bytes: concat(parts), group: 0 });
     this.queuedBytes += size;
   }
 
@@ -372,16 +374,18 @@ export class NetlinkRouteSocket {
     }
     const n = Math.max(0, Math.floor(len));
     this.maxRecvmsgLen = Math.max(this.maxRecvmsgLen, Math.min(n, MAX_RECVMSG_LEN));
-    const head = this.queue[0];
-    if (!head) return 'EAGAIN';
+    const entry = this.queue[0];
+    if (!entry) return 'EAGAIN';
+    const head = entry.bytes;
     const copied = Math.min(n, head.length);
     const msgFlags = head.length > n ? MSG_TRUNC : 0;
     const out: NetlinkRecv = {
       data: head.subarray(0, copied),
       length: flags & MSG_TRUNC ? head.length : copied,
       msgFlags,
-      name: encodeSockaddrNl(0, 0),
-      control: this.control(),
+      // netlink_recvmsg: nl_groups is the mask of the group a notification went to (0 above 32).
+      name: encodeSockaddrNl(0, entry.group > 0 && entry.group <= 32 ? (1 << (entry.group - 1)) >>> 0 : 0),
+      control: this.control(entry.group),
     };
     if (!(flags & MSG_PEEK)) {
       this.queue.shift();
@@ -391,7 +395,25 @@ export class NetlinkRouteSocket {
     return out;
   }
 
-  private control(): Uint8Array {
+  /** The multicast groups this socket listens to (bind's nl_groups and NETLINK_ADD_MEMBERSHIP). */
+  get subscriptions(): ReadonlySet<number> {
+    return this.groups;
+  }
+
+  /**
+   * A notification for multicast `group` (RTNLGRP_*): queued if the socket listens to it, as
+   * netlink_broadcast delivers it (a full receive buffer drops it: ENOBUFS unless
+   * NETLINK_NO_ENOBUFS). Returns whether it was queued.
+   */
+  deliverNotification(group: number, message: Uint8Array): boolean {
+    if (this.closed || !this.groups.has(group)) return false;
+    const wasReadable = this.readable;
+    const ok = this.enqueue(message, group);
+    if (!wasReadable && this.readable) this.becameReadable();
+    return ok;
+  }
+
+  private control(group: number): Uint8Array {
     const parts: Uint8Array[] = [];
     if (this.passcred) {
       // struct cmsghdr (len u64, level i32, type i32) + struct ucred {pid, uid, gid} of the kernel: all 0.
@@ -409,6 +431,7 @@ export class NetlinkRouteSocket {
       dv.setBigUint64(0, BigInt(16 + 4), true);
       dv.setInt32(8, SOL_NETLINK, true);
       dv.setInt32(12, NETLINK_PKTINFO, true);
+      dv.setUint32(16, group >>> 0, true);
       parts.push(c);
     }
     if (parts.length === 0) return new Uint8Array(0);
