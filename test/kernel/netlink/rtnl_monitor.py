@@ -2,7 +2,8 @@
 """Listens to rtnetlink notifications while running commands, like `ip monitor`.
 
 argv[1]: the nl_groups bitmask to bind; stdin: JSON list of steps, each a list of argv lists run
-one after the other. Prints JSON: per step, the datagrams received after it as
+one after the other. Waits until no notification arrives for 0.5 s (IPv6 finishes an address from
+a workqueue). Prints JSON: per step, the datagrams received after it as
 {"hex": ..., "groups": nl_groups of the sender address}."""
 import json, select, socket, subprocess, sys
 
@@ -15,7 +16,7 @@ for step in json.load(sys.stdin):
         subprocess.run(cmd, check=True)
     got = []
     for _ in range(500):
-        r, _, _ = select.select([s], [], [], 0.2)
+        r, _, _ = select.select([s], [], [], 0.5)
         if not r:
             break
         data, addr = s.recvfrom(65536)
