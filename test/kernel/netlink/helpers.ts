@@ -306,10 +306,11 @@ export async function withMirrorNs<T>(suffix: string, fn: (ns: string, index: { 
     x('ip', '-6', 'route', 'add', 'default', 'via', 'fd00:9::1');
     x('ip', 'neigh', 'add', '10.9.8.1', 'lladdr', '02:00:00:00:00:09', 'dev', 'moat0', 'nud', 'permanent');
     x('ip', 'neigh', 'add', 'fd00:9::1', 'lladdr', '02:00:00:00:00:09', 'dev', 'moat0', 'nud', 'stale');
-    // Wait (bounded) for the veth carrier and the link-local address.
+    // Wait (bounded) for the veth carrier, the link-local address and its local route.
     for (let i = 0; i < 50; i++) {
       const out = x('ip', '-6', 'addr', 'show', 'dev', 'moat0');
-      if (out.includes('fe80::ff:fe00:1') && x('ip', 'link', 'show', 'moat0').includes('state UP')) break;
+      const local = x('ip', '-6', 'route', 'show', 'table', 'local');
+      if (out.includes('fe80::ff:fe00:1') && !out.includes('tentative') && local.includes('fe80::ff:fe00:1') && x('ip', 'link', 'show', 'moat0').includes('state UP')) break;
       await new Promise((r) => setTimeout(r, 100));
     }
     const links = JSON.parse(x('ip', '-j', 'link', 'show')) as Array<{ ifindex: number; ifname: string }>;
