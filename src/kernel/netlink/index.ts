@@ -3,9 +3,11 @@
 // is supported. Typical use by the sandbox dispatcher:
 //
 //   const ports = new NetlinkPortTable();                       // one per guest namespace
-//   const sock = new NetlinkRouteSocket({ world: () => worldFromStack(stack), ports, tgid });
-//   ... socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE): inject one end of a socketpair, map its inode to sock
-//   ... later calls on that fd: return serveNetlinkCall(sock, call, { nonblocking });
+//   socket(AF_NETLINK, type, NETLINK_ROUTE):
+//     const o = openNetlinkSocket(call, { world: () => worldFromStack(stack), ports });
+//     remember o.ino -> o; return o.answer (or { errno: o } for a code)
+//   later calls on a fd whose inode is o.ino:
+//     return serveNetlinkCall(o.sock, call, { nonblocking, watcher: o.watcher, guestDup });
 export * from './constants.js';
 export * from './codec.js';
 export * from './world.js';
