@@ -64,6 +64,7 @@ export interface RunFlags {
   allow?: string[];
   deny?: string[];
   policy?: string;
+  inbound?: 'allow' | 'deny';
   /** iptables rules (`-A OUTPUT ... -j DROP`, `-t nat -I OUTPUT 2 ...`) added to the policy's tables. */
   rule?: string[];
 }
@@ -79,6 +80,10 @@ export function registerRun(program: Command): void {
     .option('--allow <host[:port]>', 'allow this host (any --allow makes the default deny)', collect)
     .option('--deny <host[:port]>', 'deny this host', collect)
     .option('--policy <file>', 'policy file (YAML or JSON)')
+    .option('--inbound <allow|deny>', 'new inbound connections to the guest (default: the policy\'s, deny)', (v: string) => {
+      if (v !== 'allow' && v !== 'deny') throw new InvalidArgumentError(`--inbound wants allow or deny, got "${v}"`);
+      return v;
+    })
     .option('--rule <rule>', "an iptables rule added after the policy's, e.g. '-I OUTPUT -p tcp --dport 22 -j REJECT --reject-with tcp-reset' (repeatable; `moat policy show` prints where it lands)", collect)
     .option('--audit <file>', 'write a JSON line per flow decision to this file')
     .option('--pcap <file>', 'write every frame to this pcapng file, with a comment per flow naming the guest process')
@@ -128,6 +133,7 @@ export async function run(command: string[], flags: RunFlags, log: (s: string) =
     const dns = flags.dns?.map((d) => IpAddr.parse(d)) ?? (await hostDnsServers());
     const base = flags.policy ? readPolicyFile(flags.policy) : emptyPolicy();
     const policy = applyPolicyFlags(base, { allow: flags.allow, deny: flags.deny });
+    if (flags.inbound) policy.inbound = flags.inbound;
     const auditStream = flags.audit ? createWriteStream(flags.audit, { flags: 'a' }) : null;
     const attached = attachPolicy(stack.stack, policy, {
       upstream: dns,

@@ -56,6 +56,8 @@ export class StreamPump implements Pump {
       this.toGuest();
       this.wq.wake();
     });
+    // An accepted connection may hold data (or the peer's FIN) from before accept().
+    this.toGuest();
   }
 
   /** The guest called shutdown(SHUT_WR): its end of stream is a FIN, not a close. */
@@ -124,6 +126,13 @@ export class StreamPump implements Pump {
       return;
     }
     while (this.ns.writableLength < GUEST_QUEUE_LIMIT && !this.eofSent) {
+      if (ep.readable === 0 && ep.error !== null) {
+        // Reset, refused or timed out: the guest's reads end; the error itself stays for the
+        // guest's SO_ERROR (reading it here would consume it, as sock_error() does).
+        this.eofSent = true;
+        this.ns.end();
+        break;
+      }
       const d = ep.read(READ_CHUNK);
       if (d instanceof Uint8Array) {
         this.ns.write(d);

@@ -1,0 +1,206 @@
+// Real programs as guests under `moat run` (root): every socket call they make is served by
+// moat's stack on an AF_PACKET link into a namespace of the test's, with nginx and dnsmasq on a
+// Linux peer. Each test checks what the program itself printed or what the peer saw.
+
+import test from 'ava';
+import { createHash } from 'node:crypto';
+import { createServer } from 'node:net';
+import { privilegedTest, isRoot } from '../helpers/privileged.js';
+import { inNetns, moatRun, moatStart, topology, type Topology } from './topology.js';
+
+test.serial.before(async (t) => {
+  if (!isRoot) return;
+  (t.context as { topo?: Topology }).topo = await topology();
+});
+test.serial.after.always(async (t) => {
+  await (t.context as { topo?: Topology }).topo?.stop();
+});
+
+const topo = (t: { context: unknown }): Topology => {
+  const x = (t.context as { topo?: Topology }).topo;
+  if (!x) throw new Error('no topology');
+  return x;
+};
+
+const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
+const BIG_SHA = sha(new Uint8Array(1 << 20).map((_, i) => i & 0xff));
+
+/** Retries a peer-side command until it succeeds (the guest's server may not listen yet). */
+async function untilOk(fn: () => Promise<{ code: number | null; stdout: string }>, tries = 40): Promise<string> {
+  for (let i = 0; i < tries; i++) {
+    const r = await fn();
+    if (r.code === 0) return r.stdout;
+    await new Promise((res) => setTimeout(res, 250));
+  }
+  throw new Error('the peer never got an answer from the guest');
+}
+
+privilegedTest('curl fetches a page by name over IPv4 (DNS through moat\'s forwarder)', async (t) => {
+  const x = topo(t);
+  const r = await moatRun(x.runArgs, ['curl', '-4', '-sS', '-m', '20', 'http://web.test/']);
+  t.is(r.code, 0, r.stderr);
+  t.is(r.stdout, x.page);
+});
+
+privilegedTest('curl fetches a page by name over IPv6', async (t) => {
+  const x = topo(t);
+  const r = await moatRun(x.runArgs, ['curl', '-6', '-sS', '-m', '20', 'http://web.test/']);
+  t.is(r.code, 0, r.stderr);
+  t.is(r.stdout, x.page);
+});
+
+privilegedTest('a 1 MiB download through moat arrives intact (sha256)', async (t) => {
+  const x = topo(t);
+  const r = await moatRun(x.runArgs, ['sh', '-c', 'curl -sS -m 30 http://web.test/big | sha256sum']);
+  t.is(r.code, 0, r.stderr);
+  t.is(r.stdout.split(' ')[0], BIG_SHA);
+});
+
+privilegedTest('wget fetches the page', async (t) => {
+  const x = topo(t);
+  const r = await moatRun(x.runArgs, ['wget', '-q', '-T', '20', '-O', '-', 'http://web.test/']);
+  t.is(r.code, 0, r.stderr);
+  t.is(r.stdout, x.page);
+});
+
+privilegedTest('python3 urllib fetches the page; asyncio opens a connection', async (t) => {
+  const x = topo(t);
+  const r = await moatRun(x.runArgs, ['python3', '-c', 'import urllib.request as u; print(u.urlopen("http://web.test/", timeout=20).read().decode(), end="")']);
+  t.is(r.code, 0, r.stderr);
+  t.is(r.stdout, x.page);
+  const code = [
+    'import asyncio',
+    'async def main():',
+    '    r, w = await asyncio.open_connection("web.test", 80)',
+    '    w.write(b"GET / HTTP/1.0\\r\\nHost: web.test\\r\\n\\r\\n")',
+    '    await w.drain()',
+    '    data = await r.read()',
+    '    print(data.split(b"\\r\\n\\r\\n", 1)[1].decode(), end="")',
+    '    w.close()',
+    'asyncio.run(main())',
+  ].join('\n');
+  const a = await moatRun(x.runArgs, ['python3', '-c', code]);
+  t.is(a.code, 0, a.stderr);
+  t.is(a.stdout, x.page);
+});
+
+privilegedTest('node: http.get and fetch', async (t) => {
+  const x = topo(t);
+  const r = await moatRun(x.runArgs, [process.execPath, '-e', 'fetch("http://web.test/").then(r => r.text()).then(s => process.stdout.write(s))']);
+  t.is(r.code, 0, r.stderr);
+  t.is(r.stdout, x.page);
+  const h = await moatRun(x.runArgs, [process.execPath, '-e', 'require("http").get("http://web.test/", (res) => res.pipe(process.stdout))']);
+  t.is(h.code, 0, h.stderr);
+  t.is(h.stdout, x.page);
+});
+
+privilegedTest('servers in the sandbox are reached from the peer: python3 socket server, node http server', async (t) => {
+  const x = topo(t);
+  const py = [
+    'import socket',
+    's = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)',
+    's.bind(("0.0.0.0", 8080)); s.listen(4)',
+    'c, a = s.accept()',
+    'c.recv(1000)',
+    'c.sendall(b"HTTP/1.0 200 OK\\r\\nContent-Length: 9\\r\\n\\r\\nfrom py\\n\\n")',
+    'c.close(); print("peer", a[0])',
+  ].join('\n');
+  const guest = moatRun(x.runArgs, ['python3', '-c', py]);
+  const body = await untilOk(() => inNetns(x.peerNs, ['curl', '-sS', '-m', '3', `http://${x.stack4}:8080/`]));
+  t.is(body, 'from py\n\n');
+  const g = await guest;
+  t.is(g.code, 0, g.stderr);
+  t.is(g.stdout.trim(), `peer ${x.peer4}`);
+
+  const js = 'const s = require("http").createServer((q, r) => { r.end("from node\\n"); s.close(); }); s.listen(8081, "::")';
+  const nodeGuest = moatRun(x.runArgs, [process.execPath, '-e', js]);
+  t.is(await untilOk(() => inNetns(x.peerNs, ['curl', '-sS', '-m', '3', `http://[${x.stack6}]:8081/`])), 'from node\n');
+  t.is((await nodeGuest).code, 0);
+});
+
+privilegedTest('nginx as a guest serves the peer', async (t) => {
+  const x = topo(t);
+  const dir = `${x.dir}/guest-nginx`;
+  const conf = `daemon off; master_process off; worker_processes 1; pid ${dir}/pid; error_log ${dir}/err warn; events {} http { access_log off; client_body_temp_path ${dir}/cb; proxy_temp_path ${dir}/p; fastcgi_temp_path ${dir}/f; uwsgi_temp_path ${dir}/u; scgi_temp_path ${dir}/s; server { listen 8082; location / { return 200 "guest nginx\\n"; } } }`;
+  const guest = moatStart(x.runArgs, ['sh', '-c', `mkdir -p ${dir} && printf '%s' '${conf}' > ${dir}/nginx.conf && exec nginx -c ${dir}/nginx.conf -p ${dir}`], { timeoutMs: 30_000 });
+  try {
+    const body = await untilOk(() => inNetns(x.peerNs, ['curl', '-sS', '-m', '3', `http://${x.stack4}:8082/`]));
+    t.is(body, 'guest nginx\n');
+    const second = await inNetns(x.peerNs, ['curl', '-sS', '-m', '3', `http://${x.stack4}:8082/again`]);
+    t.is(second.stdout, 'guest nginx\n');
+  } finally {
+    // nginx serves until stopped: moat run forwards the signal and exits with the guest.
+    guest.kill('SIGTERM');
+  }
+  const end = await guest.done;
+  t.not(end.code, null);
+});
+
+privilegedTest('getent hosts and dig resolve through the forwarder; UDP recvfrom reports the server', async (t) => {
+  const x = topo(t);
+  const g = await moatRun(x.runArgs, ['getent', 'hosts', 'web.test']);
+  t.is(g.code, 0, g.stderr);
+  t.regex(g.stdout, /(10\.213\.98\.1|fd98:213::1)\s+web\.test/);
+  {
+    // dig asks 192.0.2.53 directly: the forwarder answers for it (every guest query is redirected).
+    const d = await moatRun(x.runArgs, ['dig', '+short', '+time=5', '+tries=1', '@192.0.2.53', 'peer.test', 'A']);
+    t.is(d.code, 0, d.stderr);
+    t.is(d.stdout.trim(), '10.213.98.1');
+  }
+});
+
+privilegedTest('the guest reaches nothing of the host: raw sockets EPERM, io_uring ENOSYS, 127.0.0.1 is moat\'s', async (t) => {
+  const x = topo(t);
+  const host = createServer((c) => {
+    c.end('host!');
+  });
+  await new Promise<void>((r) => host.listen(0, '127.0.0.1', () => r()));
+  const port = (host.address() as { port: number }).port;
+  let hostSaw = 0;
+  host.on('connection', () => hostSaw++);
+  try {
+    const code = [
+      'import socket, ctypes, errno',
+      'try:',
+      '    socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP); print("raw ok")',
+      'except PermissionError: print("raw EPERM")',
+      'libc = ctypes.CDLL(None, use_errno=True)',
+      'buf = ctypes.create_string_buffer(120)',
+      'r = libc.syscall(425, 8, buf)',
+      'print("io_uring", r, errno.errorcode.get(ctypes.get_errno()))',
+      'try:',
+      `    socket.create_connection(("127.0.0.1", ${port}), timeout=5); print("loopback connected")`,
+      'except ConnectionRefusedError: print("loopback refused")',
+    ].join('\n');
+    const r = await moatRun(x.runArgs, ['python3', '-c', code]);
+    t.is(r.code, 0, r.stderr);
+    t.deepEqual(r.stdout.trim().split('\n'), ['raw EPERM', 'io_uring -1 ENOSYS', 'loopback refused']);
+    t.is(hostSaw, 0);
+  } finally {
+    host.close();
+  }
+});
+
+privilegedTest('the guest\'s exit status is moat run\'s', async (t) => {
+  const x = topo(t);
+  t.is((await moatRun(x.runArgs, ['sh', '-c', 'exit 7'])).code, 7);
+  t.is((await moatRun(x.runArgs, ['true'])).code, 0);
+});
+
+privilegedTest('iperf3 both ways between a guest and the peer', async (t) => {
+  const x = topo(t);
+  const server = inNetns(x.peerNs, ['iperf3', '-s', '-1', '-B', x.peer4], 40_000);
+  await new Promise((r) => setTimeout(r, 500));
+  const up = await moatRun(x.runArgs, ['iperf3', '-c', x.peer4, '-t', '2', '-J'], { timeoutMs: 40_000 });
+  t.is(up.code, 0, up.stderr);
+  const sent = JSON.parse(up.stdout) as { end: { sum_received: { bytes: number } } };
+  t.true(sent.end.sum_received.bytes > 1_000_000, `received ${sent.end.sum_received.bytes}`);
+  await server;
+  const server2 = inNetns(x.peerNs, ['iperf3', '-s', '-1', '-B', x.peer4], 40_000);
+  await new Promise((r) => setTimeout(r, 500));
+  const down = await moatRun(x.runArgs, ['iperf3', '-c', x.peer4, '-t', '2', '-R', '-J'], { timeoutMs: 40_000 });
+  t.is(down.code, 0, down.stderr);
+  const got = JSON.parse(down.stdout) as { end: { sum_received: { bytes: number } } };
+  t.true(got.end.sum_received.bytes > 1_000_000, `received ${got.end.sum_received.bytes}`);
+  await server2;
+});
