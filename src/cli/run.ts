@@ -22,6 +22,7 @@ import { createAutoLink, hostDnsServers, type AutoLink } from '../net-plumbing/a
 import { PcapngWriter } from '../net-plumbing/pcap/writer.js';
 import { RealClock } from '../net-plumbing/clock.js';
 import { FlowComments } from './flow-comments.js';
+import { worldFromStack } from '../kernel/netlink/index.js';
 import { auditToJsonLine } from '../netstack/filter/audit.js';
 import { applyRuleFlags, parseRuleFlag, RuleFlagError } from './policy.js';
 
@@ -151,10 +152,12 @@ export async function run(command: string[], flags: RunFlags, log: (s: string) =
     }
 
     const layer = new SocketLayer(stack.stack);
-    const guest = await spawnGuest({ file: command[0]!, args: command.slice(1), stdio: ['inherit', 'inherit', 'inherit'] });
+    // AF_NETLINK is trapped too: rtnetlink (getifaddrs, ip addr, AI_ADDRCONFIG) shows moat's interfaces.
+    const guest = await spawnGuest({ file: command[0]!, args: command.slice(1), stdio: ['inherit', 'inherit', 'inherit'], trapFamilies: [2, 10, 16] });
     const session = serveGuest({
       listenerFd: guest.listenerFd,
       layer,
+      netlinkWorld: () => worldFromStack(stack!.stack),
       onFlow: ({ owner, socket }) => comments.remember(socket.localName().port, socket.stream ? 6 : 17, owner),
       onError: (e) => log(`moat run: internal error: ${String(e)}\n`),
     });

@@ -204,3 +204,18 @@ privilegedTest('iperf3 both ways between a guest and the peer', async (t) => {
   t.true(got.end.sum_received.bytes > 1_000_000, `received ${got.end.sum_received.bytes}`);
   await server2;
 });
+
+privilegedTest('ip addr, if_nameindex and os.networkInterfaces inside the sandbox see moat\'s interfaces (rtnetlink emulation)', async (t) => {
+  const x = topo(t);
+  const r = await moatRun(x.runArgs, ['ip', '-j', 'addr']);
+  t.is(r.code, 0, r.stderr);
+  const links = JSON.parse(r.stdout) as { ifname: string; addr_info: { local: string; prefixlen: number }[] }[];
+  t.deepEqual(links.map((l) => l.ifname), ['lo', 'moat0']);
+  const moat0 = links[1]!.addr_info.map((a) => `${a.local}/${a.prefixlen}`);
+  t.true(moat0.includes(`${x.stack4}/24`) && moat0.includes(`${x.stack6}/64`), moat0.join(' '));
+  const py = await moatRun(x.runArgs, ['python3', '-c', 'import socket; print([n for _, n in socket.if_nameindex()])']);
+  t.is(py.stdout.trim(), "['lo', 'moat0']");
+  const js = await moatRun(x.runArgs, [process.execPath, '-e', 'const n = require("os").networkInterfaces(); console.log(JSON.stringify(n.moat0.map((a) => a.address).sort()))']);
+  t.is(js.code, 0, js.stderr);
+  t.true((JSON.parse(js.stdout) as string[]).includes(x.stack4));
+});

@@ -20,6 +20,10 @@ import { TcpSocket } from '../socket/tcp-socket.js';
 import { DgramSocket } from '../socket/dgram-socket.js';
 import { isErrno, type Result } from '../socket/types.js';
 import { DgramPump, StreamPump, type Pump } from './pumps.js';
+import { NetlinkPortTable, openNetlinkSocket, serveNetlinkCall, type NetlinkRouteSocket, type NetlinkPairWatcher, type NetlinkWorldSource } from '../netlink/index.js';
+
+const AF_NETLINK = 16;
+const NETLINK_ROUTE = 0;
 
 const O_NONBLOCK = 0o4000;
 
@@ -36,6 +40,11 @@ export interface SandboxOptions {
   onFlow?: (flow: { owner: FlowOwner; socket: InetSocket; kind: 'connect' | 'listen' | 'send' }) => void;
   /** Called for errors in moat's own code while serving (the guest gets EIO). */
   onError?: (err: unknown) => void;
+  /**
+   * What rtnetlink dumps show the guest (worldFromStack(stack) for moat's own interfaces).
+   * Without it, AF_NETLINK sockets are the kernel's, in the guest's empty namespace.
+   */
+  netlinkWorld?: NetlinkWorldSource;
 }
 
 interface GuestSocket {
@@ -53,6 +62,9 @@ export class SandboxSession {
   readonly supervisor: Supervisor;
   /** moat's guest sockets by the inode of the guest's end of the socketpair. */
   private readonly byIno = new Map<bigint, GuestSocket>();
+  /** rtnetlink sockets (served by src/kernel/netlink) by the inode of the guest's end. */
+  private readonly netlinkByIno = new Map<bigint, { sock: NetlinkRouteSocket; watcher: NetlinkPairWatcher }>();
+  private readonly netlinkPorts = new NetlinkPortTable();
   readonly stats: SandboxStats = { sockets: 0, emulated: 0, passedThrough: 0 };
 
   constructor(private readonly opts: SandboxOptions) {
@@ -79,6 +91,8 @@ export class SandboxSession {
     this.supervisor.stop();
     for (const g of [...this.byIno.values()]) g.pump.close();
     this.byIno.clear();
+    for (const nl of this.netlinkByIno.values()) nl.watcher.close();
+    this.netlinkByIno.clear();
   }
 
   private get layer(): SocketLayer {
@@ -104,6 +118,12 @@ export class SandboxSession {
     const dup = this.supervisor.fds.dup(call, fd);
     if (typeof dup === 'string') return dup === 'GONE' ? { errno: 'EINTR' } : { errno: dup as ErrnoName };
     try {
+      const nl = dup.isSocket ? this.netlinkByIno.get(dup.ino) : undefined;
+      if (nl) {
+        this.stats.emulated++;
+        const nonblocking = (native().fdStatusFlags(dup.fd) & O_NONBLOCK) !== 0;
+        return await serveNetlinkCall(nl.sock, call, { nonblocking, watcher: nl.watcher, guestDup: dup.fd });
+      }
       const g = dup.isSocket ? this.byIno.get(dup.ino) : undefined;
       if (!g) {
         this.stats.passedThrough++;
@@ -123,11 +143,20 @@ export class SandboxSession {
 
   private async socket(call: TrappedCall): Promise<SyscallAnswer> {
     const domain = call.argInt(0);
+    if (domain === AF_NETLINK && call.argInt(2) === NETLINK_ROUTE && this.opts.netlinkWorld) return this.netlinkSocket(call);
     if (domain !== AF.AF_INET && domain !== AF.AF_INET6) return { continue: true };
     const type = call.argInt(1);
     const r = this.layer.socket(domain, type, call.argInt(2));
     if (isErrno(r)) return { errno: r };
     return this.install(r.sock, r.nonblock, r.cloexec);
+  }
+
+  private netlinkSocket(call: TrappedCall): SyscallAnswer {
+    for (const [ino, nl] of this.netlinkByIno) if (nl.sock.isClosed) this.netlinkByIno.delete(ino);
+    const r = openNetlinkSocket(call, { world: this.opts.netlinkWorld!, ports: this.netlinkPorts, limits: this.layer.config });
+    if (typeof r === 'string') return { errno: r };
+    this.netlinkByIno.set(r.ino, { sock: r.sock, watcher: r.watcher });
+    return r.answer;
   }
 
   /** A socketpair for `sock`, its pump, and the guest's end injected as the call's result. */
