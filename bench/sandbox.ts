@@ -8,6 +8,9 @@
 //    connection per request ('Connection: close');
 //  - connect() latency: a guest doing sequential TCP connects to a listener in the peer namespace
 //    (python3, perf_counter_ns around connect() only), mean / p50 / p99 in µs, against the kernel.
+// iperf3 rows also give the stack process's CPU (% of one core over the guest command's life: the
+// moat run process, start-up included; slirp4netns; pasta; the runsc sandbox process without its
+// ptrace stubs); the kernel's work is softirq time, in no process.
 // Every namespace is moat-bs<pid>-*, created here and deleted at the end (also after a failure);
 // every address lives only in them (10.213.130-134.0/24). Every load command is bounded in time and
 // the whole module by DEADLINE_S; a system that cannot run here gets a row that says why. The
@@ -83,11 +86,48 @@ async function stop(p: Proc, graceMs = 3000): Promise<void> {
 }
 
 /** Runs argv to completion, or stops it after timeoutMs. */
-async function runFor(argv: readonly string[], timeoutMs: number): Promise<{ code: number | null; out: string; err: string; timedOut: boolean }> {
+async function runFor(argv: readonly string[], timeoutMs: number, onStart?: (p: Proc) => void): Promise<{ code: number | null; out: string; err: string; timedOut: boolean }> {
   const p = start(argv);
+  onStart?.(p);
   const r = await Promise.race([p.exited.then((c) => ({ c, timedOut: false })), sleep(timeoutMs).then(() => ({ c: null, timedOut: true }))]);
   if (r.timedOut) await stop(p);
   return { code: r.c, out: p.out, err: p.err, timedOut: r.timedOut };
+}
+
+/** utime + stime of one process (not of its reaped children), in seconds; undefined once it is gone. */
+function cpuSeconds(pid: number): number | undefined {
+  try {
+    const st = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100; // USER_HZ
+  } catch {
+    return undefined;
+  }
+}
+
+/** Samples a stack process's CPU while a test runs; stop() gives % of one core (undefined: unknown). */
+function cpuSampler(pid: number | undefined): { stop(): number | undefined } {
+  if (!pid) return { stop: () => undefined };
+  const t0 = performance.now();
+  const first = cpuSeconds(pid);
+  let last = first;
+  let tLast = t0;
+  const sample = () => {
+    const c = cpuSeconds(pid);
+    if (c !== undefined) {
+      last = c;
+      tLast = performance.now();
+    }
+  };
+  const timer = setInterval(sample, 200);
+  return {
+    stop: () => {
+      clearInterval(timer);
+      sample();
+      if (first === undefined || last === undefined || tLast <= t0) return undefined;
+      return Math.round((100 * (last - first)) / ((tLast - t0) / 1000));
+    },
+  };
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -295,15 +335,19 @@ export async function benchSandbox(): Promise<BenchRow[]> {
       setup?: () => Promise<string | null>; // error text, or null
       teardown?: () => Promise<void>;
       checkPeer?: boolean;
+      /** The process that is the stack (its CPU is reported), given the guest command's process. */
+      stackPid?: (guest: Proc) => number | undefined;
     }
+    let gvSandboxPid: number | undefined;
     const stackProcs: Proc[] = [];
     const systems: System[] = [
       { name: 'Linux kernel (veth)', runner: inNs(NS.lx), server: A.srvLx },
-      { name: 'moat run', runner: moatRun(), server: A.srvMoat, checkPeer: true },
+      { name: 'moat run', runner: moatRun(), server: A.srvMoat, checkPeer: true, stackPid: (g) => g.child.pid },
       {
         name: 'slirp4netns',
         runner: inNs(NS.slirp),
         server: A.srvLx,
+        stackPid: () => stackProcs[0]?.child.pid,
         setup: async () => {
           if (!have('slirp4netns')) return 'slirp4netns is not installed (apt-get install slirp4netns)';
           const p = start(inNs(NS.lx, 'slirp4netns', '--configure', '--mtu=1500', '--cidr=10.213.133.0/24', '--disable-host-loopback', '--netns-type=path', `/var/run/netns/${NS.slirp}`, 'tap0'));
@@ -319,6 +363,7 @@ export async function benchSandbox(): Promise<BenchRow[]> {
         name: 'pasta',
         runner: inNs(NS.pasta),
         server: A.srvLx,
+        stackPid: () => stackProcs[0]?.child.pid,
         setup: async () => {
           if (!have('pasta')) return 'pasta is not installed (apt-get install passt)';
           // --runas 0: as root pasta otherwise drops to nobody and cannot enter the namespaces.
@@ -336,6 +381,7 @@ export async function benchSandbox(): Promise<BenchRow[]> {
         name: 'gVisor runsc (netstack)',
         runner: null,
         server: A.srvGv,
+        stackPid: () => gvSandboxPid,
         setup: async () => {
           if (!have('runsc')) return 'runsc is not installed (apt-get install runsc)';
           const cid = `moat-${id}`;
@@ -350,6 +396,8 @@ export async function benchSandbox(): Promise<BenchRow[]> {
           gvContainer = cid;
           const st = await runFor(inNs(NS.gv, 'runsc', '--root', runscRoot, 'state', cid), 10_000);
           if (!st.out.includes('"running"')) return `runsc run failed: ${oneLine(r.out + r.err + st.err).slice(-200)}`;
+          const pid = /"pid":\s*(\d+)/.exec(st.out)?.[1];
+          gvSandboxPid = pid ? Number(pid) : undefined;
           systems.find((s) => s.name.startsWith('gVisor'))!.runner = inNs(NS.gv, 'runsc', '--root', runscRoot, 'exec', cid);
           return null;
         },
@@ -387,9 +435,13 @@ export async function benchSandbox(): Promise<BenchRow[]> {
           const srv = start(inNs(NS.srv, 'iperf3', '-s', '-1', '-p', String(p)));
           await waitFor(async () => (await runFor(inNs(NS.srv, 'ss', '-Htln', `( sport = :${p} )`), 3000)).out.includes(`:${p}`), 5000, 100);
           const bg = await quietThenBackground();
-          const r = await runFor([...sys.runner, 'iperf3', '-c', sys.server, '-p', String(p), '-t', String(DUR), '-J', '--connect-timeout', '3000', ...(dir === 'down' ? ['-R'] : [])], (DUR + 25) * 1000);
+          let cpu: { stop(): number | undefined } = { stop: () => undefined };
+          const r = await runFor([...sys.runner, 'iperf3', '-c', sys.server, '-p', String(p), '-t', String(DUR), '-J', '--connect-timeout', '3000', ...(dir === 'down' ? ['-R'] : [])], (DUR + 25) * 1000, (g) => {
+            cpu = cpuSampler(sys.stackPid?.(g));
+          });
+          const stackCpu = cpu.stop();
           const m = iperfResult(r.out, r.code, r.timedOut);
-          const notes = [m.note, `bg ${bg}%`];
+          const notes = [m.note, stackCpu === undefined ? '' : `stack process CPU ${stackCpu}% of a core`, `bg ${bg}%`];
           if (Number.isNaN(m.value) && r.err) notes.push(oneLine(r.err).slice(-160));
           if (sys.checkPeer) {
             // Connections of this test the peer still holds open one second after the guest exited.
