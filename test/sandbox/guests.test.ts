@@ -121,7 +121,7 @@ privilegedTest('servers in the sandbox are reached from the peer: python3 socket
 privilegedTest('nginx as a guest serves the peer', async (t) => {
   const x = topo(t);
   const dir = `${x.dir}/guest-nginx`;
-  const conf = `daemon off; master_process off; worker_processes 1; pid ${dir}/pid; error_log ${dir}/err warn; events {} http { access_log off; client_body_temp_path ${dir}/cb; proxy_temp_path ${dir}/p; fastcgi_temp_path ${dir}/f; uwsgi_temp_path ${dir}/u; scgi_temp_path ${dir}/s; server { listen 8082; location / { return 200 "guest nginx\\n"; } } }`;
+  const conf = `user root root; daemon off; master_process off; worker_processes 1; pid ${dir}/pid; error_log ${dir}/err warn; events {} http { access_log off; client_body_temp_path ${dir}/cb; proxy_temp_path ${dir}/p; fastcgi_temp_path ${dir}/f; uwsgi_temp_path ${dir}/u; scgi_temp_path ${dir}/s; server { listen 8082; location / { return 200 "guest nginx\\n"; } } }`;
   const guest = moatStart(x.runArgs, ['sh', '-c', `mkdir -p ${dir} && printf '%s' '${conf}' > ${dir}/nginx.conf && exec nginx -c ${dir}/nginx.conf -p ${dir}`], { timeoutMs: 30_000 });
   try {
     const body = await untilOk(() => inNetns(x.peerNs, ['curl', '-sS', '-m', '3', `http://${x.stack4}:8082/`]));
