@@ -6,7 +6,7 @@
 import type { IpAddr } from './wire/ip-address.js';
 import { foldSum, internetChecksum, pseudoHeaderSum, sumWords } from './wire/checksum.js';
 import { isNetError, type NetResult } from './errors.js';
-import type { NetworkLayer, TransportError } from './transport.js';
+import type { FlowOwner, NetworkLayer, TransportError } from './transport.js';
 import type { Stats } from './stats.js';
 import { DatagramEndpointBase, type DatagramEndpointOptions } from './udp.js';
 import type { EchoSink } from './icmp.js';
@@ -17,6 +17,8 @@ export class EchoEndpoint extends DatagramEndpointBase {
   tos = 0;
   /** SO_BINDTODEVICE: requests leave through this NIC. */
   boundNic: number | undefined = undefined;
+  /** Who made this socket (the filter's owner match, audit records). */
+  owner: FlowOwner | undefined = undefined;
   /** @internal */ localAddr: IpAddr | null = null;
   /** @internal */ ident = 0;
   /** @internal */ remoteAddr: IpAddr | null = null;
@@ -112,6 +114,7 @@ export class EchoEndpoint extends DatagramEndpointBase {
       header,
       payload: data,
       nicId: via,
+      owner: this.owner,
     });
     if (isNetError(res)) return res;
     this.proto.stats.count(`echo${this.family}.sent`);

@@ -7,7 +7,7 @@
 import { IpAddr } from './wire/ip-address.js';
 import { foldSum, pseudoHeaderSum, sumWords } from './wire/checksum.js';
 import { isNetError, type NetError, type NetResult } from './errors.js';
-import type { DeliverVerdict, IpDelivery, NetworkLayer, TransportError, TransportProtocol } from './transport.js';
+import type { DeliverVerdict, FlowOwner, IpDelivery, NetworkLayer, TransportError, TransportProtocol } from './transport.js';
 import type { Stats } from './stats.js';
 import { isHardError } from './icmp.js';
 
@@ -177,6 +177,8 @@ export class UdpEndpoint extends DatagramEndpointBase {
   dontFragment = false;
   /** SO_BINDTODEVICE. */
   boundNic: number | undefined = undefined;
+  /** Who made this socket (the filter's owner match, audit records). */
+  owner: FlowOwner | undefined = undefined;
   /** @internal */ localAddr: IpAddr | null = null; // null: wildcard (actual family of the address)
   /** @internal */ localPort = 0;
   /** @internal */ remoteAddr: IpAddr | null = null; // unmapped
@@ -344,6 +346,7 @@ export class UdpEndpoint extends DatagramEndpointBase {
       payload: data,
       checksumOffset: 6,
       nicId,
+      owner: this.owner,
     });
     if (isNetError(res)) return res;
     this.proto.stats.count('udp.sent');

@@ -156,15 +156,6 @@ export async function pcapFlows(file: string): Promise<{ dst: string; proto: num
   return out;
 }
 
-/**
- * A root-only test of behaviour moat does not have yet: ava reports it as a known failure while
- * it fails and tells us to promote it once it passes. Skipped without root like privilegedTest.
- */
-export function privilegedKnownBug(title: string, fn: (t: ExecutionContext) => void | Promise<void>): void {
-  if (isRoot) test.serial.failing(`${title} [known bug]`, fn);
-  else privilegedTest(title, fn);
-}
-
 /** A python3 guest that connects once and prints the outcome: "connected", "timeout" or the errno name. */
 export const CONNECT_PY = `import errno, socket, sys
 host, port = sys.argv[1], int(sys.argv[2])

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { ExecutionContext } from 'ava';
 import test from 'ava';
 import { isRoot, privilegedTest } from '../helpers/privileged.js';
-import { CONNECT_PY, NAMES, NET, moatRun, pcapFlows, policyTopology, privilegedKnownBug, readAudit, type PolicyTopology } from './policy-topology.js';
+import { CONNECT_PY, NAMES, NET, moatRun, pcapFlows, policyTopology, readAudit, type PolicyTopology } from './policy-topology.js';
 
 test.serial.before(async (t) => {
   if (!isRoot) return;
@@ -122,7 +122,7 @@ privilegedTest('REJECT looks to the guest as on Linux: ECONNREFUSED for tcp-rese
   }
 });
 
-privilegedKnownBug('DROP looks to the guest as on Linux: a connect with a 2 s timeout times out', async (t) => {
+privilegedTest('DROP looks to the guest as on Linux: a connect with a 2 s timeout times out', async (t) => {
   // Today the guest's poll sees its socketpair writable at once and its SO_ERROR read waits for
   // the handshake to end (about two minutes of SYN retransmissions): the timeout never fires.
   const x = topo(t);
@@ -202,7 +202,7 @@ privilegedTest('the audit file (log: all): one JSON line per decision in a fixed
   t.true(recs.some((a) => a.hook === 'OUTPUT' && a.protocol === 'udp' && a.dport === 53 && a.dst === '127.0.0.1' && a.verdict === 'accept'), 'the redirected DNS query');
 });
 
-privilegedKnownBug('the audit file names the guest process (pid and command) on its flow decisions, as the pcap comment does', async (t) => {
+privilegedTest('the audit file names the guest process (pid and command) on its flow decisions, as the pcap comment does', async (t) => {
   // The sandbox knows each socket's owner (the pcap comments use it), but the filter's packets
   // carry no owner (FilterPacket.owner is never set), so audit records have no pid/command.
   const x = topo(t);
@@ -217,7 +217,7 @@ privilegedKnownBug('the audit file names the guest process (pid and command) on 
   t.like(line?.rec, { pid: Number(m?.[1]), command: 'curl', sport: Number(m?.[2]) });
 });
 
-privilegedKnownBug('audit times are wall-clock milliseconds on every line (filter decisions too, not only DNS)', async (t) => {
+privilegedTest('audit times are wall-clock milliseconds on every line (filter decisions too, not only DNS)', async (t) => {
   // attachPolicy hands auditTime to the DNS forwarder only; the filter engine stamps its stack clock.
   const x = topo(t);
   const audit = scratch(t, 'jsonl');

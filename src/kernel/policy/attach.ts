@@ -40,7 +40,7 @@ export function attachPolicy(stack: Stack, policy: Policy, opts: AttachPolicyOpt
   const upstream = opts.upstream ?? [];
   // The forwarder's own queries leave through OUTPUT like the guest's: its upstreams are allowed on port 53.
   const compiled = compilePolicy(policy, { dnsServers: upstream, hostAddresses: opts.hostAddresses });
-  const { engine, allowlist } = createPolicyEngine(compiled, { clock: stack.clock, audit: opts.audit });
+  const { engine, allowlist } = createPolicyEngine(compiled, { clock: stack.clock, audit: opts.audit, auditTime: opts.auditTime });
   const hooks = createFilterHooks(engine, { stack });
   let forwarder: DnsForwarder | null = null;
   if (upstream.length > 0) {

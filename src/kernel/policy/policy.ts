@@ -426,11 +426,12 @@ export interface PolicyRuntime {
 }
 
 /** Builds a filter engine running the compiled policy, and the DNS allowlist feeding its sets. */
-export function createPolicyEngine(c: CompiledPolicy, opts: { clock: Clock; audit?: AuditSink }): PolicyRuntime {
+export function createPolicyEngine(c: CompiledPolicy, opts: { clock: Clock; audit?: AuditSink; auditTime?: () => number }): PolicyRuntime {
   const audit = opts.audit && c.policy.log === 'denied' ? new DeniedOnly(opts.audit) : opts.audit;
   const engine = new FilterEngine({
     clock: opts.clock,
     audit,
+    auditTime: opts.auditTime,
     auditDecisions: c.policy.log !== 'none' && !!opts.audit,
     conntrack: { maxEntries: c.maxConnections },
   });

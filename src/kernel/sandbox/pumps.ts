@@ -52,6 +52,7 @@ export class StreamPump implements Pump {
     this.ns.on('error', () => this.close());
     this.ns.on('close', () => this.close());
     this.unsubscribe = sock.onChange(() => {
+      this.releaseHold();
       this.retryPending();
       this.toGuest();
       this.wq.wake();
@@ -63,7 +64,48 @@ export class StreamPump implements Pump {
   /** The guest called shutdown(SHUT_WR): its end of stream is a FIN, not a close. */
   guestShutWr = false;
 
-  private fromGuest(chunk: Uint8Array): void {
+  /** Bytes of filler still ahead in moat's end (holdUntilConnected), dropped as they arrive. */
+  private filler = 0;
+  private holding = false;
+  /** A non-blocking connect's hold was installed (SO_ERROR then need not wait). */
+  held = false;
+
+  /**
+   * A non-blocking connect: until the handshake ends, the guest's end must not poll writable,
+   * or a guest that waits for POLLOUT (with its own timeout) and then reads SO_ERROR would
+   * believe it connected at once. A unix stream socket is writable while its own queued bytes
+   * stay under a quarter of its send buffer, so moat fills the pair through the guest's
+   * duplicate, stops reading, and drops exactly that filler when the handshake ends.
+   */
+  holdUntilConnected(guestDup: number): void {
+    this.ns.pause();
+    this.holding = true;
+    this.held = true;
+    const chunk = new Uint8Array(65536);
+    for (let i = 0; i < 64; i++) {
+      const r = native().sockSend(guestDup, chunk);
+      if (typeof r === 'string' || r === 0) break;
+      this.filler += r;
+    }
+    this.releaseHold();
+  }
+
+  private releaseHold(): void {
+    if (!this.holding) return;
+    const st = this.sock.endpoint.stateName;
+    if (st === 'SYN_SENT' || st === 'SYN_RECEIVED') return;
+    this.holding = false;
+    this.ns.resume();
+  }
+
+  private fromGuest(chunk0: Uint8Array): void {
+    let chunk = chunk0;
+    if (this.filler > 0) {
+      const k = Math.min(this.filler, chunk.length);
+      this.filler -= k;
+      chunk = chunk.subarray(k);
+      if (chunk.length === 0) return;
+    }
     if (this.pending) {
       this.pending = concat(this.pending, chunk);
       return;

@@ -9,7 +9,7 @@
 // write — they run on the guest's end of its socketpair, whose data moat pumps.
 
 import { native } from '../../net-plumbing/native.js';
-import { Supervisor, type SupervisorEnd } from '../supervisor/index.js';
+import { Supervisor, tgidOf, type SupervisorEnd } from '../supervisor/index.js';
 import type { SyscallAnswer, TrappedCall } from '../supervisor/types.js';
 import type { GuestFault } from '../supervisor/guest-memory.js';
 import { ERRNO, type ErrnoName } from '../errno.js';
@@ -137,8 +137,9 @@ export class SandboxSession {
     }
   }
 
+  /** The process behind a call: its thread group (the pid users know) and command name. */
   private owner(call: TrappedCall): FlowOwner {
-    return { pid: call.tid, command: commandOf(call.tid) };
+    return { pid: tgidOf(call.tid) ?? call.tid, command: commandOf(call.tid) };
   }
 
   private async socket(call: TrappedCall): Promise<SyscallAnswer> {
@@ -148,6 +149,7 @@ export class SandboxSession {
     const type = call.argInt(1);
     const r = this.layer.socket(domain, type, call.argInt(2));
     if (isErrno(r)) return { errno: r };
+    r.sock.setOwner(this.owner(call));
     return this.install(r.sock, r.nonblock, r.cloexec);
   }
 
@@ -197,6 +199,7 @@ export class SandboxSession {
         if (isFault(addr)) return fault(addr);
         const r = await sock.connect(addr, io);
         if (r === 0 || r === 'EINPROGRESS') this.opts.onFlow?.({ owner: this.owner(call), socket: sock, kind: 'connect' });
+        if (r === 'EINPROGRESS' && nonblock && g.pump instanceof StreamPump) g.pump.holdUntilConnected(dup);
         if (g.pump instanceof StreamPump) g.pump.toGuest();
         return ret(r);
       }
@@ -243,7 +246,7 @@ export class SandboxSession {
         if (isFault(optlen)) return fault(optlen);
         // A non-blocking connect's outcome is known only when the handshake ends: the guest
         // polled its pair writable at once, so SO_ERROR waits for the real result.
-        if (level === SOL.SOL_SOCKET && name === SO.SO_ERROR && sock instanceof TcpSocket && sock.socketState === 'connecting') {
+        if (level === SOL.SOL_SOCKET && name === SO.SO_ERROR && sock instanceof TcpSocket && sock.socketState === 'connecting' && !(g.pump instanceof StreamPump && g.pump.held)) {
           await sock.wq.wait(() => {
             const st = sock.endpoint.stateName;
             return st !== 'SYN_SENT' && st !== 'SYN_RECEIVED';

@@ -8,7 +8,7 @@
 
 import { IpAddr } from '../../netstack/wire/ip-address.js';
 import { isNetError, type NetError } from '../../netstack/errors.js';
-import type { Datagram, EchoEndpoint, SendAncillary, TransportError, UdpEndpoint } from '../../netstack/index.js';
+import type { Datagram, EchoEndpoint, FlowOwner, SendAncillary, TransportError, UdpEndpoint } from '../../netstack/index.js';
 import {
   cmsgsForUser, cmsgsValid, decodeCmsgs, decodeIn6Pktinfo, decodeInPktinfo, encodeIn6Pktinfo, encodeInPktinfo, encodeInt,
   encodeSockExtendedErr, readI32, SO_EE_ORIGIN, type Cmsg, type SockoptSpec,
@@ -418,9 +418,8 @@ export class DgramSocket extends InetSocket {
     return 0;
   }
 
-  /** The endpoint's receive-queue length in datagrams (tests, stats). */
-  get queued(): number {
-    return this.ep.readable ? 1 : 0;
+  setOwner(owner: FlowOwner): void {
+    this.ep.owner = owner;
   }
 }
 

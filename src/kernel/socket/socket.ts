@@ -9,6 +9,7 @@
 import type { Stack } from '../../netstack/index.js';
 import { IpAddr } from '../../netstack/wire/ip-address.js';
 import type { NetError } from '../../netstack/errors.js';
+import type { FlowOwner } from '../../netstack/transport.js';
 import {
   applyLinger, decodeCString, decodeLinger, defaultInt, encodeGetInt, encodeLinger, encodeTimeval, findSockopt, foreignLevelErrno,
   getsockoptLen, jiffiesToTimeval, reportedPathMtu, setsockoptInt, sockoptByName, timevalToJiffies, truncateGet,
@@ -136,6 +137,9 @@ export abstract class InetSocket {
   get sndTimeoJiffies(): number {
     return this.sndTimeo;
   }
+
+  /** The process that made the socket (Linux: the file's credentials), for the filter and audit. */
+  abstract setOwner(owner: FlowOwner): void;
 
   /** Calls `fn` after every readiness change (for poll emulation and the sandbox's pumps). */
   onChange(fn: () => void): () => void {

@@ -7,6 +7,7 @@
 import { IpAddr } from '../../netstack/wire/ip-address.js';
 import { isNetError, type NetError } from '../../netstack/errors.js';
 import type { TcpEndpoint } from '../../netstack/tcp/index.js';
+import type { FlowOwner } from '../../netstack/transport.js';
 import { TcpProtocol } from '../../netstack/tcp/index.js';
 import { seqDiff } from '../../netstack/wire/seq.js';
 import {
@@ -83,6 +84,7 @@ export class TcpSocket extends InetSocket {
     ep.synRetries = old.synRetries;
     old.on({});
     old.close();
+    ep.owner = old.owner;
     this.ep = ep;
     this.epUsed = false;
     this.watch(ep);
@@ -568,6 +570,12 @@ export class TcpSocket extends InetSocket {
       snd_wnd: i.sndWnd, rcv_wnd: i.rcvWnd,
     };
   }
+
+  setOwner(owner: FlowOwner): void {
+    this.owner = owner;
+    this.ep.owner = owner;
+  }
+  private owner: FlowOwner | undefined = undefined;
 
   /** The endpoint (for the sandbox's data pumps and tests). */
   get endpoint(): TcpEndpoint {

@@ -3,6 +3,7 @@
 // The segment-driven parts live in handshake.ts (opening), receiver.ts (§3.10.7, input),
 // sender.ts (output, retransmission, persist, keepalive); the TCB fields live here.
 
+import type { FlowOwner } from '../transport.js';
 import type { NetError, NetResult } from '../errors.js';
 import type { Timer } from '../timers.js';
 import type { IpAddr } from '../wire/ip-address.js';
@@ -43,6 +44,8 @@ export class TcpEndpoint {
    * socket layer before bind.
    */
   dualStack = false;
+  /** Who made this connection (the filter's owner match, audit records); accepted ones inherit the listener's. */
+  owner: FlowOwner | undefined = undefined;
   /** IP_FREEBIND: bind may name an address the stack does not (yet) have. */
   freebind = false;
   /** TCP_SYNCNT: SYN retransmissions for this connection (null: the stack's synRetries). */

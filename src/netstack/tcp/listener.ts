@@ -94,6 +94,7 @@ export class Listener {
     child.sendQueueSeq = child.sndNxt;
     child.sndWnd = seg.window; // unscaled in a SYN (RFC 7323 §2.2)
     child.maxSndWnd = child.sndWnd;
+    child.owner = this.ep.owner;
     child.sndWl1 = seg.seq;
     child.sndWl2 = child.iss;
     child.state = TcpState.SYN_RECEIVED;
@@ -192,6 +193,7 @@ export class Listener {
     child.sendQueueSeq = seg.ack;
     child.sndWnd = seg.window * 2 ** child.sndWscale;
     child.maxSndWnd = child.sndWnd;
+    child.owner = this.ep.owner;
     child.sndWl1 = seg.seq;
     child.sndWl2 = seg.ack;
     // The edge our SYN-ACK advertised: its window is never scaled (RFC 7323 §2.2), so scaling

@@ -6,7 +6,7 @@
 import type { NetError, NetResult } from '../errors.js';
 import { isNetError } from '../errors.js';
 import type { Timer, TimerQueue } from '../timers.js';
-import type { DeliverVerdict, IpDelivery, NetworkLayer, TransportError, TransportProtocol } from '../transport.js';
+import type { DeliverVerdict, FlowOwner, IpDelivery, NetworkLayer, TransportError, TransportProtocol } from '../transport.js';
 import { IpAddr } from '../wire/ip-address.js';
 import { seqAdd, seqGe, seqLt } from '../wire/seq.js';
 import type { Rng } from '../random.js';
@@ -224,14 +224,14 @@ export class TcpProtocol implements TransportProtocol {
 
   /** Encodes and sends a segment of `ep`. */
   transmit(ep: TcpEndpoint, seg: Segment, gsoMss = 0): void {
-    this.transmitRaw(ep.localAddr!, ep.remoteAddr!, seg, ep.csumOffload, gsoMss);
+    this.transmitRaw(ep.localAddr!, ep.remoteAddr!, seg, ep.csumOffload, gsoMss, ep.owner);
   }
 
   /**
    * Encodes and sends. With `gsoMss`, the payload is an aggregate of segments of that size
    * that the stack (or the link, TSO) cuts up: one header built for many segments.
    */
-  transmitRaw(src: IpAddr, dst: IpAddr, seg: Segment, offload: boolean, gsoMss = 0): void {
+  transmitRaw(src: IpAddr, dst: IpAddr, seg: Segment, offload: boolean, gsoMss = 0, owner?: FlowOwner): void {
     const header = encodeSegment(seg, src, dst, offload);
     this.stats.segsOut++;
     if (seg.flags & RST) this.stats.resetsSent++;
@@ -244,6 +244,7 @@ export class TcpProtocol implements TransportProtocol {
       checksumOffset: offload ? TCP_CHECKSUM_OFFSET : undefined,
       dontFragment: true,
       gso: gsoMss > 0 && seg.payload.length > gsoMss ? { kind: 'tcp', mss: gsoMss } : undefined,
+      owner,
     });
     if (isNetError(r)) this.stats.sendErrors++;
   }
