@@ -514,9 +514,13 @@ http {
           }
           for (const kind of ['ka', 'close'] as const) {
             const bg = await quietThenBackground();
+            // moat: the moat run process (stack, pumps, supervisor; nginx is its child); kernel: nginx.
+            const cpu = cpuSampler(srv.child.pid);
             const r = await runFor(inNs(NS.srv, 'wrk', ...WRK, ...(kind === 'close' ? ['-H', 'Connection: close'] : []), `http://${addr}/index.html`), (DUR + 15) * 1000);
+            const c = cpu.stop();
             const m = wrkResult(r.out + r.err, r.code, r.timedOut);
-            res[kind] = { value: m.value, note: [m.note, `bg ${bg}%`].filter(Boolean).join('; ') };
+            const who = name === 'moat' ? 'moat run process' : 'nginx process';
+            res[kind] = { value: m.value, note: [m.note, c === undefined ? '' : `${who} CPU ${c}% of a core`, `bg ${bg}%`].filter(Boolean).join('; ') };
             process.stderr.write(`[bench] sandbox: nginx ${name} wrk ${kind}: ${m.value} req/s ${res[kind].note}\n`);
           }
         } finally {
