@@ -5,6 +5,7 @@
 #include "registry.h"
 #include "seccomp_common.h"
 
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -63,7 +64,19 @@ Napi::Value SockShutdown(const Napi::CallbackInfo& info) {
   return Napi::String::New(env, "ok");
 }
 
+// dupFd(fd) -> a close-on-exec duplicate | code. Lets two libuv handles (a reader and a writer)
+// share one socket, so an error on one direction does not tear down the other.
+Napi::Value DupFd(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd;
+  if (!ArgInt(info, 0, &fd, "dupFd(fd): fd must be a number")) return env.Undefined();
+  int d = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (d < 0) return Code(env, errno);
+  return Napi::Number::New(env, d);
+}
+
 void InitSockio(Napi::Env env, Napi::Object exports) {
+  exports.Set("dupFd", Napi::Function::New(env, DupFd));
   exports.Set("sockRecv", Napi::Function::New(env, SockRecv));
   exports.Set("sockSend", Napi::Function::New(env, SockSend));
   exports.Set("sockShutdown", Napi::Function::New(env, SockShutdown));

@@ -172,7 +172,10 @@ export async function run(command: string[], flags: RunFlags, log: (s: string) =
     for (const s of sigs) process.on(s, forward);
     const exit = await guest.exited;
     for (const s of sigs) process.off(s, forward);
-    await Promise.race([session.done, new Promise((r) => setTimeout(r, 200))]);
+    // The run ends with its first process (as a container's does). Its descendants get a moment
+    // to finish; then the last bytes and FINs the guest left must still go out.
+    await Promise.race([session.done, new Promise((r) => setTimeout(r, 2000))]);
+    await session.drain(3000);
     await session.stop();
     auditStream?.end();
     return exit.code ?? 128 + (exit.signal ? signalNumber(exit.signal) : 0);

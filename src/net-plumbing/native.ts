@@ -201,6 +201,8 @@ export interface NativeAddon {
   sockSend(fd: number, data: Uint8Array, flags?: number): number | SeccompResultCode;
   /** shutdown(2): "ok" or a code. */
   sockShutdown(fd: number, how: number): SeccompResultCode;
+  /** fcntl(F_DUPFD_CLOEXEC): a duplicate fd or a code. */
+  dupFd(fd: number): number | SeccompResultCode;
 
   // --- moat agent: OCI runtimes hand over seccomp listeners (native/src/agent_socket.cc) ---
   /**

@@ -219,3 +219,27 @@ privilegedTest('ip addr, if_nameindex and os.networkInterfaces inside the sandbo
   t.is(js.code, 0, js.stderr);
   t.true((JSON.parse(js.stdout) as string[]).includes(x.stack4));
 });
+
+privilegedTest('what a guest writes right before shutdown(SHUT_WR) or exit reaches the peer, then its FIN', async (t) => {
+  const x = topo(t);
+  // A server that answers, shuts down writing at once, and exits right after.
+  const py = [
+    'import socket',
+    'l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)',
+    'l.bind(("0.0.0.0", 8083)); l.listen(4)',
+    'c, a = l.accept(); c.recv(1000)',
+    'c.sendall(b"HTTP/1.0 200 OK\\r\\n\\r\\n" + b"x" * 300000)',
+    'c.shutdown(socket.SHUT_WR)',
+  ].join('\n');
+  const guest = moatRun(x.runArgs, ['python3', '-c', py]);
+  const size = await untilOk(() => inNetns(x.peerNs, ['curl', '-sS', '-m', '5', '-o', '/dev/null', '-w', '%{size_download}', `http://${x.stack4}:8083/`]));
+  t.is(size.trim(), '300000');
+  t.is((await guest).code, 0);
+  // A client that writes its last bytes and exits at once: the peer still gets them and a FIN.
+  const server = inNetns(x.peerNs, ['python3', '-c', `import socket\nl = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); l.bind(("${x.peer4}", 9099)); l.listen(1); l.settimeout(20)\nc, _ = l.accept(); c.settimeout(10); n = 0\nwhile True:\n    d = c.recv(65536)\n    if not d: break\n    n += len(d)\nprint(n)`]);
+  await new Promise((r) => setTimeout(r, 500));
+  const c = await moatRun(x.runArgs, ['python3', '-c', `import socket\ns = socket.create_connection(("${x.peer4}", 9099)); s.sendall(b"y" * 200000)`]);
+  t.is(c.code, 0, c.stderr);
+  const got = await server;
+  t.is(got.stdout.trim(), '200000', got.stderr);
+});

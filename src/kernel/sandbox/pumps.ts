@@ -31,7 +31,10 @@ export interface Pump {
  */
 export class StreamPump implements Pump {
   readonly wq = new WaitQueue();
+  /** Reads what the guest wrote (moat's end). */
   private readonly ns: NodeSocket;
+  /** Writes to the guest (a duplicate of moat's end): its errors never cut the reading side short. */
+  private readonly out: NodeSocket;
   private pending: Uint8Array | null = null;
   private eofSent = false;
   private guestEof = false;
@@ -45,12 +48,20 @@ export class StreamPump implements Pump {
     readonly moatFd: number,
     private readonly onGone: () => void,
   ) {
-    this.ns = new NodeSocket({ fd: moatFd, readable: true, writable: true, allowHalfOpen: true });
+    const dup = native().dupFd(moatFd);
+    if (typeof dup === 'string') throw new Error(`dup of a socketpair end failed: ${dup}`);
+    this.ns = new NodeSocket({ fd: moatFd, readable: true, writable: false, allowHalfOpen: true });
+    this.out = new NodeSocket({ fd: dup, readable: false, writable: true, allowHalfOpen: true });
     this.ns.on('data', (chunk: Buffer) => this.fromGuest(chunk));
     this.ns.on('end', () => this.guestEnded());
-    this.ns.on('drain', () => this.toGuest());
-    this.ns.on('error', () => this.close());
-    this.ns.on('close', () => this.close());
+    this.ns.on('error', () => this.guestGone());
+    this.ns.on('close', () => this.guestGone());
+    // The guest closed its end while moat was writing: nothing more goes to it; what it left
+    // in the pair is still read by `ns`.
+    this.out.on('error', () => {
+      this.eofSent = true;
+    });
+    this.out.on('drain', () => this.toGuest());
     this.unsubscribe = sock.onChange(() => {
       this.releaseHold();
       this.retryPending();
@@ -151,7 +162,20 @@ export class StreamPump implements Pump {
       if (st !== 'CLOSED' && st !== 'LISTEN') this.sock.endpoint.shutdown('write');
       return;
     }
-    // Every guest reference is gone: close(2) of the socket.
+    // Every guest reference is gone: close(2) of the socket, after what it wrote.
+    this.close();
+  }
+
+  /**
+   * moat's end closed or failed: the guest's last reference is gone. Bytes it wrote that the
+   * endpoint has not taken yet still go out first (close(2) sends queued data, then FIN).
+   */
+  private guestGone(): void {
+    this.guestEof = true;
+    if (this.pending && !this.closed) {
+      this.ns.pause();
+      return; // retryPending finishes the close once the endpoint took them
+    }
     this.close();
   }
 
@@ -163,33 +187,40 @@ export class StreamPump implements Pump {
       const waiting = (ep.listener?.acceptQueue.length ?? 0) > 0;
       if (waiting && !this.token) {
         this.token = true;
-        this.ns.write(Buffer.of(0));
+        this.out.write(Buffer.of(0));
       }
       return;
     }
-    while (this.ns.writableLength < GUEST_QUEUE_LIMIT && !this.eofSent) {
+    while (this.out.writableLength < GUEST_QUEUE_LIMIT && !this.eofSent) {
       if (ep.readable === 0 && ep.error !== null) {
         // Reset, refused or timed out: the guest's reads end; the error itself stays for the
         // guest's SO_ERROR (reading it here would consume it, as sock_error() does).
         this.eofSent = true;
-        this.ns.end();
+        this.out.end();
         break;
       }
       const d = ep.read(READ_CHUNK);
       if (d instanceof Uint8Array) {
-        this.ns.write(d);
+        this.out.write(d);
         continue;
       }
       if (d === null) {
         this.eofSent = true;
-        this.ns.end();
+        this.out.end();
       } else if (d !== 'EAGAIN' && d !== 'ENOTCONN') {
         // Reset or timeout: the guest's reads end (it learns the error from SO_ERROR).
         this.eofSent = true;
-        this.ns.end();
+        this.out.end();
       }
       break;
     }
+  }
+
+  /** The guest shut down reading: its reads return end of file (nothing more is moved to it). */
+  shutToGuest(): void {
+    if (this.eofSent || this.closed) return;
+    this.eofSent = true;
+    this.out.end();
   }
 
   /** accept() took a connection: drop the listener's readiness byte (read through the guest's duplicate). */
@@ -205,6 +236,7 @@ export class StreamPump implements Pump {
     this.closed = true;
     this.unsubscribe();
     this.ns.destroy();
+    this.out.destroy();
     this.sock.close();
     this.wq.wake();
     this.onGone();
@@ -237,7 +269,8 @@ export class DgramPump implements Pump {
     readonly moatFd: number,
     private readonly onGone: () => void,
   ) {
-    // A SOCK_DGRAM pair: one record per datagram (zero-length ones included), read in batches.
+    // A SOCK_SEQPACKET pair: one record per datagram (zero-length ones included), read in
+    // batches; unlike a SOCK_DGRAM pair it tells moat when the guest's last reference is gone.
     this.io = new (native().FrameIo)(moatFd, { stream: false, slots: 16, slotSize: 65536, txBytes: 4096, txSlots: 1, ownsFd: true }, (n) => this.fromGuest(n));
     this.io.start();
     this.unsubscribe = sock.onChange(() => {
@@ -248,11 +281,29 @@ export class DgramPump implements Pump {
 
   private fromGuest(count: number): void {
     const rx = new Uint8Array(this.io.rxBuffer);
+    // The guest closed its end: a seqpacket socket then reads as end of file, which recvmmsg
+    // reports as a full batch of empty records (do_recvmmsg counts each 0-byte read). A batch
+    // of empty records that fills every slot and leaves the socket at EOF is that, not data.
+    if (count === this.io.slots && this.allEmpty(count) && this.atEof()) {
+      this.close();
+      return;
+    }
     for (let i = 0; i < count; i++) {
       const len = this.io.rxMeta[2 * i]!;
       const d = rx.slice(i * this.io.slotSize, i * this.io.slotSize + len);
       void this.sock.sendmsg(d, 0, null, null, NONBLOCKING);
     }
+  }
+
+  private allEmpty(count: number): boolean {
+    for (let i = 0; i < count; i++) if (this.io.rxMeta[2 * i] !== 0) return false;
+    return true;
+  }
+
+  /** A peek that finds end of file (0 bytes) with nothing else queued: the peer is gone. */
+  private atEof(): boolean {
+    const r = native().sockRecv(this.moatFd, 1, MSG.MSG_PEEK);
+    return typeof r !== 'string' && r.full === 0 && native().sockSend(this.moatFd, new Uint8Array(0)) === 'EPIPE';
   }
 
   private async drain(): Promise<void> {

@@ -65,6 +65,8 @@ export class SandboxSession {
   /** rtnetlink sockets (served by src/kernel/netlink) by the inode of the guest's end. */
   private readonly netlinkByIno = new Map<bigint, { sock: NetlinkRouteSocket; watcher: NetlinkPairWatcher }>();
   private readonly netlinkPorts = new NetlinkPortTable();
+  /** Closed TCP sockets whose data and FIN may still be on their way (drain waits for them). */
+  private readonly closing = new Set<TcpSocket>();
   readonly stats: SandboxStats = { sockets: 0, emulated: 0, passedThrough: 0 };
 
   constructor(private readonly opts: SandboxOptions) {
@@ -85,6 +87,21 @@ export class SandboxSession {
 
   get socketCount(): number {
     return this.byIno.size;
+  }
+
+  /**
+   * After the guest's last process exited: waits (at most `ms`) until every pump has passed on
+   * what the guest wrote and its TCP connections have sent their FIN, so nothing the guest
+   * wrote before exiting is lost when moat stops.
+   */
+  async drain(ms = 3000): Promise<void> {
+    const deadline = Date.now() + ms;
+    const busy = (): boolean => {
+      if (this.byIno.size > 0) return true;
+      for (const c of this.closing) if (!finished(c)) return true;
+      return false;
+    };
+    while (busy() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   }
 
   async stop(): Promise<void> {
@@ -164,11 +181,15 @@ export class SandboxSession {
   /** A socketpair for `sock`, its pump, and the guest's end injected as the call's result. */
   private install(sock: InetSocket, nonblock: boolean, cloexec: boolean): SyscallAnswer {
     const n = native();
-    const [moatEnd, guestEnd] = n.socketpair(sock.stream ? 'stream' : 'dgram', { nonblocking: true });
+    const [moatEnd, guestEnd] = n.socketpair(sock.stream ? 'stream' : 'seqpacket', { nonblocking: true });
     n.setNonblocking(guestEnd, nonblock);
     const ino = n.fstatIno(guestEnd).ino;
     const gone = (): void => {
       this.byIno.delete(ino);
+      if (sock instanceof TcpSocket) {
+        for (const c of this.closing) if (finished(c)) this.closing.delete(c);
+        if (!finished(sock)) this.closing.add(sock);
+      }
     };
     const pump = sock instanceof TcpSocket ? new StreamPump(sock, moatEnd, gone) : new DgramPump(sock as DgramSocket, moatEnd, gone);
     this.byIno.set(ino, { sock, pump });
@@ -263,13 +284,20 @@ export class SandboxSession {
       }
       case 'shutdown': {
         const how = call.argInt(1);
-        const r = sock.shutdown(how);
-        if (r === 0 && g.pump instanceof StreamPump && how !== 0) {
-          // The guest's FIN follows the bytes it already wrote into its end.
+        if (!(g.pump instanceof StreamPump) || !(sock instanceof TcpSocket) || how < 0 || how > 2) return ret(sock.shutdown(how));
+        const st = sock.endpoint.stateName;
+        if (st === 'CLOSED' || st === 'SYN_SENT' || st === 'LISTEN') return ret(sock.shutdown(how));
+        // The guest's FIN must follow the bytes it already wrote into its end: shut the write
+        // side of its end, and the pump turns that end of stream into the endpoint's FIN.
+        if (how !== 0) {
           g.pump.guestShutWr = true;
           native().sockShutdown(dup, 1);
         }
-        return ret(r);
+        if (how !== 1) {
+          sock.shutdown(0);
+          g.pump.shutToGuest();
+        }
+        return { value: 0 };
       }
       case 'ioctl':
         return this.ioctl(call, g, dup);
@@ -334,9 +362,13 @@ export class SandboxSession {
     const a = call.args;
     const flags = call.argInt(3);
     const len = Number(BigInt.asUintN(32, a[2]!));
+    if (g.sock.stream && a[4] === 0n) {
+      // A stream socket's data path is the guest's own end of the pair: the kernel runs the
+      // send there, blocking or not, as for write(2). No policy decides bytes on a connection.
+      return { continue: true };
+    }
     if (g.sock.stream) {
-      // A stream socket's data goes through the guest's end, in order with its write()s; the
-      // address is ignored (tcp_sendmsg).
+      // With an address (ignored by tcp_sendmsg, refused by a unix socket): emulated, without blocking.
       const data = m.read(a[1]!, Math.min(len, 1 << 20));
       if (isFault(data)) return fault(data);
       const r = native().sockSend(dup, data, flags & MSG.MSG_MORE);
@@ -357,6 +389,8 @@ export class SandboxSession {
   }
 
   private async sendmsg(call: TrappedCall, g: GuestSocket, io: { nonblock: boolean; signal: AbortSignal }): Promise<SyscallAnswer> {
+    // A stream socket's data path is the guest's end of the pair (see sendto).
+    if (g.sock.stream) return { continue: true };
     const m = call.memory;
     const many = call.name === 'sendmmsg';
     const count = many ? Math.min(call.argU32(2), 1024) : 1;
@@ -368,7 +402,7 @@ export class SandboxSession {
       if (isFault(h)) return sent > 0 ? { value: sent } : fault(h);
       const iov = m.readIovecs(h.iov, h.iovlen);
       if (isFault(iov)) return sent > 0 ? { value: sent } : fault(iov);
-      const data = m.gather(iov, g.sock.stream ? 1 << 20 : 65536 + 1);
+      const data = m.gather(iov, 65536 + 1);
       if (isFault(data)) return sent > 0 ? { value: sent } : fault(data);
       let name: Uint8Array | null = null;
       if (h.name !== 0n && h.namelen > 0) {
@@ -382,14 +416,8 @@ export class SandboxSession {
         if (isFault(c)) return fault(c);
         control = c;
       }
-      let r: Result<number>;
-      if (g.sock.stream) {
-        const w = native().sockSend(this.dupFor(call) ?? -1, data, flags & MSG.MSG_MORE);
-        r = typeof w === 'string' ? (w as ErrnoName) : w;
-      } else {
-        r = await g.sock.sendmsg(data, flags, name, control, io);
-        if (!isErrno(r)) this.opts.onFlow?.({ owner: this.owner(call), socket: g.sock, kind: 'send' });
-      }
+      const r = await g.sock.sendmsg(data, flags, name, control, io);
+      if (!isErrno(r)) this.opts.onFlow?.({ owner: this.owner(call), socket: g.sock, kind: 'send' });
       if (isErrno(r)) return sent > 0 ? { value: sent } : { errno: r };
       if (!many) return { value: r };
       const w = m.writeI32(hdrAddr + 56n, r);
@@ -397,14 +425,6 @@ export class SandboxSession {
       sent++;
     }
     return { value: sent };
-  }
-
-  /** The current call's duplicate is closed after dispatch; stream sendmsg re-dups (rare path). */
-  private dupFor(call: TrappedCall): number | null {
-    const d = this.supervisor.fds.dup(call, call.argInt(0));
-    if (typeof d === 'string') return null;
-    queueMicrotask(() => native().closeFd(d.fd));
-    return d.fd;
   }
 
   /**
@@ -487,6 +507,12 @@ export class SandboxSession {
     // The error queue (IP_RECVERR) is read through the socket layer only for in-process users.
     return { errno: 'EAGAIN' };
   }
+}
+
+/** A closed connection has nothing left to send: its FIN is out and acknowledged (or it is gone). */
+function finished(s: TcpSocket): boolean {
+  const st = s.endpoint.stateName;
+  return st === 'CLOSED' || st === 'TIME_WAIT' || st === 'FIN_WAIT_2' || st === 'LISTEN';
 }
 
 function isFault<T>(v: T | GuestFault): v is GuestFault {
