@@ -4,6 +4,7 @@
 // (Ethernet, IPv4/IPv6, TCP/UDP) by protocol and local port.
 
 import type { PacketSink } from '../netstack/links/sniffer.js';
+import { IpAddr } from '../netstack/wire/ip-address.js';
 import type { FlowOwner } from '../kernel/sandbox/index.js';
 
 export class FlowComments {
@@ -74,7 +75,5 @@ function transportOf(f: Uint8Array): { proto: number; src: string; dst: string; 
 }
 
 function v6(b: Uint8Array): string {
-  const parts: string[] = [];
-  for (let i = 0; i < 16; i += 2) parts.push(((b[i]! << 8) | b[i + 1]!).toString(16));
-  return `[${parts.join(':')}]`;
+  return `[${IpAddr.read(6, b, 0).key}]`;
 }

@@ -22,6 +22,7 @@ import { createAutoLink, hostDnsServers, type AutoLink } from '../net-plumbing/a
 import { PcapngWriter } from '../net-plumbing/pcap/writer.js';
 import { RealClock } from '../net-plumbing/clock.js';
 import { FlowComments } from './flow-comments.js';
+import { parsePublish, publishPorts, type PublishSpec } from './publish.js';
 import { worldFromStack } from '../kernel/netlink/index.js';
 import { auditToJsonLine } from '../netstack/filter/audit.js';
 import { applyRuleFlags, parseRuleFlag, RuleFlagError } from './policy.js';
@@ -66,6 +67,7 @@ export interface RunFlags {
   deny?: string[];
   policy?: string;
   inbound?: 'allow' | 'deny';
+  publish?: PublishSpec[];
   /** iptables rules (`-A OUTPUT ... -j DROP`, `-t nat -I OUTPUT 2 ...`) added to the policy's tables. */
   rule?: string[];
 }
@@ -86,6 +88,7 @@ export function registerRun(program: Command): void {
       return v;
     })
     .option('--rule <rule>', "an iptables rule added after the policy's, e.g. '-I OUTPUT -p tcp --dport 22 -j REJECT --reject-with tcp-reset' (repeatable; `moat policy show` prints where it lands)", collect)
+    .option('--publish <host:guest>', 'forward a host port to a guest port: HOSTPORT:GUESTPORT[/udp] (repeatable; opens that guest port to inbound connections)', parsePublish)
     .option('--audit <file>', 'write a JSON line per flow decision to this file')
     .option('--pcap <file>', 'write every frame to this pcapng file, with a comment per flow naming the guest process')
     .argument('<command...>', 'the program and its arguments (after --)')
@@ -103,9 +106,12 @@ export async function run(command: string[], flags: RunFlags, log: (s: string) =
   let auto: AutoLink | null = null;
   let stack: MoatStack | null = null;
   let writer: PcapngWriter | null = null;
+  let publishedPorts: { close(): Promise<void> } | null = null;
   try {
     // Parsed before anything is created: a bad --rule stops here, naming its column.
-    const rules = (flags.rule ?? []).map((r, i) => parseRuleFlag(r, i + 1));
+    // A published guest port takes inbound connections whatever the policy's default.
+    const published = (flags.publish ?? []).map((p) => `-I INPUT -p ${p.proto} --dport ${p.guestPort} -j ACCEPT`);
+    const rules = [...(flags.rule ?? []), ...published].map((r, i) => parseRuleFlag(r, i + 1));
     let raw: LinkEndpoint;
     let ip = flags.ip ?? [];
     let gateway = flags.gateway ?? [];
@@ -152,6 +158,8 @@ export async function run(command: string[], flags: RunFlags, log: (s: string) =
     }
 
     const layer = new SocketLayer(stack.stack);
+    const target = ip.find((c) => !c.includes(':'))?.split('/')[0] ?? ip[0]!.split('/')[0]!;
+    publishedPorts = flags.publish?.length ? await publishPorts(stack, target, flags.publish, log) : null;
     // AF_NETLINK is trapped too: rtnetlink (getifaddrs, ip addr, AI_ADDRCONFIG) shows moat's interfaces.
     const guest = await spawnGuest({ file: command[0]!, args: command.slice(1), stdio: ['inherit', 'inherit', 'inherit'], trapFamilies: [2, 10, 16] });
     const session = serveGuest({
@@ -183,6 +191,7 @@ export async function run(command: string[], flags: RunFlags, log: (s: string) =
     log(`moat run: ${e instanceof RuleFlagError ? e.render() : (e as Error).message}\n`);
     return 125;
   } finally {
+    await publishedPorts?.close();
     stack?.close();
     await writer?.close();
     await auto?.destroy();
