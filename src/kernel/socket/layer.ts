@@ -174,6 +174,7 @@ export interface SockaddrOut { ret: number; addr?: Uint8Array; addrlen?: number 
 export interface SockoptOut { ret: number; optval?: Uint8Array; optlen?: number }
 export interface RecvOut { ret: number; data?: Uint8Array; msgFlags?: number; addr?: Uint8Array; addrlen?: number; control?: Uint8Array }
 
+const MSG_DONTWAIT = 0x40;
 const F_GETFL = 3;
 const F_SETFL = 4;
 const O_RDWR = 2;
@@ -366,6 +367,49 @@ export class FdTable {
     if (!f) return { ret: sysret('EBADF') };
     const r = f.sock.ioctlInt(req);
     return isErrno(r) ? { ret: sysret(r) } : { ret: 0, value: r };
+  }
+
+  /**
+   * sendmmsg(2): each message in turn, stopping at the first failure; returns how many were
+   * sent (or the first message's error), as Linux's __sys_sendmmsg.
+   */
+  async sendmmsg(fd: number, msgs: readonly { data: Uint8Array; name?: Uint8Array | null; control?: Uint8Array | null }[], flags: number, signal?: AbortSignal): Promise<{ ret: number; lens: number[] }> {
+    const lens: number[] = [];
+    for (const m of msgs) {
+      const r = await this.sendmsg(fd, m.data, flags, m.name ?? null, m.control ?? null, signal);
+      if (r < 0) return { ret: lens.length > 0 ? lens.length : r, lens };
+      lens.push(r);
+    }
+    return { ret: lens.length, lens };
+  }
+
+  /**
+   * recvmmsg(2): up to `count` messages; after the first, the rest are taken only if they are
+   * already there (MSG_WAITFORONE behaviour is what a timeout-less call sees once one arrived).
+   */
+  async recvmmsg(fd: number, count: number, len: number, flags: number, namelen: number, controllen: number, signal?: AbortSignal): Promise<{ ret: number; msgs: RecvOut[] }> {
+    const msgs: RecvOut[] = [];
+    for (let i = 0; i < count; i++) {
+      const f = i === 0 ? flags : flags | MSG_DONTWAIT;
+      const r = await this.recvmsg(fd, len, f, namelen, controllen, signal);
+      if (r.ret < 0) return { ret: msgs.length > 0 ? msgs.length : r.ret, msgs };
+      msgs.push(r);
+    }
+    return { ret: msgs.length, msgs };
+  }
+
+  /** SIOCGIF* on a struct ifreq (netdevice(7)); any socket fd will do, as on Linux. */
+  ioctlIfreq(fd: number, req: number, ifreq: Uint8Array): { ret: number; ifreq?: Uint8Array } {
+    if (!this.files.has(fd)) return { ret: sysret('EBADF') };
+    const r = this.layer.ifreqIoctl(req, ifreq);
+    return isErrno(r) ? { ret: sysret(r) } : { ret: 0, ifreq: r };
+  }
+
+  /** SIOCGIFCONF: `len` bytes of room (null: ask for the length needed). */
+  ifconf(fd: number, len: number | null): { ret: number; bytes?: Uint8Array; len?: number } {
+    if (!this.files.has(fd)) return { ret: sysret('EBADF') };
+    const r = this.layer.ifconf(len);
+    return { ret: 0, bytes: r.bytes, len: r.len };
   }
 
   /** fcntl F_GETFL / F_SETFL (O_NONBLOCK is the only flag a socket keeps). */
