@@ -7,6 +7,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { Conn } from './conn.js';
 import { patternSource } from './pattern.js';
+import { concatBytes } from '../../netstack/wire/bytes.js';
 
 const MAX_HEAD = 16 * 1024;
 const MAX_BYTES = Number.MAX_SAFE_INTEGER;
@@ -51,13 +52,6 @@ function indexOfCrlfCrlf(b: Uint8Array): number {
 function indexOfCrlf(b: Uint8Array, from = 0): number {
   for (let i = from; i + 1 < b.length; i++) if (b[i] === 13 && b[i + 1] === 10) return i;
   return -1;
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const o = new Uint8Array(a.length + b.length);
-  o.set(a);
-  o.set(b, a.length);
-  return o;
 }
 
 /** RFC 9112 §3 and §5: request line and header fields; null when malformed. */
@@ -126,7 +120,7 @@ export class HttpConnection {
   }
 
   private parse(d: Uint8Array): void {
-    const work = this.buf.length ? concat(this.buf, d) : d;
+    const work = this.buf.length ? concatBytes([this.buf, d]) : d;
     let off = 0;
     while (off < work.length && this.conn.alive && !this.responding) {
       const used = this.req ? this.bodyInput(work.subarray(off)) : this.headInput(work.subarray(off));

@@ -13,6 +13,7 @@ import { WaitQueue } from '../socket/wait.js';
 import { NONBLOCKING, isErrno } from '../socket/types.js';
 import type { DgramSocket } from '../socket/dgram-socket.js';
 import type { TcpSocket } from '../socket/tcp-socket.js';
+import { concatBytes } from '../../netstack/wire/bytes.js';
 
 /** Bytes moat keeps queued towards the guest before it stops reading the endpoint. */
 const GUEST_QUEUE_LIMIT = 256 * 1024;
@@ -118,7 +119,7 @@ export class StreamPump implements Pump {
       if (chunk.length === 0) return;
     }
     if (this.pending) {
-      this.pending = concat(this.pending, chunk);
+      this.pending = concatBytes([this.pending, chunk]);
       return;
     }
     this.pending = chunk;
@@ -361,11 +362,4 @@ function bytesEqualPrefix(full: Uint8Array, got: Uint8Array): boolean {
   if (got.length > full.length) return false;
   for (let i = 0; i < got.length; i++) if (full[i] !== got[i]) return false;
   return true;
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
 }

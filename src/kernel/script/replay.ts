@@ -21,6 +21,7 @@ import { emitIpv6 } from '../../netstack/wire/ipv6.js';
 import { tcpChecksum, TcpFlags, TcpOptionKind } from '../../netstack/wire/tcp.js';
 import { flagText, parseOutbound, type LivePacket } from './packet.js';
 import { ScriptLink, type CapturedFrame } from './runner.js';
+import { concatBytes } from '../../netstack/wire/bytes.js';
 
 export interface ReplayFrame {
   /** Capture time in microseconds (any origin). */
@@ -299,7 +300,7 @@ export function replay(framesIn: readonly ReplayFrame[], opts: ReplayOptions): R
       const s = steps[stepIx];
       if (!s || read < s.afterPeer || (s.afterPeerFin && !eof) || nowUs() < s.notBefore) return;
       stepIx++;
-      if (s.write.length) pending = concat(s.write);
+      if (s.write.length) pending = concatBytes(s.write);
       if (s.close) conn.close();
     }
   };
@@ -368,7 +369,7 @@ export function replay(framesIn: readonly ReplayFrame[], opts: ReplayOptions): R
   const recorded = recordedDut.map((r) => normalize(r.p, recDutIsn, peerIsn));
   const actual = moatOut.map((p) => normalize(p, liveIsn ?? 0, peerIsn));
   const divergences = diff(recorded, actual);
-  const expectedDut = concat(dutStream);
+  const expectedDut = concatBytes(dutStream);
   const deliveredBytes = deliveredStream(frames, liveIsn, dut, dutPort);
   const dataIntact = read === peerHigh && equalBytes(deliveredBytes, expectedDut);
   return {
@@ -381,7 +382,7 @@ export function replay(framesIn: readonly ReplayFrame[], opts: ReplayOptions): R
     recorded,
     actual,
     divergences,
-    peerBytes: concat(peerStream).length,
+    peerBytes: concatBytes(peerStream).length,
     dutReadBytes: read,
     dutBytes: expectedDut.length,
     deliveredBytes: deliveredBytes.length,
@@ -411,7 +412,7 @@ function deliveredStream(frames: CapturedFrame[], isn: number | null, dut: IpAdd
     out.push(d.subarray(at - k));
     at = k + d.length;
   }
-  return concat(out);
+  return concatBytes(out);
 }
 
 function rewriteOptions(tcp: Uint8Array, recDutIsn: number, liveIsn: number | null, lastTsVal: number | null): void {
@@ -443,18 +444,6 @@ function wrapIp(src: IpAddr, dst: IpAddr, l4: Uint8Array): Uint8Array {
   const out = new Uint8Array(40 + l4.length);
   emitIpv6({ src, dst, nextHeader: 6, hopLimit: 64, payloadLen: l4.length }, out, 0);
   out.set(l4, 40);
-  return out;
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
   return out;
 }
 

@@ -20,6 +20,7 @@ import { ERRNO } from '../errno.js';
 import { IOCTL, IPOPT, IPPROTO, IPV6OPT, MSG, POLL, SOCK, SOL } from '../socket-abi.js';
 import { InetSocket, type SocketHost } from './socket.js';
 import type { IoContext, RecvResult, Result } from './types.js';
+import { concatBytes } from '../../netstack/wire/bytes.js';
 
 type DgramEndpoint = UdpEndpoint | EchoEndpoint;
 
@@ -154,7 +155,7 @@ export class DgramSocket extends InetSocket {
       if (flags & MSG.MSG_MORE) return data.length;
       const c = this.corked;
       this.corked = null;
-      const all = concat(c.parts);
+      const all = concatBytes(c.parts);
       const r = u.send(all, c.to, anc);
       return isNetError(r) ? (r as Result<number>) : data.length;
     }
@@ -421,16 +422,4 @@ export class DgramSocket extends InetSocket {
   setOwner(owner: FlowOwner): void {
     this.ep.owner = owner;
   }
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }

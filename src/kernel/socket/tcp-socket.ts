@@ -17,6 +17,7 @@ import { bindImpliesV6only, parseBindAddr, parseConnectAddr, type SockAddr } fro
 import { AF, IOCTL, IPPROTO, MSG, POLL, SOCK, TCP_STATE } from '../socket-abi.js';
 import { InetSocket, type OptOut, type SocketHost } from './socket.js';
 import type { IoContext, RecvResult, Result } from './types.js';
+import { concatBytes } from '../../netstack/wire/bytes.js';
 
 type SockState = 'unconnected' | 'connecting' | 'connected';
 
@@ -371,7 +372,7 @@ export class TcpSocket extends InetSocket {
         return 'EINTR';
       }
     }
-    const data = chunks.length === 1 ? chunks[0]! : concat(chunks, got);
+    const data = chunks.length === 1 ? chunks[0]! : concatBytes(chunks);
     if (flags & MSG.MSG_TRUNC && !peek) return { data: new Uint8Array(0), ret: got, msgFlags: 0 };
     return { data, ret: got, msgFlags: 0 };
   }
@@ -584,14 +585,4 @@ export class TcpSocket extends InetSocket {
   get socketState(): SockState {
     return this.ss;
   }
-}
-
-function concat(chunks: Uint8Array[], total: number): Uint8Array {
-  const out = new Uint8Array(total);
-  let o = 0;
-  for (const c of chunks) {
-    out.set(c, o);
-    o += c.length;
-  }
-  return out;
 }

@@ -36,6 +36,7 @@ import {
   parseDns,
   type DnsMessage,
 } from '../wire/dns.js';
+import { concatBytes } from '../wire/bytes.js';
 
 export interface DnsForwarderOptions {
   /** Stack addresses to serve on. */
@@ -233,7 +234,7 @@ export class DnsForwarder {
         if (r !== 'EAGAIN') this.closeGuest(g);
         break;
       }
-      g.buf = concat(g.buf, r);
+      g.buf = concatBytes([g.buf, r]);
     }
     // RFC 1035 §4.2.2: two-byte length, then the message.
     while (g.buf.length >= 2) {
@@ -460,7 +461,7 @@ export class DnsForwarder {
         const r = ep.read();
         if (r === null || (typeof r === 'string' && r !== 'EAGAIN')) return this.fail(p);
         if (typeof r === 'string') break;
-        buf = concat(buf, r);
+        buf = concatBytes([buf, r]);
       }
       if (buf.length < 2) return;
       const len = (buf[0] << 8) | buf[1];
@@ -528,14 +529,6 @@ function sameQuestion(a: DnsMessage, q: DnsMessage): boolean {
   return x.type === y.type && x.class === y.class && x.name.toLowerCase() === y.name.toLowerCase();
 }
 
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  if (a.length === 0) return b.slice();
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a, 0);
-  out.set(b, a.length);
-  return out;
-}
-
 export interface DnsRedirectOptions {
   /** Local port the forwarder listens on. Default 53. */
   toPort?: number;
@@ -575,4 +568,3 @@ export function installDnsRedirect(engine: FilterEngine, opts: DnsRedirectOption
   }
   return installed;
 }
-
