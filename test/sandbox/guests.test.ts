@@ -243,3 +243,21 @@ privilegedTest('what a guest writes right before shutdown(SHUT_WR) or exit reach
   const got = await server;
   t.is(got.stdout.trim(), '200000', got.stderr);
 });
+
+privilegedTest('a client that half-closes (shutdown(SHUT_WR)) after its request still reads the whole answer', async (t) => {
+  const x = topo(t);
+  const py = [
+    'import socket',
+    `s = socket.create_connection(("${x.peer4}", 80), timeout=10)`,
+    's.sendall(b"GET / HTTP/1.0\\r\\n\\r\\n"); s.shutdown(socket.SHUT_WR)',
+    'page = b""',
+    'while True:',
+    '    d = s.recv(65536)',
+    '    if not d: break',
+    '    page += d',
+    'print(page.split(b"\\r\\n\\r\\n", 1)[1].decode(), end="")',
+  ].join('\n');
+  const r = await moatRun(x.runArgs, ['python3', '-c', py]);
+  t.is(r.code, 0, r.stderr);
+  t.is(r.stdout, x.page);
+});

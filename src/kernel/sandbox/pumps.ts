@@ -55,12 +55,21 @@ export class StreamPump implements Pump {
     this.out = new NodeSocket({ fd: dup, readable: false, writable: true, allowHalfOpen: true });
     this.ns.on('data', (chunk: Buffer) => this.fromGuest(chunk));
     this.ns.on('end', () => this.guestEnded());
+    // The reader closes after its end of file too; only a close without one is a failure.
     this.ns.on('error', () => this.guestGone());
-    this.ns.on('close', () => this.guestGone());
-    // The guest closed its end while moat was writing: nothing more goes to it; what it left
-    // in the pair is still read by `ns`.
+    this.ns.on('close', () => {
+      if (!this.guestEof) this.guestGone();
+    });
+    // The guest's last reference is gone while moat was writing: nothing more goes to it; what
+    // it left in the pair is still read by `ns`.
     this.out.on('error', () => {
       this.eofSent = true;
+      if (this.guestEof && this.guestShutWr) this.guestGone();
+    });
+    // After a half-close (shutdown(SHUT_WR)) both directions are done once the guest has been
+    // given the end of the stream too.
+    this.out.on('finish', () => {
+      if (this.guestEof && this.guestShutWr) this.guestGone();
     });
     this.out.on('drain', () => this.toGuest());
     this.unsubscribe = sock.onChange(() => {
