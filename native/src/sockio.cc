@@ -75,7 +75,26 @@ Napi::Value DupFd(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, d);
 }
 
+// sockSetopt(fd, level, name, bytes) -> "ok" | code: setsockopt(2) with the caller's bytes.
+// The sandbox mirrors a guest's SO_RCVTIMEO/SO_SNDTIMEO onto its end of the pair, where its
+// stream reads and writes run.
+Napi::Value SockSetopt(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd, level, name;
+  if (!ArgInt(info, 0, &fd, "sockSetopt(fd, level, name, bytes): fd must be a number")) return env.Undefined();
+  if (!ArgInt(info, 1, &level, "sockSetopt: level must be a number")) return env.Undefined();
+  if (!ArgInt(info, 2, &name, "sockSetopt: name must be a number")) return env.Undefined();
+  if (info.Length() < 4 || !info[3].IsTypedArray()) {
+    Napi::TypeError::New(env, "sockSetopt: bytes must be a Uint8Array").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  Napi::Uint8Array b = info[3].As<Napi::Uint8Array>();
+  if (setsockopt(fd, level, name, b.Data(), static_cast<socklen_t>(b.ByteLength())) < 0) return Code(env, errno);
+  return Napi::String::New(env, "ok");
+}
+
 void InitSockio(Napi::Env env, Napi::Object exports) {
+  exports.Set("sockSetopt", Napi::Function::New(env, SockSetopt));
   exports.Set("dupFd", Napi::Function::New(env, DupFd));
   exports.Set("sockRecv", Napi::Function::New(env, SockRecv));
   exports.Set("sockSend", Napi::Function::New(env, SockSend));

@@ -201,6 +201,8 @@ export interface NativeAddon {
   sockSend(fd: number, data: Uint8Array, flags?: number): number | SeccompResultCode;
   /** shutdown(2): "ok" or a code. */
   sockShutdown(fd: number, how: number): SeccompResultCode;
+  /** setsockopt(2) with raw option bytes: "ok" or a code. */
+  sockSetopt(fd: number, level: number, name: number, bytes: Uint8Array): SeccompResultCode;
   /** fcntl(F_DUPFD_CLOEXEC): a duplicate fd or a code. */
   dupFd(fd: number): number | SeccompResultCode;
 

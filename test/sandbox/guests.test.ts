@@ -261,3 +261,19 @@ privilegedTest('a client that half-closes (shutdown(SHUT_WR)) after its request 
   t.is(r.code, 0, r.stderr);
   t.is(r.stdout, x.page);
 });
+
+privilegedTest('SO_RCVTIMEO on a guest TCP socket ends a blocking recv with EAGAIN (the timeout holds on the pair)', async (t) => {
+  const x = topo(t);
+  const py = [
+    'import socket, struct, time',
+    `s = socket.create_connection(("${x.peer4}", 80))`,
+    's.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.pack("ll", 0, 400000))',
+    't0 = time.time()',
+    'try:',
+    '    s.recv(100); print("data")',
+    'except BlockingIOError: print("EAGAIN", round(time.time() - t0, 1))',
+  ].join('\n');
+  const r = await moatRun(x.runArgs, ['python3', '-c', py]);
+  t.is(r.code, 0, r.stderr);
+  t.is(r.stdout.trim(), 'EAGAIN 0.4');
+});

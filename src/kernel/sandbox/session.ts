@@ -258,7 +258,15 @@ export class SandboxSession {
         if (optlen < 0) return { errno: 'EINVAL' };
         const val = optlen === 0 ? new Uint8Array(0) : m.read(a[3]!, Math.min(optlen, 4096));
         if (isFault(val)) return fault(val);
-        return ret(sock.setsockopt(call.argInt(1), call.argInt(2), val));
+        const level = call.argInt(1);
+        const name = call.argInt(2);
+        const r = sock.setsockopt(level, name, val);
+        // A stream socket's reads and writes run on the guest's end of the pair: its timeouts
+        // must hold there too.
+        if (r === 0 && sock.stream && level === SOL.SOL_SOCKET && (name === SO.SO_RCVTIMEO || name === SO.SO_SNDTIMEO)) {
+          native().sockSetopt(dup, level, name, val);
+        }
+        return ret(r);
       }
       case 'getsockopt': {
         const level = call.argInt(1);
@@ -438,6 +446,10 @@ export class SandboxSession {
     const flags = call.argInt(name === 'recvfrom' ? 3 : 2);
     const dontwait = nonblock || (flags & MSG.MSG_DONTWAIT) !== 0;
     if (flags & MSG.MSG_ERRQUEUE) return this.recvErrQueue(call, g);
+    // A stream socket's bytes are on the guest's own end of the pair, and TCP has no source
+    // address to add: the kernel runs the read there (blocking, MSG_PEEK, MSG_WAITALL, SO_RCVTIMEO
+    // mirrored) as for read(2). No policy decides bytes already delivered.
+    if (g.sock.stream) return { continue: true };
     const count = many ? Math.max(1, Math.min(call.argU32(2), 1024)) : 1;
     let got = 0;
     const timeoMs = (g.sock.rcvTimeoJiffies * 1000) / this.layer.config.hz;
