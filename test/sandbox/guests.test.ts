@@ -277,3 +277,19 @@ privilegedTest('SO_RCVTIMEO on a guest TCP socket ends a blocking recv with EAGA
   t.is(r.code, 0, r.stderr);
   t.is(r.stdout.trim(), 'EAGAIN 0.4');
 });
+
+privilegedTest('a guest asking moat\'s own upstream DNS server directly is still answered by the forwarder (the allowlist holds)', async (t) => {
+  const x = topo(t);
+  // The topology's --dns is 10.213.98.1: the guest asks it by address, for an allowed name and
+  // for one the policy does not allow. Both queries are redirected to the forwarder.
+  const args = [...x.runArgs, '--allow', 'web.test'];
+  const allowed = await moatRun(args, ['dig', '+short', '+time=5', '+tries=1', `@${x.peer4}`, 'web.test', 'A']);
+  t.is(allowed.code, 0, allowed.stderr);
+  t.is(allowed.stdout.trim(), x.peer4);
+  const denied = await moatRun(args, ['dig', '+time=5', '+tries=1', `@${x.peer4}`, 'peer.test', 'A']);
+  t.is(denied.code, 0, denied.stderr);
+  t.regex(denied.stdout, /status: NXDOMAIN/);
+  // And the name learned that way opens its address: the fetch by name works under the allowlist.
+  const page = await moatRun(args, ['curl', '-4', '-sS', '-m', '20', 'http://web.test/']);
+  t.is(page.stdout, x.page, page.stderr);
+});

@@ -39,6 +39,7 @@ import type { AuditRecord, AuditSink } from '../../netstack/filter/audit.js';
 import { CtState } from '../../netstack/filter/packet.js';
 import type { PortRange, RuleSpec, TableSpec, ChainSpec } from '../../netstack/filter/rules.js';
 import { formatIptablesSave } from '../../netstack/filter/save.js';
+import { DNS_FORWARDER_OWNER } from '../../netstack/dns/forwarder.js';
 import { YamlError, parseYaml, type YamlNode } from './yaml.js';
 
 export type PolicyProtocol = 'tcp' | 'udp' | 'icmp' | 'any';
@@ -378,7 +379,7 @@ export function compilePolicy(p: Policy, opts: CompileOptions = {}): CompiledPol
   for (const x of prot) out.push({ dst: { cidr: x.cidr, neg: false }, target: REJECT, comment: `blocked: ${x.why}` });
   for (const s of opts.dnsServers ?? []) {
     for (const proto of [IpProto.UDP, IpProto.TCP]) {
-      out.push({ dst: { cidr: IpCidr.of(s, s.family === 4 ? 32 : 128), neg: false }, protocol: { proto, neg: false }, dport: { range: { lo: 53, hi: 53 }, neg: false }, target: ACCEPT, comment: 'dns forwarder' });
+      out.push({ dst: { cidr: IpCidr.of(s, s.family === 4 ? 32 : 128), neg: false }, protocol: { proto, neg: false }, dport: { range: { lo: 53, hi: 53 }, neg: false }, owner: { command: DNS_FORWARDER_OWNER.command, neg: false }, target: ACCEPT, comment: 'dns forwarder' });
     }
   }
   for (const e of p.allow) if (!protectedAllowance(e, protCidrs)) out.push(...entryRules(e, ACCEPT, setFor(e, 'allow'), `allow ${e.origin}`));

@@ -377,6 +377,7 @@ export class DnsForwarder {
     if (p.ep) p.ep.close();
     // A fresh ephemeral port per attempt (RFC 5452 §9.2): an off-path spoofer must guess it too.
     const ep = this.stack.udp.endpoint(p.server.family);
+    ep.owner = DNS_FORWARDER_OWNER;
     p.ep = ep;
     const r = ep.bind(null, 0) ?? ep.connect(p.server, this.upstreamPort);
     ep.onReadable = () => this.onUpstreamUdp(p, ep);
@@ -441,6 +442,7 @@ export class DnsForwarder {
   private askTcp(p: Pending): void {
     const tcp = this.tcp!;
     const ep = tcp.endpoint();
+    ep.owner = DNS_FORWARDER_OWNER;
     p.tcp = ep;
     this.stats.upstreamTcpQueries++;
     let buf: Uint8Array = new Uint8Array(0);
@@ -529,6 +531,12 @@ function sameQuestion(a: DnsMessage, q: DnsMessage): boolean {
   return x.type === y.type && x.class === y.class && x.name.toLowerCase() === y.name.toLowerCase();
 }
 
+/**
+ * The owner the forwarder's own upstream queries carry, so that rules can tell them from a
+ * guest's queries to the same server (which must be redirected to the forwarder, not let by).
+ */
+export const DNS_FORWARDER_OWNER = { command: 'moat-dns-forwarder' } as const;
+
 export interface DnsRedirectOptions {
   /** Local port the forwarder listens on. Default 53. */
   toPort?: number;
@@ -558,7 +566,8 @@ export function installDnsRedirect(engine: FilterEngine, opts: DnsRedirectOption
     for (const proto of [IpProto.UDP, IpProto.TCP]) {
       if (hook === 'OUTPUT') {
         for (const u of opts.upstream ?? []) {
-          rules.push({ protocol: { proto, neg: false }, dst: { cidr: IpCidr.of(u, u.family === 4 ? 32 : 128), neg: false }, dport: { range: { lo: DNS_PORT, hi: DNS_PORT }, neg: false }, target: { kind: 'RETURN' }, comment: 'dns forwarder upstream' });
+          // Only the forwarder's own queries: a guest asking the same server is redirected too.
+          rules.push({ protocol: { proto, neg: false }, dst: { cidr: IpCidr.of(u, u.family === 4 ? 32 : 128), neg: false }, dport: { range: { lo: DNS_PORT, hi: DNS_PORT }, neg: false }, owner: { command: DNS_FORWARDER_OWNER.command, neg: false }, target: { kind: 'RETURN' }, comment: 'dns forwarder upstream' });
         }
       }
       rules.push({ protocol: { proto, neg: false }, dport: { range: { lo: DNS_PORT, hi: DNS_PORT }, neg: false }, target: { kind: 'REDIRECT', ports: { lo: toPort, hi: toPort } }, comment: 'dns to the forwarder' });
