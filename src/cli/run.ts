@@ -10,7 +10,7 @@ import { constants as osConstants } from 'node:os';
 import { createStack, type MoatStack } from '../kernel/node/stack.js';
 import { SocketLayer } from '../kernel/socket/layer.js';
 import { serveGuest, type FlowOwner } from '../kernel/sandbox/index.js';
-import { spawnGuest } from '../kernel/supervisor/spawn.js';
+import { GuestSpawnError, spawnGuest } from '../kernel/supervisor/spawn.js';
 import { attachPolicy } from '../kernel/policy/attach.js';
 import { applyPolicyFlags, emptyPolicy, readPolicyFile } from '../kernel/policy/policy.js';
 import { IpAddr } from '../netstack/wire/ip-address.js';
@@ -189,6 +189,8 @@ export async function run(command: string[], flags: RunFlags, log: (s: string) =
     return exit.code ?? 128 + (exit.signal ? signalNumber(exit.signal) : 0);
   } catch (e) {
     log(`moat run: ${e instanceof RuleFlagError ? e.render() : (e as Error).message}\n`);
+    // As a shell (and docker run) report it: 127 the command was not found, 126 not runnable.
+    if (e instanceof GuestSpawnError && e.stage === 'exec') return e.code === 'ENOENT' ? 127 : 126;
     return 125;
   } finally {
     await publishedPorts?.close();

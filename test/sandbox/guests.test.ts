@@ -185,6 +185,10 @@ privilegedTest('the guest\'s exit status is moat run\'s', async (t) => {
   const x = topo(t);
   t.is((await moatRun(x.runArgs, ['sh', '-c', 'exit 7'])).code, 7);
   t.is((await moatRun(x.runArgs, ['true'])).code, 0);
+  // A command that cannot run: 127 not found, as a shell says; the message names it.
+  const missing = await moatRun(x.runArgs, ['/nonexistent/moat-guest']);
+  t.is(missing.code, 127);
+  t.regex(missing.stderr, /\/nonexistent\/moat-guest.*ENOENT|No such file/);
 });
 
 privilegedTest('iperf3 both ways between a guest and the peer', async (t) => {
