@@ -398,6 +398,11 @@ export class UdpProtocol implements TransportProtocol {
   }
 
   /** A new, unbound endpoint of the given socket domain. */
+  /** Who owns the socket bound to this local port (the audit of a local client's DNS query). */
+  ownerOfLocal(port: number): FlowOwner | undefined {
+    return this.ports.get(port)?.find((e) => e.owner)?.owner;
+  }
+
   endpoint(family: 4 | 6, opts: DatagramEndpointOptions = {}): UdpEndpoint {
     return new UdpEndpoint(this, family, { rcvBuf: this.rcvBuf, ...opts });
   }

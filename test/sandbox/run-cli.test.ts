@@ -137,3 +137,20 @@ privilegedTest('a multi-threaded guest: a blocked accept() in one thread, connec
   t.is(r.stdout, `${x.page}to the blocked thread\n`);
   await inNetns(x.peerNs, ['true']);
 });
+
+privilegedTest('--audit: the forwarder\'s lines for a guest\'s DNS queries name the guest pid and command', async (t) => {
+  const x = topo(t);
+  const dir = mkdtempSync(join(tmpdir(), 'moat-audit-'));
+  try {
+    const audit = join(dir, 'audit.jsonl');
+    const r = await moatRun([...x.runArgs, '--allow', 'web.test', '--audit', audit], ['curl', '-4', '-sS', '-m', '10', 'http://peer.test/']);
+    t.is(r.code, 6, r.stderr);
+    const lines = execFileSync('cat', [audit]).toString().trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const dns = lines.filter((l) => l.hook === 'DNS' && l.hostname === 'peer.test');
+    t.true(dns.length > 0, JSON.stringify(lines));
+    for (const l of dns) t.like(l, { verdict: 'reject', command: 'curl' });
+    t.true(dns.every((l) => typeof l.pid === 'number' && (l.pid as number) > 1));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -349,14 +349,21 @@ export class DnsForwarder {
     const udp = c.kind === 'udp';
     const from = udp ? c.addr : c.conn.ep.remoteAddr;
     const local = udp ? c.ep.localAddress() : { addr: c.conn.ep.localAddr, port: c.conn.ep.localPort };
+    const sport = udp ? c.port : c.conn.ep.remotePort;
+    // A client on this very stack (a sandboxed guest, redirected here) is known by its socket.
+    const owner = from && this.stack.isLocalAddress(from.unmapV4() ?? from)
+      ? (udp ? this.stack.udp.ownerOfLocal(sport) : this.tcp?.ownerOfLocal(sport))
+      : undefined;
     sink.record({
       time: this.opts.auditTime ? this.opts.auditTime() : this.stack.clock.now(),
       hook: 'DNS',
       protocol: udp ? 'udp' : 'tcp',
       src: from ? from.key : '',
       dst: local.addr ? local.addr.key : '',
-      sport: udp ? c.port : c.conn.ep.remotePort,
+      sport,
       dport: local.port,
+      ...(owner?.pid !== undefined ? { pid: owner.pid } : {}),
+      ...(owner?.command !== undefined ? { command: owner.command } : {}),
       hostname: name,
       verdict,
       rule: verdict === 'accept' ? 'dns/allowlist:allowed' : `dns/allowlist:${this.opts.deny === 'REFUSED' ? 'refused' : 'nxdomain'}`,

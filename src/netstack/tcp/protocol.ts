@@ -355,6 +355,12 @@ export class TcpProtocol implements TransportProtocol {
     return false;
   }
 
+  /** Who owns the connection or socket on this local port (the audit of a local client's DNS query). */
+  ownerOfLocal(port: number): FlowOwner | undefined {
+    for (const ep of this.binds.get(port) ?? []) if (ep.owner) return ep.owner;
+    return undefined;
+  }
+
   bind(ep: TcpEndpoint, addr: IpAddr, port: number): NetResult<void> {
     if (!addr.isUnspecified() && !ep.freebind && !this.net.isLocalAddress(addr)) return 'EADDRNOTAVAIL';
     if (port === 0) {
