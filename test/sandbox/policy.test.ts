@@ -203,8 +203,7 @@ privilegedTest('the audit file (log: all): one JSON line per decision in a fixed
 });
 
 privilegedTest('the audit file names the guest process (pid and command) on its flow decisions, as the pcap comment does', async (t) => {
-  // The sandbox knows each socket's owner (the pcap comments use it), but the filter's packets
-  // carry no owner (FilterPacket.owner is never set), so audit records have no pid/command.
+  // Each guest socket carries its owner (set at socket()) down to the filter's packets.
   const x = topo(t);
   const audit = scratch(t, 'jsonl');
   const pcap = scratch(t, 'pcapng');

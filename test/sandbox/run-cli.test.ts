@@ -154,3 +154,12 @@ privilegedTest('--audit: the forwarder\'s lines for a guest\'s DNS queries name 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+privilegedTest('owner matches: --rule with -m owner --cmd-owner refuses one program and lets another through', async (t) => {
+  const x = topo(t);
+  const args = [...x.runArgs, '--rule', '-I OUTPUT -p tcp --dport 80 -m owner --cmd-owner wget -j REJECT --reject-with tcp-reset'];
+  const r = await moatRun(args, ['sh', '-c', 'wget -q -T 5 -O /dev/null http://web.test/; echo wget=$?; curl -4 -sS -m 10 -o /dev/null -w "curl=%{http_code}\\n" http://web.test/']);
+  t.is(r.code, 0, r.stderr);
+  t.regex(r.stdout, /wget=[1-9]/);
+  t.regex(r.stdout, /curl=200/);
+});

@@ -8,6 +8,7 @@
 // Not trapped-and-emulated on purpose: send/recv without an address on a TCP socket, read and
 // write — they run on the guest's end of its socketpair, whose data moat pumps.
 
+import { readFileSync } from 'node:fs';
 import { native } from '../../net-plumbing/native.js';
 import { Supervisor, tgidOf, type SupervisorEnd } from '../supervisor/index.js';
 import type { SyscallAnswer, TrappedCall } from '../supervisor/types.js';
@@ -30,6 +31,7 @@ const O_NONBLOCK = 0o4000;
 /** Who made a flow: the guest process behind a trapped call (audit lines, pcap comments). */
 export interface FlowOwner {
   pid: number;
+  uid?: number;
   command: string;
 }
 
@@ -156,7 +158,7 @@ export class SandboxSession {
 
   /** The process behind a call: its thread group (the pid users know) and command name. */
   private owner(call: TrappedCall): FlowOwner {
-    return { pid: tgidOf(call.tid) ?? call.tid, command: commandOf(call.tid) };
+    return { pid: tgidOf(call.tid) ?? call.tid, uid: uidOf(call.tid), command: commandOf(call.tid) };
   }
 
   private async socket(call: TrappedCall): Promise<SyscallAnswer> {
@@ -543,15 +545,20 @@ function ret(r: Result<number>): SyscallAnswer {
 /** The guest's command name (for audit and pcap comments). */
 export function commandOf(tid: number): string {
   try {
-    return readFileSyncSafe(`/proc/${tid}/comm`).trim();
+    return readFileSync(`/proc/${tid}/comm`, 'utf8').trim();
   } catch {
     return '?';
   }
 }
 
-import { readFileSync } from 'node:fs';
-function readFileSyncSafe(p: string): string {
-  return readFileSync(p, 'utf8');
+/** The caller's real uid (the filter's --uid-owner), from /proc; undefined if it is gone. */
+export function uidOf(tid: number): number | undefined {
+  try {
+    const m = /^Uid:\s*(\d+)/m.exec(readFileSync(`/proc/${tid}/status`, 'utf8'));
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export { ERRNO, SOCK };
