@@ -1,11 +1,13 @@
 // `moat cleanup`: removes the namespaces and links a crashed run left behind (names start
-// with `moat-`). A namespace that still has processes in it belongs to a live run (or a guest
-// of one) and is kept unless --force.
+// with `moat-`), and what a crashed `moat run --link auto` left on the host: its nftables table
+// and the forwarding sysctls it had turned on. A namespace that still has processes in it
+// belongs to a live run (or a guest of one) and is kept unless --force; a live auto link is
+// never listed.
 
 import type { Command } from 'commander';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { deleteLink, deleteNetns, listMoatResources, MOAT_PREFIX } from '../net-plumbing/netns.js';
+import { cleanupRunLeftovers, deleteLink, deleteNetns, listMoatResources, MOAT_PREFIX } from '../net-plumbing/netns.js';
 
 const run = promisify(execFile);
 
@@ -39,6 +41,7 @@ export function registerCleanup(program: Command): void {
       if (opts.dryRun) {
         for (const n of targets) process.stdout.write(`would delete netns ${n}\n`);
         for (const l of found.links) process.stdout.write(`would delete link ${l}\n`);
+        for (const t of found.nftTables ?? []) process.stdout.write(`would delete nftables table ${t}\n`);
         return;
       }
       let deleted = 0;
@@ -62,6 +65,13 @@ export function registerCleanup(program: Command): void {
         await attempt('link', link, () => deleteLink(link));
         if (failed > before) break;
       }
+      // Dead auto links: their per-run nftables tables and the sysctls they turned on.
+      const runs = await cleanupRunLeftovers({ prefix: opts.prefix });
+      for (const t of runs.nftTables) process.stdout.write(`deleted nftables table ${t}\n`);
+      for (const r of runs.restored) process.stdout.write(`restored ${r}\n`);
+      for (const f of runs.failed) process.stderr.write(`could not clean ${f.name}: ${f.error}\n`);
+      deleted += runs.nftTables.length;
+      failed += runs.failed.length;
       process.stdout.write(`${deleted} deleted, ${failed} failed${busy.length ? `, ${busy.length} kept (in use)` : ''}\n`);
       if (failed) process.exitCode = 1;
     });

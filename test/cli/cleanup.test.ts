@@ -50,3 +50,18 @@ test('moat cleanup refuses a prefix outside moat-', (t) => {
   t.not(r.status, 0);
   t.regex(r.stderr.toString(), /must start with moat-|needs root/);
 });
+
+privilegedTest('moat cleanup deletes the nftables table a crashed moat run --link auto left', (t) => {
+  const table = `moat-run-zc${process.pid % 100000}`;
+  try {
+    execFileSync('/usr/sbin/nft', ['add', 'table', 'inet', table]);
+    const dry = spawnSync(process.execPath, [moat, 'cleanup', '--dry-run', '--prefix', table]);
+    t.regex(dry.stdout.toString(), new RegExp(`would delete nftables table ${table}`));
+    const r = spawnSync(process.execPath, [moat, 'cleanup', '--prefix', table]);
+    t.is(r.status, 0, r.stderr.toString());
+    t.regex(r.stdout.toString(), new RegExp(`deleted nftables table ${table}`));
+    t.false(execFileSync('/usr/sbin/nft', ['list', 'tables']).toString().includes(table));
+  } finally {
+    spawnSync('/usr/sbin/nft', ['delete', 'table', 'inet', table]);
+  }
+});
