@@ -225,8 +225,15 @@ static void drop_privileges(long uid, long gid) {
     if (setgroups(0, NULL) < 0) fail(STAGE_CREDS, errno, "setgroups");
     if (setresgid((gid_t)gid, (gid_t)gid, (gid_t)gid) < 0) fail(STAGE_CREDS, errno, "setresgid");
   }
-  /* The bounding set can only shrink while we hold CAP_SETPCAP, i.e. before setuid. */
+  /* The bounding set can only shrink while we hold CAP_SETPCAP, i.e. before setuid.
+   * CAP_NET_RAW, CAP_NET_ADMIN and CAP_NET_BIND_SERVICE stay in it, and only there: programs
+   * such as ping are installed with them as file capabilities (+ep), and the kernel refuses to
+   * exec such a "capability-dumb" file with EPERM when the bounding set cannot grant them
+   * (bprm_caps_from_vfs_caps). They are never granted: no_new_privs makes execve keep the
+   * permitted set empty, so ping runs without CAP_NET_RAW and uses a ping socket, as it would
+   * for any user. */
   for (int cap = 0; cap <= 63; cap++) {
+    if (cap == CAP_NET_RAW || cap == CAP_NET_ADMIN || cap == CAP_NET_BIND_SERVICE) continue;
     if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno == EINVAL) break; /* past CAP_LAST_CAP */
   }
   (void)prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);

@@ -257,7 +257,12 @@ export class StreamPump implements Pump {
 interface Delivered {
   data: Uint8Array;
   name: Uint8Array | undefined;
+  /** Its control messages as the socket's options ask for them (IP_PKTINFO, IP_RECVTTL, ...). */
+  control: Uint8Array | undefined;
 }
+
+/** Room for every control message moat produces for one datagram. */
+const CONTROL_ROOM = 512;
 
 /**
  * UDP and ping: each datagram the guest writes into its end (write/send without an address) is
@@ -322,7 +327,7 @@ export class DgramPump implements Pump {
     try {
       for (let i = 0; i < 1024 && !this.closed; i++) {
         if (!(this.sock.poll() & 1)) break;
-        const r = await this.sock.recvmsg(65535, MSG.MSG_DONTWAIT, 0, NONBLOCKING);
+        const r = await this.sock.recvmsg(65535, MSG.MSG_DONTWAIT, CONTROL_ROOM, NONBLOCKING);
         if (isErrno(r)) {
           if (r === 'EAGAIN') break;
           continue; // a pending ICMP error: SO_ERROR reports it
@@ -332,7 +337,7 @@ export class DgramPump implements Pump {
           this.drops++;
           continue;
         }
-        this.sources.push({ data: r.data, name: r.name });
+        this.sources.push({ data: r.data, name: r.name, control: r.control });
         if (this.sources.length > 4096) this.sources.shift();
       }
     } finally {
@@ -345,12 +350,12 @@ export class DgramPump implements Pump {
    * The source of the datagram the guest is about to read (`data`, read through its duplicate):
    * the oldest remembered one with those bytes, skipping any the guest consumed with a plain read.
    */
-  sourceOf(data: Uint8Array, consume: boolean): Uint8Array | undefined {
+  sourceOf(data: Uint8Array, consume: boolean): { name: Uint8Array | undefined; control: Uint8Array | undefined } | undefined {
     for (let i = 0; i < this.sources.length; i++) {
       const s = this.sources[i]!;
       if (bytesEqualPrefix(s.data, data)) {
         if (consume) this.sources.splice(0, i + 1);
-        return s.name;
+        return { name: s.name, control: s.control };
       }
     }
     return undefined;

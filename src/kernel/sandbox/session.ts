@@ -9,6 +9,7 @@
 // write — they run on the guest's end of its socketpair, whose data moat pumps.
 
 import { readFileSync } from 'node:fs';
+import { cmsgsForUser, decodeCmsgs } from '../sockopt-codec.js';
 import { native } from '../../net-plumbing/native.js';
 import { Supervisor, tgidOf, type SupervisorEnd } from '../supervisor/index.js';
 import type { SyscallAnswer, TrappedCall } from '../supervisor/types.js';
@@ -477,25 +478,41 @@ export class SandboxSession {
         if (dontwait) return { errno: 'EAGAIN' };
         const left = deadline - this.layer.timers.now();
         if (left <= 0) return { errno: 'EAGAIN' };
-        const o = await g.pump.wq.wait(() => false, this.layer.timers, Number.isFinite(left) ? Math.min(left, 50) : 50, call.signal);
+        // Woken by the pump when it delivers a datagram into the pair (or after 50 ms at most).
+        const gen = g.pump.wq.generation;
+        const o = await g.pump.wq.wait(() => g.pump.wq.generation !== gen, this.layer.timers, Number.isFinite(left) ? Math.min(left, 50) : 50, call.signal);
         if (o === 'intr') return { errno: 'EINTR' };
       }
       if (typeof data === 'string') return got > 0 ? { value: got } : { errno: data as ErrnoName };
-      const src = g.pump instanceof DgramPump ? g.pump.sourceOf(data, (flags & MSG.MSG_PEEK) === 0) : undefined;
+      const meta = g.pump instanceof DgramPump ? g.pump.sourceOf(data, (flags & MSG.MSG_PEEK) === 0) : undefined;
+      const src = meta?.name;
       if (target.segs) {
         const w = m.scatter(target.segs as Parameters<typeof m.scatter>[0], data);
         if (isFault(w)) return got > 0 ? { value: got } : fault(w);
         const h = m.readMsghdr(target.hdr!);
         if (isFault(h)) return fault(h);
-        // msg_namelen, msg_controllen (no control messages through this path) and msg_flags.
+        // msg_namelen, the control messages (cut at a whole message, MSG_CTRUNC) and msg_flags.
         const nameBytes = src ?? new Uint8Array(0);
         if (h.name !== 0n && nameBytes.length > 0) m.write(h.name, nameBytes.subarray(0, Math.min(h.namelen, nameBytes.length)));
         const tail = new Uint8Array(4);
         new DataView(tail.buffer).setUint32(0, h.name !== 0n ? nameBytes.length : 0, true);
         m.write(target.hdr! + 8n, tail);
-        m.write(target.hdr! + 40n, new Uint8Array(8));
+        let msgFlags = data.full > data.length ? MSG.MSG_TRUNC : 0;
+        let controlLen = 0;
+        const control = meta?.control;
+        if (control && control.length > 0 && h.control !== 0n) {
+          const cut = cmsgsForUser(decodeCmsgs(control), Number(h.controllen > 65536n ? 65536n : h.controllen));
+          if (cut.bytes.length > 0) m.write(h.control, cut.bytes);
+          controlLen = cut.bytes.length;
+          if (cut.ctrunc) msgFlags |= MSG.MSG_CTRUNC;
+        } else if (control && control.length > 0) {
+          msgFlags |= MSG.MSG_CTRUNC;
+        }
+        const cl = new Uint8Array(8);
+        new DataView(cl.buffer).setBigUint64(0, BigInt(controlLen), true);
+        m.write(target.hdr! + 40n, cl);
         const fl = new Uint8Array(4);
-        new DataView(fl.buffer).setInt32(0, data.full > data.length ? MSG.MSG_TRUNC : 0, true);
+        new DataView(fl.buffer).setInt32(0, msgFlags, true);
         m.write(target.hdr! + 48n, fl);
         if (many) m.writeI32(target.hdr! + 56n, data.length);
       } else {

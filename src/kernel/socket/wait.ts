@@ -11,8 +11,12 @@ export class WaitQueue {
   private readonly waiters = new Set<() => void>();
   private readonly watchers = new Set<() => void>();
 
+  /** Counts wake() calls: a waiter for "anything new" compares it with what it saw. */
+  generation = 0;
+
   /** Something changed: waiters re-check their conditions, subscribers hear about it. */
   wake(): void {
+    this.generation++;
     if (this.waiters.size > 0) for (const w of [...this.waiters]) w();
     if (this.watchers.size > 0) for (const w of [...this.watchers]) w();
   }
