@@ -6,7 +6,7 @@ import test from 'ava';
 import { createHash } from 'node:crypto';
 import { createServer } from 'node:net';
 import { privilegedTest, isRoot } from '../helpers/privileged.js';
-import { inNetns, moatRun, moatStart, topology, type Topology } from './topology.js';
+import { inNetns, moatRun, moatStart, PY_READ_BODY, topology, type Topology } from './topology.js';
 
 test.serial.before(async (t) => {
   if (!isRoot) return;
@@ -254,12 +254,7 @@ privilegedTest('a client that half-closes (shutdown(SHUT_WR)) after its request 
     'import socket',
     `s = socket.create_connection(("${x.peer4}", 80), timeout=10)`,
     's.sendall(b"GET / HTTP/1.0\\r\\n\\r\\n"); s.shutdown(socket.SHUT_WR)',
-    'page = b""',
-    'while True:',
-    '    d = s.recv(65536)',
-    '    if not d: break',
-    '    page += d',
-    'print(page.split(b"\\r\\n\\r\\n", 1)[1].decode(), end="")',
+    ...PY_READ_BODY,
   ].join('\n');
   const r = await moatRun(x.runArgs, ['python3', '-c', py]);
   t.is(r.code, 0, r.stderr);

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { createConnection } from 'node:net';
 import { privilegedTest, isRoot } from '../helpers/privileged.js';
 import { addAddress, createNetns, createVethPair, deleteLink, deleteNetns, ip, setLinkUp } from '../../src/net-plumbing/netns.js';
-import { inNetns, moatRun, moatStart, topology, type Topology } from './topology.js';
+import { inNetns, moatRun, moatStart, PY_READ_BODY, topology, type Topology } from './topology.js';
 
 test.serial.before(async (t) => {
   if (!isRoot) return;
@@ -123,12 +123,7 @@ privilegedTest('a multi-threaded guest: a blocked accept() in one thread, connec
     'th = threading.Thread(target=server); th.start()',
     // While the server thread waits in accept(), this thread fetches from the peer.
     `s = socket.create_connection(("${x.peer4}", 80), timeout=10); s.sendall(b"GET / HTTP/1.0\\r\\n\\r\\n")`,
-    'page = b""',
-    'while True:',
-    '    d = s.recv(65536)',
-    '    if not d: break',
-    '    page += d',
-    'print(page.split(b"\\r\\n\\r\\n", 1)[1].decode(), end="")',
+    ...PY_READ_BODY,
     'c = socket.create_connection(("127.0.0.1", port)); c.sendall(b"to the blocked thread")',
     'th.join(10); print(got[0].decode())',
   ].join('\n');

@@ -126,6 +126,19 @@ export function inNetns(ns: string, cmd: string[], timeoutMs = 30_000): Promise<
   });
 }
 
+/**
+ * Python lines that read socket `s` to its end and print the HTTP body: guest programs in the
+ * tests fetch a page with them.
+ */
+export const PY_READ_BODY = [
+  'page = b""',
+  'while True:',
+  '    d = s.recv(65536)',
+  '    if not d: break',
+  '    page += d',
+  'print(page.split(b"\\r\\n\\r\\n", 1)[1].decode(), end="")',
+];
+
 /** Whether a program is on PATH. */
 export function have(cmd: string): boolean {
   return (process.env.PATH ?? '/usr/bin:/bin').split(':').some((p) => existsSync(join(p, cmd)));
