@@ -3,7 +3,7 @@
 // ways, and the divergences from the recorded Linux server are exactly the known ones.
 
 import test from 'ava';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { packageRoot } from '../../src/net-plumbing/native.js';
@@ -72,6 +72,7 @@ test('replay refuses what it does not support, by name', (t) => {
 
 test('moat replay: report lines and a pcap of the replay', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'moat-replay-test-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const lines: string[] = [];
   const r = await replayFile(join(packageRoot(), 'pcap-fixtures', 'http-v4.pcap'), parseDut('10.213.77.2:80'), dir, (l) => lines.push(l));
   t.is(lines[0], 'conversation 10.213.77.1:50754 -> DUT 10.213.77.2:80');

@@ -3,7 +3,7 @@
 // things moat does not support are refused by name.
 
 import test from 'ava';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { formatFailure, parseScript, runScriptText, ScriptSyntaxError } from '../../src/kernel/script/index.js';
@@ -191,6 +191,7 @@ test('the run is captured: both directions, in order, with virtual timestamps', 
 
 test('moat script: PASS/FAIL lines, the summary and one pcap per script', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'moat-script-test-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const good = join(dir, 'good.pkt');
   const bad = join(dir, 'bad.pkt');
   writeFileSync(good, RETRANSMIT('1'));
