@@ -97,6 +97,10 @@ export class DatagramEndpointBase {
     this.soError = null;
     return e;
   }
+  /** A socket error is pending (SO_ERROR would report it; the next receive does). */
+  get hasSoError(): boolean {
+    return this.soError !== null;
+  }
   get hasError(): boolean {
     return this.soError !== null || this.errors.length > 0;
   }

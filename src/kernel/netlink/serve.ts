@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { Socket } from 'node:net';
 import type { ErrnoName } from '../errno.js';
 import { native } from '../../net-plumbing/native.js';
-import { MAX_RW_COUNT, MMSGHDR_SIZE } from '../supervisor/guest-memory.js';
+import { guestFaultErrno, isGuestFault, MAX_RW_COUNT, MMSGHDR_SIZE } from '../supervisor/guest-memory.js';
 import type { GuestFault, GuestMemory, GuestSegment } from '../supervisor/guest-memory.js';
 import type { InjectFdAnswer, SyscallAnswer, TrappedCall } from '../supervisor/types.js';
 import type { SockoptLimits } from '../sockopt-codec.js';
@@ -29,12 +29,7 @@ export interface ServeNetlinkOptions {
 
 /** A fault reading or writing guest memory, as the answer the guest should get. */
 function faultAnswer(f: GuestFault): SyscallAnswer {
-  // GONE: the caller is no longer waiting; any answer is refused, EINTR says why in logs.
-  return { errno: f === 'GONE' ? 'EINTR' : f };
-}
-
-function isFault<T>(r: T | GuestFault): r is GuestFault {
-  return typeof r === 'string';
+  return { errno: guestFaultErrno(f) };
 }
 
 /**
@@ -81,7 +76,7 @@ export async function serveNetlinkCall(sock: NetlinkRouteSocket, call: TrappedCa
     case 'bind':
     case 'connect': {
       const sa = mem.readSockaddr(a[1]!, a[2]!);
-      if (isFault(sa)) return faultAnswer(sa);
+      if (isGuestFault(sa)) return faultAnswer(sa);
       const tgid = callerTgid(sock, call);
       return answer(call.name === 'bind' ? sock.bind(sa, tgid) : sock.connect(sa, tgid));
     }
@@ -93,11 +88,11 @@ export async function serveNetlinkCall(sock: NetlinkRouteSocket, call: TrappedCa
     case 'sendto': {
       const len = clampLen(a[2]!);
       const data = mem.gather([{ base: a[1]!, len }]);
-      if (isFault(data)) return faultAnswer(data);
+      if (isGuestFault(data)) return faultAnswer(data);
       let name: Uint8Array | null = null;
       if (a[4]! !== 0n) {
         const sa = mem.readSockaddr(a[4]!, a[5]!);
-        if (isFault(sa)) return faultAnswer(sa);
+        if (isGuestFault(sa)) return faultAnswer(sa);
         name = sa;
       }
       return answer(sock.sendmsg(data, call.argInt(3), name, callerTgid(sock, call)));
@@ -128,12 +123,12 @@ export async function serveNetlinkCall(sock: NetlinkRouteSocket, call: TrappedCa
       const optlen = call.argInt(4);
       if (optlen < 0) return { errno: 'EINVAL' };
       const v = mem.read(a[3]!, Math.min(optlen, 4096));
-      if (isFault(v)) return faultAnswer(v);
+      if (isGuestFault(v)) return faultAnswer(v);
       return answer(sock.setsockopt(call.argInt(1), call.argInt(2), v));
     }
     case 'getsockopt': {
       const len = mem.readI32(a[4]!);
-      if (isFault(len)) return faultAnswer(len);
+      if (isGuestFault(len)) return faultAnswer(len);
       if (len < 0) return { errno: 'EINVAL' };
       const r = sock.getsockopt(call.argInt(1), call.argInt(2), len);
       if (typeof r === 'string') return { errno: r };
@@ -160,15 +155,15 @@ function clampLen(v: bigint): number {
 
 function sendOne(sock: NetlinkRouteSocket, mem: GuestMemory, msgPtr: bigint, flags: number, tgid: number | undefined): number | ErrnoName {
   const msg = mem.readMsghdr(msgPtr);
-  if (isFault(msg)) return faultCode(msg);
+  if (isGuestFault(msg)) return faultCode(msg);
   const iov = mem.readIovecs(msg.iov, msg.iovlen);
-  if (isFault(iov)) return faultCode(iov);
+  if (isGuestFault(iov)) return faultCode(iov);
   const data = mem.gather(iov);
-  if (isFault(data)) return faultCode(data);
+  if (isGuestFault(data)) return faultCode(data);
   let name: Uint8Array | null = null;
   if (msg.name !== 0n && msg.namelen > 0) {
     const sa = mem.readSockaddr(msg.name, msg.namelen);
-    if (isFault(sa)) return faultCode(sa);
+    if (isGuestFault(sa)) return faultCode(sa);
     name = sa;
   }
   return sock.sendmsg(data, flags, name, tgid);
@@ -195,16 +190,16 @@ function recvTarget(call: TrappedCall, msgPtr: bigint): RecvTarget | GuestFault 
     return t;
   }
   const msg = mem.readMsghdr(msgPtr);
-  if (isFault(msg)) return msg;
+  if (isGuestFault(msg)) return msg;
   const iov = mem.readIovecs(msg.iov, msg.iovlen);
-  if (isFault(iov)) return iov;
+  if (isGuestFault(iov)) return iov;
   return { segments: iov, msg: { ptr: msgPtr, name: msg.name, control: msg.control, controllen: msg.controllen } };
 }
 
 /** Writes one received datagram to the guest; returns the syscall's value. */
 function deliver(mem: GuestMemory, t: RecvTarget, r: NetlinkRecv): number | GuestFault {
   const n = mem.scatter(t.segments, r.data);
-  if (isFault(n)) return n;
+  if (isGuestFault(n)) return n;
   if (t.addr) {
     const w = mem.writeSockaddr(t.addr.ptr, t.addr.lenPtr, r.name);
     if (w !== true) return w;
@@ -254,7 +249,7 @@ async function receive(sock: NetlinkRouteSocket, call: TrappedCall, opts: ServeN
   for (let i = 0; i < vlen; i++) {
     const hdr = call.args[1]! + BigInt(mmsg ? i * MMSGHDR_SIZE : 0);
     const t = recvTarget(call, hdr);
-    if (isFault(t)) return got > 0 ? { value: got } : faultAnswer(t);
+    if (isGuestFault(t)) return got > 0 ? { value: got } : faultAnswer(t);
     const len = segmentsLen(t.segments);
     // Look first, write, and only then take the datagram: a fault or a vanished caller loses nothing.
     let r = sock.recvmsg(len, flags | MSG_PEEK);
@@ -270,7 +265,7 @@ async function receive(sock: NetlinkRouteSocket, call: TrappedCall, opts: ServeN
       return { errno: r };
     }
     const v = deliver(mem, t, r);
-    if (isFault(v)) return got > 0 ? { value: got } : faultAnswer(v);
+    if (isGuestFault(v)) return got > 0 ? { value: got } : faultAnswer(v);
     if (!(flags & MSG_PEEK)) sock.recvmsg(len, flags);
     if (!mmsg) return { value: v };
     const w = mem.writeU32(hdr + 56n, v);

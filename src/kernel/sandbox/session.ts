@@ -13,9 +13,9 @@ import { cmsgsForUser, decodeCmsgs } from '../sockopt-codec.js';
 import { native } from '../../net-plumbing/native.js';
 import { Supervisor, tgidOf, type SupervisorEnd } from '../supervisor/index.js';
 import type { SyscallAnswer, TrappedCall } from '../supervisor/types.js';
-import type { GuestFault } from '../supervisor/guest-memory.js';
-import { ERRNO, type ErrnoName } from '../errno.js';
-import { AF, IOCTL, MSG, SOCK, SOCK_CLOEXEC, SOCK_NONBLOCK, SOL, SO } from '../socket-abi.js';
+import { guestFaultErrno, isGuestFault, type GuestFault } from '../supervisor/guest-memory.js';
+import type { ErrnoName } from '../errno.js';
+import { AF, IOCTL, MSG, SOCK_CLOEXEC, SOCK_NONBLOCK, SOL, SO } from '../socket-abi.js';
 import { IFREQ_LEN, type SocketLayer } from '../socket/layer.js';
 import type { InetSocket } from '../socket/socket.js';
 import { TcpSocket } from '../socket/tcp-socket.js';
@@ -215,12 +215,12 @@ export class SandboxSession {
     switch (call.name) {
       case 'bind': {
         const addr = m.readSockaddr(a[1]!, a[2]!);
-        if (isFault(addr)) return fault(addr);
+        if (isGuestFault(addr)) return fault(addr);
         return ret(sock.bind(addr));
       }
       case 'connect': {
         const addr = m.readSockaddr(a[1]!, a[2]!);
-        if (isFault(addr)) return fault(addr);
+        if (isGuestFault(addr)) return fault(addr);
         const r = await sock.connect(addr, io);
         if (r === 0 || r === 'EINPROGRESS') this.opts.onFlow?.({ owner: this.owner(call), socket: sock, kind: 'connect' });
         if (r === 'EINPROGRESS' && nonblock && g.pump instanceof StreamPump) g.pump.holdUntilConnected(dup);
@@ -260,7 +260,7 @@ export class SandboxSession {
         const optlen = call.argInt(4);
         if (optlen < 0) return { errno: 'EINVAL' };
         const val = optlen === 0 ? new Uint8Array(0) : m.read(a[3]!, Math.min(optlen, 4096));
-        if (isFault(val)) return fault(val);
+        if (isGuestFault(val)) return fault(val);
         const level = call.argInt(1);
         const name = call.argInt(2);
         const r = sock.setsockopt(level, name, val);
@@ -275,7 +275,7 @@ export class SandboxSession {
         const level = call.argInt(1);
         const name = call.argInt(2);
         const optlen = m.readI32(a[4]!);
-        if (isFault(optlen)) return fault(optlen);
+        if (isGuestFault(optlen)) return fault(optlen);
         // A non-blocking connect's outcome is known only when the handshake ends: the guest
         // polled its pair writable at once, so SO_ERROR waits for the real result.
         if (level === SOL.SOL_SOCKET && name === SO.SO_ERROR && sock instanceof TcpSocket && sock.socketState === 'connecting' && !(g.pump instanceof StreamPump && g.pump.held)) {
@@ -345,7 +345,7 @@ export class SandboxSession {
     }
     if (req === IOCTL.SIOCGIFCONF) {
       const ifc = m.read(call.args[2]!, 16);
-      if (isFault(ifc)) return fault(ifc);
+      if (isGuestFault(ifc)) return fault(ifc);
       const dv = new DataView(ifc.buffer, ifc.byteOffset, 16);
       const len = dv.getInt32(0, true);
       const buf = dv.getBigUint64(8, true);
@@ -359,7 +359,7 @@ export class SandboxSession {
     }
     if ((req & 0xff00) === 0x8900) {
       const ifr = m.read(call.args[2]!, IFREQ_LEN);
-      if (isFault(ifr)) return fault(ifr);
+      if (isGuestFault(ifr)) return fault(ifr);
       const r = this.layer.ifreqIoctl(req, ifr);
       if (isErrno(r)) return { errno: r };
       const w = m.write(call.args[2]!, r);
@@ -381,17 +381,17 @@ export class SandboxSession {
     if (g.sock.stream) {
       // With an address (ignored by tcp_sendmsg, refused by a unix socket): emulated, without blocking.
       const data = m.read(a[1]!, Math.min(len, 1 << 20));
-      if (isFault(data)) return fault(data);
+      if (isGuestFault(data)) return fault(data);
       const r = native().sockSend(dup, data, flags & MSG.MSG_MORE);
       if (typeof r === 'string') return { errno: (r === 'EPIPE' ? 'EPIPE' : r) as ErrnoName };
       return { value: r };
     }
     const data = m.read(a[1]!, Math.min(len, 65536 + 1));
-    if (isFault(data)) return fault(data);
+    if (isGuestFault(data)) return fault(data);
     let name: Uint8Array | null = null;
     if (a[4] !== 0n) {
       const n = m.readSockaddr(a[4]!, a[5]!);
-      if (isFault(n)) return fault(n);
+      if (isGuestFault(n)) return fault(n);
       name = n;
     }
     const r = await g.sock.sendmsg(data, flags, name, null, io);
@@ -410,21 +410,21 @@ export class SandboxSession {
     for (let i = 0; i < count; i++) {
       const hdrAddr = call.args[1]! + BigInt(i * 64);
       const h = m.readMsghdr(hdrAddr);
-      if (isFault(h)) return sent > 0 ? { value: sent } : fault(h);
+      if (isGuestFault(h)) return sent > 0 ? { value: sent } : fault(h);
       const iov = m.readIovecs(h.iov, h.iovlen);
-      if (isFault(iov)) return sent > 0 ? { value: sent } : fault(iov);
+      if (isGuestFault(iov)) return sent > 0 ? { value: sent } : fault(iov);
       const data = m.gather(iov, 65536 + 1);
-      if (isFault(data)) return sent > 0 ? { value: sent } : fault(data);
+      if (isGuestFault(data)) return sent > 0 ? { value: sent } : fault(data);
       let name: Uint8Array | null = null;
       if (h.name !== 0n && h.namelen > 0) {
         const n = m.read(h.name, Math.min(h.namelen, 128));
-        if (isFault(n)) return fault(n);
+        if (isGuestFault(n)) return fault(n);
         name = n;
       }
       let control: Uint8Array | null = null;
       if (h.control !== 0n && h.controllen > 0n) {
         const c = m.read(h.control, Number(h.controllen > 4096n ? 4096n : h.controllen));
-        if (isFault(c)) return fault(c);
+        if (isGuestFault(c)) return fault(c);
         control = c;
       }
       const r = await g.sock.sendmsg(data, flags, name, control, io);
@@ -448,7 +448,8 @@ export class SandboxSession {
     const many = name === 'recvmmsg';
     const flags = call.argInt(name === 'recvfrom' ? 3 : 2);
     const dontwait = nonblock || (flags & MSG.MSG_DONTWAIT) !== 0;
-    if (flags & MSG.MSG_ERRQUEUE) return this.recvErrQueue(call, g);
+    // The error queue (IP_RECVERR) is served in process only: through the sandbox it is empty.
+    if (flags & MSG.MSG_ERRQUEUE) return { errno: 'EAGAIN' };
     // A stream socket's bytes are on the guest's own end of the pair, and TCP has no source
     // address to add: the kernel runs the read there (blocking, MSG_PEEK, MSG_WAITALL, SO_RCVTIMEO
     // mirrored) as for read(2). No policy decides bytes already delivered.
@@ -464,9 +465,9 @@ export class SandboxSession {
       } else {
         const hdr = call.args[1]! + BigInt(i * 64);
         const h = m.readMsghdr(hdr);
-        if (isFault(h)) return got > 0 ? { value: got } : fault(h);
+        if (isGuestFault(h)) return got > 0 ? { value: got } : fault(h);
         const segs = m.readIovecs(h.iov, h.iovlen);
-        if (isFault(segs)) return got > 0 ? { value: got } : fault(segs);
+        if (isGuestFault(segs)) return got > 0 ? { value: got } : fault(segs);
         const len = segs.reduce((s, x) => s + x.len, 0);
         target = { buf: 0n, len, segs, nameAddr: h.name, nameLenAddr: 0n, hdr };
       }
@@ -488,9 +489,9 @@ export class SandboxSession {
       const src = meta?.name;
       if (target.segs) {
         const w = m.scatter(target.segs as Parameters<typeof m.scatter>[0], data);
-        if (isFault(w)) return got > 0 ? { value: got } : fault(w);
+        if (isGuestFault(w)) return got > 0 ? { value: got } : fault(w);
         const h = m.readMsghdr(target.hdr!);
-        if (isFault(h)) return fault(h);
+        if (isGuestFault(h)) return fault(h);
         // msg_namelen, the control messages (cut at a whole message, MSG_CTRUNC) and msg_flags.
         const nameBytes = src ?? new Uint8Array(0);
         if (h.name !== 0n && nameBytes.length > 0) m.write(h.name, nameBytes.subarray(0, Math.min(h.namelen, nameBytes.length)));
@@ -532,12 +533,6 @@ export class SandboxSession {
     return { value: got };
   }
 
-  private recvErrQueue(call: TrappedCall, g: GuestSocket): SyscallAnswer {
-    void call;
-    void g;
-    // The error queue (IP_RECVERR) is read through the socket layer only for in-process users.
-    return { errno: 'EAGAIN' };
-  }
 }
 
 /** A closed connection has nothing left to send: its FIN is out and acknowledged (or it is gone). */
@@ -546,13 +541,8 @@ function finished(s: TcpSocket): boolean {
   return st === 'CLOSED' || st === 'TIME_WAIT' || st === 'FIN_WAIT_2' || st === 'LISTEN';
 }
 
-function isFault<T>(v: T | GuestFault): v is GuestFault {
-  return typeof v === 'string';
-}
-
-function fault(f: GuestFault | ErrnoName): SyscallAnswer {
-  // GONE: the caller was interrupted or died; whatever we answer, nobody reads it.
-  return { errno: f === 'GONE' ? 'EINTR' : (f as ErrnoName) };
+function fault(f: GuestFault): SyscallAnswer {
+  return { errno: guestFaultErrno(f) };
 }
 
 function ret(r: Result<number>): SyscallAnswer {
@@ -578,4 +568,3 @@ export function uidOf(tid: number): number | undefined {
   }
 }
 
-export { ERRNO, SOCK };

@@ -16,7 +16,7 @@ import {
 import {
   bindImpliesV6only, encodeSockaddr, parseBindAddr, parseConnectAddr, parseSendtoAddr, sendmsgNameLen, type SockAddr,
 } from '../sockaddr.js';
-import { ERRNO } from '../errno.js';
+import { errnoOf } from '../errno.js';
 import { IOCTL, IPOPT, IPPROTO, IPV6OPT, MSG, POLL, SOCK, SOL } from '../socket-abi.js';
 import { InetSocket, type SocketHost } from './socket.js';
 import type { IoContext, RecvResult, Result } from './types.js';
@@ -238,10 +238,8 @@ export class DgramSocket extends InetSocket {
     if (flags & MSG.MSG_OOB) return 'EOPNOTSUPP';
     const peek = (flags & MSG.MSG_PEEK) !== 0;
     for (;;) {
-      if (this.ep.hasError && this.peekSoError()) {
-        const e = this.takeSoError();
-        if (e) return e as Result<RecvResult>;
-      }
+      // A pending error is reported first, also to MSG_PEEK (sock_error in __skb_recv_udp).
+      if (this.ep.hasSoError) return this.takeSoError() as Result<RecvResult>;
       const d = peek ? this.ep.peek() : (() => {
         const r = this.ep.recv();
         return isNetError(r) ? null : r;
@@ -249,14 +247,10 @@ export class DgramSocket extends InetSocket {
       if (d) return this.deliver(d, len, flags, controllen);
       if (this.shutRd) return { data: new Uint8Array(0), ret: 0, msgFlags: 0 };
       if (io.nonblock) return 'EAGAIN';
-      const o = await this.wait(() => this.ep.readable || this.shutRd || this.peekSoError(), this.rcvTimeoJiffies, io);
+      const o = await this.wait(() => this.ep.readable || this.shutRd || this.ep.hasSoError, this.rcvTimeoJiffies, io);
       if (o === 'timeout') return 'EAGAIN';
       if (o === 'intr') return 'EINTR';
     }
-  }
-
-  private peekSoError(): boolean {
-    return (this.ep as unknown as { soError: NetError | null }).soError !== null;
   }
 
   private deliver(d: Datagram, len: number, flags: number, controllen: number): RecvResult {
@@ -325,7 +319,7 @@ export class DgramSocket extends InetSocket {
     const v6 = e.from.family === 6;
     const offender = encodeSockaddr(v6 || this.family === 6 ? { family: 'AF_INET6', addr: this.forEndpoint(e.from), port: 0, flowinfo: 0, scopeId: 0 } : { family: 'AF_INET', addr: e.from, port: 0 });
     const data = encodeSockExtendedErr({
-      errno: (ERRNO as Record<string, number>)[e.code] ?? ERRNO.EIO,
+      errno: errnoOf(e.code),
       origin: v6 ? SO_EE_ORIGIN.ICMP6 : SO_EE_ORIGIN.ICMP,
       type: e.icmpType, code: e.icmpCode, info: e.mtu ?? 0, data: 0, offender,
     });

@@ -9,7 +9,7 @@
 // net/socket.c (__sys_socket, __sys_accept4, sock_ioctl), net/ipv4/af_inet.c (inet_create).
 
 import type { Stack, Nic } from '../../netstack/index.js';
-import { IpAddr } from '../../netstack/wire/ip-address.js';
+import { IpAddr, IpCidr } from '../../netstack/wire/ip-address.js';
 import type { TimerQueue } from '../../netstack/timers.js';
 import { LINUX_DEFAULT_LIMITS, writeI32, readI32 } from '../sockopt-codec.js';
 import { AF, IOCTL, IPPROTO, POLL, SOCK, SOCK_CLOEXEC, SOCK_NONBLOCK, SOCK_TYPE_MASK } from '../socket-abi.js';
@@ -115,11 +115,12 @@ export class SocketLayer implements SocketHost {
         dv.setUint16(16, nic.medium === 'ip' ? 772 : 1, true);
         out.set(nic.mac.subarray(0, 14), 18);
         return out;
-      case IOCTL.SIOCGIFADDR: case SIOCGIFNETMASK: case SIOCGIFBRDADDR: {
+      case IOCTL.SIOCGIFADDR: case IOCTL.SIOCGIFNETMASK: case IOCTL.SIOCGIFBRDADDR: {
         const a = nic.ipv4Addresses()[0];
         if (!a) return 'EADDRNOTAVAIL';
         dv.setUint16(16, AF.AF_INET, true);
-        const v = req === IOCTL.SIOCGIFADDR ? a.addr : req === SIOCGIFNETMASK ? netmask4(a.prefixLen) : broadcast4(a.addr, a.prefixLen);
+        // The netmask is the network part of all-ones under the same prefix.
+        const v = req === IOCTL.SIOCGIFADDR ? a.addr : req === IOCTL.SIOCGIFNETMASK ? IpCidr.of(IpAddr.BROADCAST4, a.prefixLen).network() : a.broadcast();
         out.set(v.bytes, 20);
         return out;
       }
@@ -146,18 +147,6 @@ export class SocketLayer implements SocketHost {
     for (let i = 0; i < n; i++) bytes.set(entries[i]!, i * IFREQ_LEN);
     return { bytes, len: bytes.length };
   }
-}
-
-const SIOCGIFNETMASK = 0x891b;
-const SIOCGIFBRDADDR = 0x8919;
-
-function netmask4(prefix: number): IpAddr {
-  const m = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
-  return IpAddr.read(4, Uint8Array.of(m >>> 24, (m >>> 16) & 0xff, (m >>> 8) & 0xff, m & 0xff), 0);
-}
-function broadcast4(a: IpAddr, prefix: number): IpAddr {
-  const m = netmask4(prefix).bytes;
-  return IpAddr.read(4, a.bytes.map((b, i) => b | (~m[i]! & 0xff)), 0);
 }
 
 /** An open file description: dup'ed fds share it (and its O_NONBLOCK). */

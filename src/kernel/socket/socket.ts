@@ -15,7 +15,7 @@ import {
   getsockoptLen, jiffiesToTimeval, reportedPathMtu, setsockoptInt, sockoptByName, timevalToJiffies, truncateGet,
   type Linger, type OptLevelName, type SockoptSpec,
 } from '../sockopt-codec.js';
-import { ERRNO } from '../errno.js';
+import { errnoOf } from '../errno.js';
 import { AF, POLL, SOCK, SOL } from '../socket-abi.js';
 import { encodeSockaddr, sockaddrForUser, type SockAddr } from '../sockaddr.js';
 import type { IoContext, RecvResult, Result, SocketLayerConfig } from './types.js';
@@ -166,7 +166,7 @@ export abstract class InetSocket {
       case 'SO_ACCEPTCONN': return 0;
       case 'SO_ERROR': {
         const e = this.takeSoError();
-        return e ? errnoNumber(e) : 0;
+        return e ? errnoOf(e) : 0;
       }
       case 'SO_SNDLOWAT': return 1;
       case 'IP_MTU': case 'IPV6_MTU': {
@@ -328,6 +328,3 @@ function cut(full: Uint8Array, optlen: number, level: OptLevelName): Result<OptO
   return r.ok ? { bytes: r.bytes, optlen: r.bytes.length } : r.errno;
 }
 
-function errnoNumber(e: NetError): number {
-  return (ERRNO as Record<string, number>)[e] ?? ERRNO.EIO;
-}

@@ -272,7 +272,6 @@ export class TcpSocket extends InetSocket {
     if (this.epUsed || st !== 'CLOSED') {
       this.bound = null;
       this.renew();
-      this.bound = null;
     }
     this.wq.wake();
     return 0;

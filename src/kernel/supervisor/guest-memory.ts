@@ -41,6 +41,19 @@ function isFault(r: unknown): r is string {
   return typeof r === 'string';
 }
 
+/** Whether a GuestMemory result is a fault rather than a value. */
+export function isGuestFault<T>(v: T | GuestFault): v is GuestFault {
+  return typeof v === 'string';
+}
+
+/**
+ * The errno a guest gets for a fault on its memory. GONE: the caller is no longer waiting (it
+ * died or was interrupted); any answer is refused, and EINTR says why in logs.
+ */
+export function guestFaultErrno(f: GuestFault): 'EFAULT' | 'EINVAL' | 'EINTR' {
+  return f === 'GONE' ? 'EINTR' : f;
+}
+
 /** struct mmsghdr (sendmmsg/recvmmsg): a msghdr, then unsigned int msg_len, padded to 64 bytes. */
 export const MMSGHDR_SIZE = 64;
 

@@ -15,7 +15,7 @@
 // only needs the fd. Calls arrive only for x86_64; i386/x32 ones are refused with ENOSYS.
 export { Supervisor } from './supervisor.js';
 export type { SupervisorOptions, SupervisorEnd } from './supervisor.js';
-export { GuestMemory, SOCKADDR_STORAGE_SIZE, UIO_MAXIOV, MAX_RW_COUNT, MSGHDR_SIZE, MMSGHDR_SIZE } from './guest-memory.js';
+export { GuestMemory, isGuestFault, guestFaultErrno, SOCKADDR_STORAGE_SIZE, UIO_MAXIOV, MAX_RW_COUNT, MSGHDR_SIZE, MMSGHDR_SIZE } from './guest-memory.js';
 export type { GuestFault, GuestSegment, GuestMsghdr } from './guest-memory.js';
 export { GuestFds, tgidOf } from './fds.js';
 export type { GuestFdDup } from './fds.js';
