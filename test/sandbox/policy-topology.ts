@@ -8,18 +8,17 @@
 // deleted by stop(); the servers are stopped by PID.
 
 import test, { type ExecutionContext } from 'ava';
-import { spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createNetns, createVethPair, deleteNetns, disableIpv6, ip, setLinkUp } from '../../src/net-plumbing/netns.js';
-import { packageRoot } from '../../src/net-plumbing/native.js';
 import { readPcap } from '../../src/net-plumbing/pcap/index.js';
 import { startDnsmasq, startNginx, type PeerServer } from '../../src/cli/host/peer-services.js';
 import type { AuditRecord } from '../../src/netstack/filter/audit.js';
 import { isRoot, privilegedTest } from '../helpers/privileged.js';
 
-export const MOAT_BIN = join(packageRoot(), 'bin', 'moat.js');
+// One way to run the CLI for every sandbox test.
+export { MOAT_BIN, moatRun, type Ran } from './topology.js';
 
 export const NET = {
   web: '10.213.79.1',
@@ -97,33 +96,6 @@ export async function policyTopology(): Promise<PolicyTopology> {
     await stop();
     throw e;
   }
-}
-
-export interface Ran {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** `moat run ARGS -- CMD...` to its end; killed (SIGTERM, then SIGKILL) after `timeoutMs`. */
-export function moatRun(args: string[], cmd: string[], timeoutMs = 60_000): Promise<Ran & { timedOut: boolean }> {
-  const child = spawn(process.execPath, [MOAT_BIN, 'run', ...args, '--', ...cmd], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  let timedOut = false;
-  child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-  child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-  const timer = setTimeout(() => {
-    timedOut = true;
-    child.kill('SIGTERM');
-    setTimeout(() => child.kill('SIGKILL'), 5000).unref();
-  }, timeoutMs);
-  return new Promise((resolve) =>
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr, timedOut });
-    }),
-  );
 }
 
 /** The audit file's records, each with its raw line; a line that is not JSON fails the parse loudly. */

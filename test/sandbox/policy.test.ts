@@ -117,7 +117,7 @@ privilegedTest('REJECT looks to the guest as on Linux: ECONNREFUSED for tcp-rese
     [`-I OUTPUT -d ${NET.other} -j REJECT`, 'ECONNREFUSED'],
     [`-I OUTPUT -d ${NET.other} -j REJECT --reject-with icmp-host-unreachable`, 'EHOSTUNREACH'],
   ] as const) {
-    const r = await moatRun([...x.runArgs, '--rule', rule], ['sh', '-c', `python3 ${py} ${NET.other} 80; python3 ${py} ${NET.other} 80 5`], 30_000);
+    const r = await moatRun([...x.runArgs, '--rule', rule], ['sh', '-c', `python3 ${py} ${NET.other} 80; python3 ${py} ${NET.other} 80 5`], { timeoutMs: 30_000 });
     t.is(r.stdout, `${errno}\n${errno}\n`, rule);
   }
 });
@@ -126,7 +126,7 @@ privilegedTest('DROP looks to the guest as on Linux: a connect with a 2 s timeou
   // Today the guest's poll sees its socketpair writable at once and its SO_ERROR read waits for
   // the handshake to end (about two minutes of SYN retransmissions): the timeout never fires.
   const x = topo(t);
-  const r = await moatRun([...x.runArgs, '--rule', `-I OUTPUT -d ${NET.other} -j DROP`], ['python3', join(x.dir, 'connect.py'), NET.other, '80', '2'], 20_000);
+  const r = await moatRun([...x.runArgs, '--rule', `-I OUTPUT -d ${NET.other} -j DROP`], ['python3', join(x.dir, 'connect.py'), NET.other, '80', '2'], { timeoutMs: 20_000 });
   t.false(r.timedOut, 'the guest ended on its own');
   t.is(r.stdout, 'timeout\n');
 });

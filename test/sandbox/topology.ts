@@ -6,11 +6,12 @@
 import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
+import { packageRoot } from '../../src/net-plumbing/native.js';
 import { addAddress, createNetns, createVethPair, deleteNetns, ip, setLinkUp } from '../../src/net-plumbing/netns.js';
 import { startDnsmasq, startNginx, type PeerServer } from '../../src/cli/host/peer-services.js';
 
-export const MOAT_BIN = resolve('bin/moat.js');
+export const MOAT_BIN = join(packageRoot(), 'bin', 'moat.js');
 
 export interface Topology {
   peerNs: string;
@@ -85,6 +86,8 @@ export interface Ran {
   code: number | null;
   stdout: string;
   stderr: string;
+  /** The run outlived its time and was killed (SIGTERM, then SIGKILL 5 s later). */
+  timedOut?: boolean;
 }
 
 /** Starts `moat run <runArgs> -- cmd...`; `done` settles when it exits (killed after `timeoutMs`). */
@@ -92,14 +95,19 @@ export function moatStart(runArgs: string[], cmd: string[], opts: { timeoutMs?: 
   const child = spawn(process.execPath, [MOAT_BIN, 'run', ...runArgs, '--', ...cmd], { stdio: ['pipe', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
+  let timedOut = false;
   child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
   child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
   child.stdin.end(opts.stdin ?? '');
-  const timer = setTimeout(() => child.kill('SIGTERM'), opts.timeoutMs ?? 60_000);
+  const timer = setTimeout(() => {
+    timedOut = true;
+    child.kill('SIGTERM');
+    setTimeout(() => child.kill('SIGKILL'), 5000).unref();
+  }, opts.timeoutMs ?? 60_000);
   const done = new Promise<Ran>((resolveRun) => {
     child.on('exit', (code) => {
       clearTimeout(timer);
-      resolveRun({ code, stdout, stderr });
+      resolveRun({ code, stdout, stderr, timedOut });
     });
   });
   return { done, kill: (sig = 'SIGTERM') => child.kill(sig) };
